@@ -1,0 +1,211 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using Proxy.Actors.Classification;
+using Proxy.Actors.Nodes;
+using Proxy.Actors.Requests;
+
+namespace Proxy.Actors.Forwarding;
+
+/// <summary>
+/// Sends one try to one node over a pooled connection and judges the answer. Thread-safe and
+/// owned outside the NodeActor, so a restarted NodeActor keeps its connections and in-flight calls.
+/// </summary>
+public sealed class NodeForwarder : IDisposable
+{
+    private readonly NodeSettings _node;
+    private readonly ForwardingSettings _settings;
+    private readonly HttpMessageInvoker _invoker;
+
+    public NodeForwarder(NodeSettings node, ForwardingSettings settings)
+    {
+        _node = node;
+        _settings = settings;
+        _invoker = new HttpMessageInvoker(CreateHandler(node.Address, settings), disposeHandler: true);
+    }
+
+    /// <summary>One try. Never throws: every ending is a <see cref="TryOutcome"/>.</summary>
+    public async Task<TryOutcome> SendAsync(ProxyRequest request)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(request.ClientAborted);
+        deadline.CancelAfter(_settings.ResponseTimeout);
+        HttpResponseMessage? response = null;
+        byte[]? rented = null;
+        try
+        {
+            using var message = BuildMessage(request);
+            response = await _invoker.SendAsync(message, deadline.Token).ConfigureAwait(false);
+
+            var content = response.Content;
+            var declared = content.Headers.ContentLength;
+            var size = declared is { } length && length <= _settings.ResponseBufferLimit ? (int)length : _settings.ResponseBufferLimit;
+            var read = 0;
+            var complete = false;
+            var stream = await content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
+            if (size > 0)
+            {
+                rented = ArrayPool<byte>.Shared.Rent(size);
+                while (read < size)
+                {
+                    var n = await stream.ReadAsync(rented.AsMemory(read, size - read), deadline.Token).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        complete = true;
+                        break;
+                    }
+
+                    read += n;
+                }
+            }
+
+            complete |= declared == read || request.Method == "HEAD";
+            var (verdict, rule) = _settings.Classifiers.Classify(
+                (int)response.StatusCode, response.Headers, content.Headers, rented.AsSpan(0, read));
+
+            switch (verdict)
+            {
+                case Verdict.Deliver:
+                    var answer = new UpstreamAnswer(response, rented, read, complete, stream);
+                    (response, rented) = (null, null);
+                    return new Answered(_node.Name, answer);
+                case Verdict.Overloaded:
+                    return new Overloaded(_node.Name, rule!);
+                default:
+                    return new Failed(_node.Name, FailureKind.Classified, ReachedNode: true, $"classified as failed by rule '{rule}'");
+            }
+        }
+        catch (OperationCanceledException) when (request.ClientAborted.IsCancellationRequested)
+        {
+            return new Failed(_node.Name, FailureKind.ClientGone, ReachedNode: response is not null, "client closed the request");
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            return new Failed(_node.Name, FailureKind.TimedOut, ReachedNode: true, $"no whole answer within {_settings.ResponseTimeout}");
+        }
+        catch (Exception ex)
+        {
+            return MapFailure(ex, response is not null);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+
+            response?.Dispose();
+        }
+    }
+
+    public void Dispose() => _invoker.Dispose();
+
+    private Failed MapFailure(Exception ex, bool answered)
+    {
+        var http = ex as HttpRequestException ?? ex.InnerException as HttpRequestException;
+        var error = http?.HttpRequestError ?? HttpRequestError.Unknown;
+        if (!answered && (error is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError
+            || ex is TaskCanceledException { InnerException: TimeoutException }))
+        {
+            // Connect failure or connect timeout: nothing was sent, any method may go elsewhere.
+            return new Failed(_node.Name, FailureKind.Refused, ReachedNode: false, $"could not connect: {Innermost(ex).Message}");
+        }
+
+        if (error == HttpRequestError.InvalidResponse)
+        {
+            return new Failed(_node.Name, FailureKind.InvalidAnswer, ReachedNode: true, $"invalid answer: {Innermost(ex).Message}");
+        }
+
+        return new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"connection broke: {Innermost(ex).Message}");
+    }
+
+    private static Exception Innermost(Exception ex)
+    {
+        while (ex.InnerException is not null)
+        {
+            ex = ex.InnerException;
+        }
+
+        return ex;
+    }
+
+    private HttpRequestMessage BuildMessage(ProxyRequest request)
+    {
+        var address = _node.Address;
+        var uri = new Uri(address.Prefix.Length == 0
+            ? string.Concat(address.Origin, request.PathAndQuery)
+            : string.Concat(address.Origin, address.Prefix, request.PathAndQuery));
+        var message = new HttpRequestMessage(HttpMethod.Parse(request.Method), uri)
+        {
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
+
+        HttpContent? content = request.Body switch
+        {
+            BufferedBody buffered => new ReadOnlyMemoryContent(buffered.Content),
+            StreamedBody streamed => new StreamContent(streamed.Stream),
+            _ => null,
+        };
+
+        var headers = request.Headers;
+        for (var i = 0; i < headers.Count; i++)
+        {
+            var (name, value) = headers[i];
+            if (!message.Headers.TryAddWithoutValidation(name, value))
+            {
+                content ??= new ByteArrayContent([]);
+                content.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        if (content is not null)
+        {
+            content.Headers.ContentLength = request.Body switch
+            {
+                BufferedBody buffered => buffered.Content.Length,
+                StreamedBody streamed => streamed.Length,
+                _ => 0,
+            };
+        }
+
+        message.Content = content;
+        return message;
+    }
+
+    private static SocketsHttpHandler CreateHandler(NodeAddress address, ForwardingSettings settings)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            ConnectTimeout = settings.ConnectTimeout,
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+            ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
+            EnableMultipleHttp2Connections = true,
+        };
+
+        if (address.UnixSocketPath is { } path)
+        {
+            handler.ConnectCallback = async (_, cancellationToken) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
+
+        return handler;
+    }
+}

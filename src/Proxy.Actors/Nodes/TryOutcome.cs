@@ -1,0 +1,36 @@
+using Proxy.Actors.Forwarding;
+
+namespace Proxy.Actors.Nodes;
+
+/// <summary>How one try at one node ended; a NodeActor answers every Forward with exactly one.</summary>
+public abstract record TryOutcome(string Node);
+
+/// <summary>The node's answer is deliverable.</summary>
+public sealed record Answered(string Node, UpstreamAnswer Answer) : TryOutcome(Node);
+
+/// <summary>A classifier found the node overloaded: the work was not done; the answer was discarded.</summary>
+public sealed record Overloaded(string Node, string Rule) : TryOutcome(Node);
+
+/// <summary>The try failed; <see cref="ReachedNode"/> says whether any of the request may have reached it.</summary>
+public sealed record Failed(string Node, FailureKind Kind, bool ReachedNode, string Reason) : TryOutcome(Node);
+
+public enum FailureKind
+{
+    /// <summary>No connection could be made: the request never reached the node.</summary>
+    Refused,
+
+    /// <summary>The connection broke before the whole answer arrived.</summary>
+    Dropped,
+
+    /// <summary>No whole answer within <c>Proxy:Timeouts:Response</c>.</summary>
+    TimedOut,
+
+    /// <summary>The node answered something that is not valid HTTP.</summary>
+    InvalidAnswer,
+
+    /// <summary>A classifier rule with the <c>Failed</c> verdict matched.</summary>
+    Classified,
+
+    /// <summary>The client went away: nobody to answer, and no fault of the node.</summary>
+    ClientGone,
+}

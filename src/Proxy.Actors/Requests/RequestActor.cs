@@ -1,0 +1,172 @@
+using Akka.Actor;
+using Proxy.Actors.Nodes;
+using Proxy.Actors.Weighting;
+
+namespace Proxy.Actors.Requests;
+
+/// <summary>
+/// One client request: picks a node by weight, has it forward the request, redispatches to a node
+/// not tried yet on an overload (or a failure where that is safe), and completes the client's
+/// answer exactly once, then stops.
+/// </summary>
+public sealed class RequestActor : ReceiveActor, IWithTimers
+{
+    private const string TryDeadlineKey = "try-deadline";
+
+    private readonly ProxyRequest _request;
+    private readonly RequestSettings _settings;
+    private readonly NodeRoster _roster;
+    private readonly NodeBalancer _balancer;
+    private readonly TaskCompletionSource<RequestOutcome> _completion;
+    private readonly List<Attempt> _attempts = new(2);
+    private readonly int[] _tried;
+    private readonly DateTime _startedUtc = DateTime.UtcNow;
+    private int _triedCount;
+
+    public RequestActor(ProxyRequest request, RequestSettings settings, NodeRoster roster, NodeBalancer balancer, TaskCompletionSource<RequestOutcome> completion)
+    {
+        _request = request;
+        _settings = settings;
+        _roster = roster;
+        _balancer = balancer;
+        _completion = completion;
+        _tried = new int[Math.Min(roster.Nodes.Count, settings.MaxRedispatch + 1)];
+
+        Receive<Answered>(a =>
+        {
+            if (!IsCurrent(a))
+            {
+                a.Answer.Dispose();
+                return;
+            }
+
+            _attempts.Add(new Attempt(a.Node, "answered"));
+            Complete(new Delivered(a.Answer, _attempts));
+        });
+        Receive<Overloaded>(o =>
+        {
+            if (IsCurrent(o))
+            {
+                _attempts.Add(new Attempt(o.Node, "overloaded:" + o.Rule));
+                TryNextOr(redispatchable: _request.Body.CanReplay, o);
+            }
+        });
+        Receive<Failed>(f =>
+        {
+            if (!IsCurrent(f))
+            {
+                return;
+            }
+
+            _attempts.Add(new Attempt(f.Node, Describe(f.Kind)));
+            if (f.Kind == FailureKind.ClientGone)
+            {
+                Complete(new Refused(499, "client closed request", null, _attempts));
+                return;
+            }
+
+            // RFC 9110: only an idempotent request, or one that never reached the node, may go again.
+            TryNextOr(_request.Body.CanReplay && (!f.ReachedNode || _request.IsIdempotent), f);
+        });
+        Receive<TryDeadlinePassed>(_ =>
+        {
+            // The node never answered the Forward (it crashed mid-try): count it as a timeout.
+            var node = _roster.Names[_tried[_triedCount - 1]];
+            Self.Tell(new Failed(node, FailureKind.TimedOut, ReachedNode: true, "no outcome from the node actor"));
+        });
+        Receive<GetRequestState>(_ => Sender.Tell(new RequestState(
+            _request.Id, _request.Method, _request.PathAndQuery, _attempts.Count + 1, DateTime.UtcNow - _startedUtc)));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(ProxyRequest request, RequestSettings settings, NodeRoster roster, NodeBalancer balancer, TaskCompletionSource<RequestOutcome> completion) =>
+        Akka.Actor.Props.Create(() => new RequestActor(request, settings, roster, balancer, completion));
+
+    protected override void PreStart()
+    {
+        if (!TryNext())
+        {
+            Complete(new Refused(502, "no node available", null, _attempts));
+        }
+    }
+
+    // A crash or stop before completion still answers the client, exactly once.
+    protected override void PostStop() =>
+        _completion.TrySetResult(new Refused(502, "proxy error while handling the request", null, _attempts));
+
+    private bool IsCurrent(TryOutcome outcome) =>
+        _triedCount > 0 && outcome.Node == _roster.Names[_tried[_triedCount - 1]] && !_completion.Task.IsCompleted;
+
+    private void TryNextOr(bool redispatchable, TryOutcome last)
+    {
+        if (redispatchable && TryNext())
+        {
+            return;
+        }
+
+        Complete(last switch
+        {
+            Overloaded => new Refused(503, "all tried nodes are overloaded", _settings.RetryAfter, _attempts),
+            Failed { Kind: FailureKind.TimedOut } => new Refused(504, "node did not answer in time", null, _attempts),
+            Failed { Kind: FailureKind.InvalidAnswer } => new Refused(502, "node gave an invalid answer", null, _attempts),
+            Failed { Kind: FailureKind.Classified } => new Refused(502, "node answered with a failure", null, _attempts),
+            _ => new Refused(502, "could not reach a node", null, _attempts),
+        });
+    }
+
+    private bool TryNext()
+    {
+        if (_triedCount >= _tried.Length)
+        {
+            return false;
+        }
+
+        var node = _balancer.Pick(_tried.AsSpan(0, _triedCount));
+        if (node < 0)
+        {
+            return false;
+        }
+
+        _tried[_triedCount++] = node;
+        _roster.Nodes[node].Tell(new NodeActor.Forward(_request));
+        Timers.StartSingleTimer(TryDeadlineKey, TryDeadlinePassed.Instance, _settings.TryDeadline);
+        return true;
+    }
+
+    private void Complete(RequestOutcome outcome)
+    {
+        Timers.CancelAll();
+        if (!_completion.TrySetResult(outcome) && outcome is Delivered late)
+        {
+            late.Answer.Dispose();
+        }
+
+        Context.Stop(Self);
+    }
+
+    private static string Describe(FailureKind kind) => kind switch
+    {
+        FailureKind.Refused => "refused",
+        FailureKind.Dropped => "dropped",
+        FailureKind.TimedOut => "timed-out",
+        FailureKind.InvalidAnswer => "invalid-answer",
+        FailureKind.Classified => "failed",
+        _ => "client-gone",
+    };
+
+    public sealed record GetRequestState
+    {
+        public static GetRequestState Instance { get; } = new();
+    }
+
+    public sealed record RequestState(long Id, string Method, string Path, int Attempt, TimeSpan Age);
+
+    private sealed record TryDeadlinePassed
+    {
+        public static TryDeadlinePassed Instance { get; } = new();
+    }
+}
+
+/// <summary>Per-request policy: how many redispatches, and how long one try may take at most.</summary>
+public sealed record RequestSettings(int MaxRedispatch, TimeSpan TryDeadline, TimeSpan RetryAfter);

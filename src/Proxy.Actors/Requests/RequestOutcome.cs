@@ -1,0 +1,18 @@
+using Proxy.Actors.Forwarding;
+
+namespace Proxy.Actors.Requests;
+
+/// <summary>What the client gets: exactly one per request.</summary>
+public abstract record RequestOutcome(IReadOnlyList<Attempt> Attempts);
+
+/// <summary>A node's answer to deliver; the receiver owns and disposes it.</summary>
+public sealed record Delivered(UpstreamAnswer Answer, IReadOnlyList<Attempt> Attempts) : RequestOutcome(Attempts);
+
+/// <summary>No node gave a deliverable answer: the proxy answers itself.</summary>
+public sealed record Refused(int Status, string Reason, TimeSpan? RetryAfter, IReadOnlyList<Attempt> Attempts) : RequestOutcome(Attempts);
+
+/// <summary>One try: which node, and how it ended (answered, overloaded:rule, refused, timed-out...).</summary>
+public sealed record Attempt(string Node, string Result)
+{
+    public override string ToString() => $"{Node}:{Result}";
+}

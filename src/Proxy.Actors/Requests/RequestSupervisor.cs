@@ -1,0 +1,58 @@
+using Akka.Actor;
+using Proxy.Actors.Nodes;
+using Proxy.Actors.Weighting;
+
+namespace Proxy.Actors.Requests;
+
+/// <summary>
+/// Parent of the RequestActors: starts one per <see cref="Dispatch"/>. A RequestActor that fails
+/// is stopped, never restarted: a restart would send the request again, and its PostStop already
+/// answers the client.
+/// </summary>
+public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
+{
+    private readonly RequestSettings _settings;
+    private readonly NodeBalancer _balancer;
+    private NodeRoster? _roster;
+
+    public RequestSupervisor(IActorRef nodes, RequestSettings settings, NodeBalancer balancer)
+    {
+        _settings = settings;
+        _balancer = balancer;
+
+        // Until the node roster arrives, hold requests back rather than refuse them.
+        Receive<NodeRoster>(roster =>
+        {
+            _roster = roster;
+            Become(Ready);
+            Stash.UnstashAll();
+        });
+        ReceiveAny(_ => Stash.Stash());
+        nodes.Tell(NodeSupervisor.GetRoster.Instance);
+    }
+
+    public IStash Stash { get; set; } = null!;
+
+    public static Props Props(IActorRef nodes, RequestSettings settings, NodeBalancer balancer) =>
+        Akka.Actor.Props.Create(() => new RequestSupervisor(nodes, settings, balancer));
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
+    private void Ready()
+    {
+        Receive<Dispatch>(d => Context.ActorOf(
+            RequestActor.Props(d.Request, _settings, _roster!, _balancer, d.Completion),
+            "request-" + d.Request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Receive<GetInFlight>(_ => Sender.Tell(new InFlight(Context.GetChildren().Select(c => c).ToArray())));
+    }
+
+    /// <summary>Handle this client request; the outcome completes <see cref="Completion"/> exactly once.</summary>
+    public sealed record Dispatch(ProxyRequest Request, TaskCompletionSource<RequestOutcome> Completion);
+
+    public sealed record GetInFlight
+    {
+        public static GetInFlight Instance { get; } = new();
+    }
+
+    public sealed record InFlight(IReadOnlyList<IActorRef> Requests);
+}

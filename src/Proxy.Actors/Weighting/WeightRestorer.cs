@@ -1,0 +1,77 @@
+using Akka.Actor;
+
+namespace Proxy.Actors.Weighting;
+
+/// <summary>
+/// The timer that gives marked nodes their weight back: on each <c>Proxy:Overload:RestoreInterval</c>
+/// tick it asks every marked node to raise its weight one step, until the node reports it is whole.
+/// The timer runs only while some node is marked.
+/// </summary>
+public sealed class WeightRestorer : ReceiveActor, IWithTimers
+{
+    private const string TickKey = "restore-tick";
+
+    private readonly TimeSpan _interval;
+    private readonly HashSet<IActorRef> _marked = [];
+
+    public WeightRestorer(TimeSpan interval)
+    {
+        _interval = interval;
+
+        Receive<Marked>(m =>
+        {
+            _marked.Add(m.Node);
+            if (!Timers.IsTimerActive(TickKey))
+            {
+                Timers.StartPeriodicTimer(TickKey, Tick.Instance, _interval);
+            }
+        });
+
+        Receive<Tick>(_ =>
+        {
+            foreach (var node in _marked)
+            {
+                node.Tell(RaiseWeight.Instance);
+            }
+        });
+
+        Receive<Restored>(r =>
+        {
+            _marked.Remove(r.Node);
+            if (_marked.Count == 0)
+            {
+                Timers.Cancel(TickKey);
+            }
+        });
+
+        Receive<GetRestorerState>(_ => Sender.Tell(new RestorerState(_interval, _marked.Select(n => n.Path.Name).Order().ToArray())));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(TimeSpan interval) => Akka.Actor.Props.Create(() => new WeightRestorer(interval));
+
+    /// <summary>A node dropped its weight; restore it on the coming ticks.</summary>
+    public sealed record Marked(IActorRef Node);
+
+    /// <summary>A node is back at its configured weight.</summary>
+    public sealed record Restored(IActorRef Node);
+
+    /// <summary>Sent to a marked node on each tick: raise your weight one step.</summary>
+    public sealed record RaiseWeight
+    {
+        public static RaiseWeight Instance { get; } = new();
+    }
+
+    public sealed record GetRestorerState
+    {
+        public static GetRestorerState Instance { get; } = new();
+    }
+
+    public sealed record RestorerState(TimeSpan Interval, IReadOnlyList<string> Restoring);
+
+    private sealed record Tick
+    {
+        public static Tick Instance { get; } = new();
+    }
+}

@@ -1,0 +1,106 @@
+namespace Proxy.Host.Configuration;
+
+/// <summary>The <c>Proxy</c> configuration section as bound; <see cref="ProxySettingsFactory"/> validates it.</summary>
+public sealed class ProxyOptions
+{
+    public const string Section = "Proxy";
+
+    public string Listen { get; set; } = "http://0.0.0.0:8000";
+
+    public DebugOptions Debug { get; set; } = new();
+
+    public List<NodeOptions> Nodes { get; set; } = [];
+
+    public List<ClassifierOptions> Classifiers { get; set; } = [];
+
+    public RedispatchOptions Redispatch { get; set; } = new();
+
+    public OverloadOptions Overload { get; set; } = new();
+
+    public TimeoutOptions Timeouts { get; set; } = new();
+
+    public CircuitOptions Circuit { get; set; } = new();
+
+    public LimitOptions Limits { get; set; } = new();
+
+    public ShutdownOptions Shutdown { get; set; } = new();
+
+    /// <summary>Starts two embedded demo nodes (and proxies to them when no node is configured).</summary>
+    public bool Demo { get; set; }
+}
+
+public sealed class DebugOptions
+{
+    public string Listen { get; set; } = "http://127.0.0.1:8081";
+}
+
+public sealed class NodeOptions
+{
+    public string? Name { get; set; }
+
+    public string? Address { get; set; }
+
+    public int Weight { get; set; } = 128;
+}
+
+public sealed class ClassifierOptions
+{
+    public string? Name { get; set; }
+
+    public string? Type { get; set; }
+
+    public string? Verdict { get; set; }
+
+    public string? Pattern { get; set; }
+
+    public List<int> Codes { get; set; } = [];
+
+    public string? Header { get; set; }
+}
+
+public sealed class RedispatchOptions
+{
+    public int Max { get; set; } = 1;
+}
+
+public sealed class OverloadOptions
+{
+    public TimeSpan? RestoreInterval { get; set; }
+
+    /// <summary>How many restore ticks take a marked node from almost nothing back to its configured weight.</summary>
+    public int RestoreSteps { get; set; } = 4;
+}
+
+public sealed class TimeoutOptions
+{
+    public TimeSpan Connect { get; set; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan Response { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class CircuitOptions
+{
+    /// <summary>Consecutive failed tries that open a node's circuit.</summary>
+    public int FailureThreshold { get; set; } = 5;
+
+    /// <summary>How long an open circuit keeps the node out before a half-open probe.</summary>
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+public sealed class LimitOptions
+{
+    /// <summary>Request bodies up to this size are buffered and can be redispatched; larger ones stream once.</summary>
+    public int RequestBuffer { get; set; } = 1024 * 1024;
+
+    /// <summary>How much of an answer is buffered for classification; the rest streams through.</summary>
+    public int ResponseBuffer { get; set; } = 64 * 1024;
+
+    /// <summary>Largest request body accepted (413 above it); unset means no limit.</summary>
+    public long? MaxRequestBody { get; set; }
+}
+
+public sealed class ShutdownOptions
+{
+    /// <summary>How long SIGTERM waits for in-flight requests before the process exits.</summary>
+    public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,23 @@
+using Microsoft.AspNetCore.Http;
+using Proxy.Actors.Classification;
+using Proxy.Actors.Nodes;
+using Proxy.Actors.Requests;
+
+namespace Proxy.Host.Configuration;
+
+/// <summary>The validated configuration: everything the host and the actors run on.</summary>
+public sealed record ProxySettings(
+    IReadOnlyList<BindingAddress> Listen,
+    BindingAddress DebugListen,
+    IReadOnlyList<NodeSettings> Nodes,
+    ForwardingSettings Forwarding,
+    HealthSettings Health,
+    RequestSettings Requests,
+    TimeSpan RestoreInterval,
+    int RequestBufferLimit,
+    long? MaxRequestBody,
+    TimeSpan ShutdownDrain,
+    bool Demo)
+{
+    public ClassifierChain Classifiers => Forwarding.Classifiers;
+}

@@ -1,0 +1,239 @@
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http;
+using Proxy.Actors.Classification;
+using Proxy.Actors.Nodes;
+using Proxy.Actors.Requests;
+
+namespace Proxy.Host.Configuration;
+
+/// <summary>
+/// Binds and validates the <c>Proxy</c> section. Every problem becomes a
+/// <see cref="ProxyConfigurationException"/> naming the offending key, so start-up stops with one line.
+/// </summary>
+public static class ProxySettingsFactory
+{
+    public const int MinWeight = 1;
+    public const int MaxWeight = 256;
+
+    public static readonly TimeSpan DefaultRestoreInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>Where the demo nodes listen when <c>Proxy:Demo</c> is on.</summary>
+    public static readonly IReadOnlyList<(string Name, string Address)> DemoNodes =
+        [("demo-1", "http://127.0.0.1:9001"), ("demo-2", "http://127.0.0.1:9002")];
+
+    public static ProxySettings Create(IConfiguration configuration)
+    {
+        var options = Bind(configuration);
+        var demo = options.Demo;
+        if (demo && options.Nodes.Count == 0)
+        {
+            options.Nodes = DemoNodes.Select(n => new NodeOptions { Name = n.Name, Address = n.Address }).ToList();
+        }
+
+        var listen = options.Listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(url => ParseListen("Proxy:Listen", url))
+            .ToArray();
+        if (listen.Length == 0)
+        {
+            throw new ProxyConfigurationException("Proxy:Listen", "at least one URL is required");
+        }
+
+        var debugListen = ParseListen("Proxy:Debug:Listen", options.Debug.Listen);
+        if (listen.Any(l => l.Port == debugListen.Port && l.Port != 0))
+        {
+            throw new ProxyConfigurationException("Proxy:Debug:Listen", $"port {debugListen.Port} is also a client listener port; the debug listener must be separate");
+        }
+
+        var nodes = ValidateNodes(options.Nodes);
+        var classifiers = CreateClassifiers(options.Classifiers);
+
+        Positive("Proxy:Timeouts:Connect", options.Timeouts.Connect);
+        Positive("Proxy:Timeouts:Response", options.Timeouts.Response);
+        Positive("Proxy:Circuit:BreakDuration", options.Circuit.BreakDuration);
+        var restoreInterval = options.Overload.RestoreInterval ?? (demo ? TimeSpan.FromSeconds(5) : DefaultRestoreInterval);
+        Positive("Proxy:Overload:RestoreInterval", restoreInterval);
+        InRange("Proxy:Overload:RestoreSteps", options.Overload.RestoreSteps, 1, MaxWeight);
+        InRange("Proxy:Redispatch:Max", options.Redispatch.Max, 0, 16);
+        InRange("Proxy:Circuit:FailureThreshold", options.Circuit.FailureThreshold, 1, int.MaxValue);
+        InRange("Proxy:Limits:RequestBuffer", options.Limits.RequestBuffer, 0, 64 * 1024 * 1024);
+        InRange("Proxy:Limits:ResponseBuffer", options.Limits.ResponseBuffer, 0, 64 * 1024 * 1024);
+        if (options.Limits.MaxRequestBody is < 0)
+        {
+            throw new ProxyConfigurationException("Proxy:Limits:MaxRequestBody", $"must not be negative (was {options.Limits.MaxRequestBody})");
+        }
+
+        if (options.Shutdown.Drain < TimeSpan.Zero)
+        {
+            throw new ProxyConfigurationException("Proxy:Shutdown:Drain", $"must not be negative (was {options.Shutdown.Drain})");
+        }
+
+        var forwarding = new ForwardingSettings(options.Timeouts.Connect, options.Timeouts.Response, options.Limits.ResponseBuffer, classifiers);
+        var health = new HealthSettings(options.Overload.RestoreSteps, options.Circuit.FailureThreshold, options.Circuit.BreakDuration);
+        // A try that outlives connect + response (plus slack) lost its node actor: the request moves on.
+        var tryDeadline = options.Timeouts.Connect + options.Timeouts.Response + TimeSpan.FromSeconds(5);
+        var requests = new RequestSettings(options.Redispatch.Max, tryDeadline, restoreInterval);
+
+        return new ProxySettings(
+            listen, debugListen, nodes, forwarding, health, requests, restoreInterval,
+            options.Limits.RequestBuffer, options.Limits.MaxRequestBody, options.Shutdown.Drain, demo);
+    }
+
+    private static ProxyOptions Bind(IConfiguration configuration)
+    {
+        try
+        {
+            return configuration.GetSection(ProxyOptions.Section).Get<ProxyOptions>(o => o.ErrorOnUnknownConfiguration = false) ?? new ProxyOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder names the key: "Failed to convert configuration value at 'Proxy:Nodes:0:Weight' to type 'System.Int32'."
+            var match = Regex.Match(ex.Message, "at '([^']+)'");
+            var key = match.Success ? match.Groups[1].Value : ProxyOptions.Section;
+            var value = match.Success ? configuration[key] : null;
+            throw new ProxyConfigurationException(key, value is null ? ex.Message : $"'{value}' is not a valid value ({ex.Message})");
+        }
+    }
+
+    private static BindingAddress ParseListen(string key, string url)
+    {
+        BindingAddress address;
+        try
+        {
+            address = BindingAddress.Parse(url);
+        }
+        catch (FormatException ex)
+        {
+            throw new ProxyConfigurationException(key, $"'{url}' is not a valid URL: {ex.Message}");
+        }
+
+        if (address.IsUnixPipe || !string.Equals(address.Scheme, "http", StringComparison.OrdinalIgnoreCase) || string.IsNullOrEmpty(address.Host))
+        {
+            throw new ProxyConfigurationException(key, $"'{url}' is not supported: expected http://host:port");
+        }
+
+        if (address.Port is < 0 or > 65535)
+        {
+            throw new ProxyConfigurationException(key, $"'{url}' has an invalid port");
+        }
+
+        return address;
+    }
+
+    private static List<NodeSettings> ValidateNodes(List<NodeOptions> nodes)
+    {
+        if (nodes.Count == 0)
+        {
+            throw new ProxyConfigurationException("Proxy:Nodes", "at least one node is required (Proxy:Nodes:0:Name and Proxy:Nodes:0:Address), or run with --demo");
+        }
+
+        var seen = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        var result = new List<NodeSettings>(nodes.Count);
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            var node = nodes[i];
+            var prefix = $"Proxy:Nodes:{i}";
+            if (string.IsNullOrWhiteSpace(node.Name))
+            {
+                throw new ProxyConfigurationException($"{prefix}:Name", "is required");
+            }
+
+            if (!Regex.IsMatch(node.Name, "^[A-Za-z0-9][A-Za-z0-9._-]*$"))
+            {
+                throw new ProxyConfigurationException($"{prefix}:Name", $"'{node.Name}' may hold only letters, digits, '.', '_' and '-'");
+            }
+
+            if (seen.TryGetValue(node.Name, out var first))
+            {
+                throw new ProxyConfigurationException($"{prefix}:Name", $"duplicate node name '{node.Name}' (also Proxy:Nodes:{first}:Name)");
+            }
+
+            seen[node.Name] = i;
+            if (!NodeAddress.TryParse(node.Address, out var address, out var error))
+            {
+                throw new ProxyConfigurationException($"{prefix}:Address", error);
+            }
+
+            InRange($"{prefix}:Weight", node.Weight, MinWeight, MaxWeight);
+            result.Add(new NodeSettings(node.Name, address!, node.Weight));
+        }
+
+        return result;
+    }
+
+    private static ClassifierChain CreateClassifiers(List<ClassifierOptions> rules)
+    {
+        if (rules.Count == 0)
+        {
+            return ClassifierChain.Default;
+        }
+
+        var result = new List<ResponseClassifier>(rules.Count);
+        for (var i = 0; i < rules.Count; i++)
+        {
+            var rule = rules[i];
+            var prefix = $"Proxy:Classifiers:{i}";
+            if (string.IsNullOrWhiteSpace(rule.Name))
+            {
+                throw new ProxyConfigurationException($"{prefix}:Name", "is required");
+            }
+
+            if (!Enum.TryParse<Verdict>(rule.Verdict, ignoreCase: true, out var verdict) || verdict == Verdict.Deliver || int.TryParse(rule.Verdict, out _))
+            {
+                throw new ProxyConfigurationException($"{prefix}:Verdict", $"'{rule.Verdict}' is not a verdict: expected Overloaded or Failed");
+            }
+
+            result.Add(rule.Type?.ToUpperInvariant() switch
+            {
+                "BODYREGEX" => new BodyRegexClassifier(rule.Name, Pattern(prefix, rule.Pattern), verdict),
+                "STATUS" => rule.Codes.Count == 0
+                    ? throw new ProxyConfigurationException($"{prefix}:Codes", "at least one status code is required")
+                    : rule.Codes.FirstOrDefault(c => c is < 100 or > 599) is var bad and not 0
+                        ? throw new ProxyConfigurationException($"{prefix}:Codes", $"{bad} is not an HTTP status code")
+                        : new StatusClassifier(rule.Name, rule.Codes, verdict),
+                "HEADER" => string.IsNullOrWhiteSpace(rule.Header)
+                    ? throw new ProxyConfigurationException($"{prefix}:Header", "is required for a Header rule")
+                    : new HeaderClassifier(rule.Name, rule.Header, Pattern(prefix, rule.Pattern), verdict),
+                _ => throw new ProxyConfigurationException($"{prefix}:Type", $"'{rule.Type}' is not a classifier type: expected BodyRegex, Status or Header"),
+            });
+        }
+
+        return new ClassifierChain(result);
+    }
+
+    private static string Pattern(string prefix, string? pattern)
+    {
+        if (string.IsNullOrEmpty(pattern))
+        {
+            throw new ProxyConfigurationException($"{prefix}:Pattern", "is required");
+        }
+
+        try
+        {
+            _ = new Regex(pattern, RegexOptions.Singleline | RegexOptions.CultureInvariant);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ProxyConfigurationException($"{prefix}:Pattern", $"'{pattern}' does not compile: {ex.Message}");
+        }
+
+        return pattern;
+    }
+
+    private static void Positive(string key, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            throw new ProxyConfigurationException(key, $"must be a positive duration such as 00:00:05 (was {value})");
+        }
+    }
+
+    private static void InRange(string key, long value, long min, long max)
+    {
+        if (value < min || value > max)
+        {
+            throw new ProxyConfigurationException(key, max == int.MaxValue
+                ? $"must be at least {min} (was {value})"
+                : $"must be between {min} and {max} (was {value})");
+        }
+    }
+}

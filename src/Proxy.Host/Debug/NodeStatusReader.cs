@@ -1,0 +1,40 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Proxy.Actors.Nodes;
+
+namespace Proxy.Host.Debug;
+
+/// <summary>Reads node state the only way it may be read: by asking each NodeActor.</summary>
+public sealed class NodeStatusReader(IRequiredActor<NodeSupervisor> nodeSupervisor)
+{
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(2);
+
+    private NodeRoster? _roster;
+
+    public async Task<NodeRoster> RosterAsync(CancellationToken cancellationToken)
+    {
+        if (_roster is { } roster)
+        {
+            return roster;
+        }
+
+        var supervisor = await nodeSupervisor.GetAsync(cancellationToken).ConfigureAwait(false);
+        return _roster = await supervisor.Ask<NodeRoster>(NodeSupervisor.GetRoster.Instance, AskTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<NodeStateReport>> ReadAsync(CancellationToken cancellationToken)
+    {
+        var roster = await RosterAsync(cancellationToken).ConfigureAwait(false);
+        return await Task.WhenAll(roster.Nodes.Select(n =>
+            n.Ask<NodeStateReport>(NodeActor.GetNodeState.Instance, AskTimeout, cancellationToken))).ConfigureAwait(false);
+    }
+
+    public static string StateName(NodeHealth state) => state switch
+    {
+        NodeHealth.Healthy => "healthy",
+        NodeHealth.Overloaded => "overloaded",
+        NodeHealth.Restoring => "restoring",
+        NodeHealth.Open => "open",
+        _ => "half-open",
+    };
+}

@@ -1,0 +1,64 @@
+using System.Text;
+using Proxy.Host.Configuration;
+
+namespace Proxy.Host.Demo;
+
+/// <summary>
+/// Two tiny XML-RPC nodes embedded for the demo (<c>--demo</c>). Each answers a method call with a
+/// success, or with the <c>faultCode 1007</c> overload fault while switched:
+/// <c>curl -X POST 'http://127.0.0.1:9001/overload?on=true'</c>.
+/// </summary>
+internal sealed class DemoNodes(ILogger<DemoNodes> logger) : IHostedService
+{
+    private readonly List<WebApplication> _apps = [];
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (name, address) in ProxySettingsFactory.DemoNodes)
+        {
+            var app = CreateNode(name, address);
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            _apps.Add(app);
+            logger.LogInformation("Demo node {Node} listening on {Address}", name, address);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        foreach (var app in _apps)
+        {
+            await app.StopAsync(cancellationToken).ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    internal static WebApplication CreateNode(string name, string address)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls(address);
+        var app = builder.Build();
+        var overloaded = false;
+
+        app.MapPost("/overload", (bool? on) =>
+        {
+            Volatile.Write(ref overloaded, on ?? !Volatile.Read(ref overloaded));
+            return Results.Text($"{name} overloaded={Volatile.Read(ref overloaded).ToString().ToLowerInvariant()}\n");
+        });
+        app.Map("/{**path}", (HttpContext context) =>
+        {
+            var body = Volatile.Read(ref overloaded) ? Fault(name) : Success(name, context.Request.Path);
+            return Results.Text(body, "text/xml", Encoding.UTF8);
+        });
+        return app;
+    }
+
+    private static string Success(string node, string path) =>
+        $"<?xml version=\"1.0\"?>\n<methodResponse><params><param><value><string>{node} handled {path}</string></value></param></params></methodResponse>\n";
+
+    private static string Fault(string node) =>
+        "<?xml version=\"1.0\"?>\n<methodResponse><fault><value><struct>\n"
+        + "<member><name>faultCode</name><value><i4>1007</i4></value></member>\n"
+        + $"<member><name>faultString</name><value><string>{node} is overloaded</string></value></member>\n"
+        + "</struct></value></fault></methodResponse>\n";
+}

@@ -1,0 +1,185 @@
+using Microsoft.AspNetCore.Http.Features;
+using Proxy.Actors.Forwarding;
+using Proxy.Actors.Requests;
+
+namespace Proxy.Host.Forwarding;
+
+/// <summary>Turns an incoming client request into the <see cref="ProxyRequest"/> the actors forward.</summary>
+internal sealed class ProxyRequestReader(int requestBufferLimit)
+{
+    private long _nextId;
+
+    public async ValueTask<ProxyRequest> ReadAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var headers = ForwardedHeaders(context);
+        var body = await ReadBodyAsync(context).ConfigureAwait(false);
+        var pathAndQuery = request.QueryString.HasValue
+            ? string.Concat(request.PathBase.Value, request.Path.Value, request.QueryString.Value)
+            : string.Concat(request.PathBase.Value, request.Path.Value);
+        if (pathAndQuery.Length == 0)
+        {
+            pathAndQuery = "/";
+        }
+
+        return new ProxyRequest(Interlocked.Increment(ref _nextId), request.Method, pathAndQuery, headers, body, context.RequestAborted);
+    }
+
+    private static List<KeyValuePair<string, string>> ForwardedHeaders(HttpContext context)
+    {
+        var request = context.Request;
+        var source = request.Headers;
+        var connection = source.Connection;
+        var connectionTokens = connection.Count == 0 ? null : (IEnumerable<string>)connection!;
+        var headers = new List<KeyValuePair<string, string>>(source.Count + 3);
+        string? priorForwardedFor = null;
+        foreach (var (name, values) in source)
+        {
+            if (IsNotForwarded(name) || HopByHopHeaders.IsHopByHop(name, connectionTokens))
+            {
+                continue;
+            }
+
+            if (name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase))
+            {
+                priorForwardedFor = values.ToString();
+                continue;
+            }
+
+            foreach (var value in values)
+            {
+                if (value is not null)
+                {
+                    headers.Add(new(name, value));
+                }
+            }
+        }
+
+        // X-Forwarded-For is appended to, so the chain of proxies stays visible to the node.
+        var client = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        headers.Add(new("X-Forwarded-For", string.IsNullOrEmpty(priorForwardedFor) ? client : string.Concat(priorForwardedFor, ", ", client)));
+        headers.Add(new("X-Forwarded-Proto", request.Scheme));
+        if (request.Host.HasValue)
+        {
+            headers.Add(new("X-Forwarded-Host", request.Host.Value));
+        }
+
+        return headers;
+    }
+
+    // Host comes from the node's address; lengths are set by the forwarder; the rest we set ourselves.
+    private static bool IsNotForwarded(string name) =>
+        name.Equals("Host", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("Expect", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("X-Forwarded-Proto", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("X-Forwarded-Host", StringComparison.OrdinalIgnoreCase);
+
+    private async ValueTask<RequestBody> ReadBodyAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var canHaveBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? request.ContentLength > 0;
+        if (!canHaveBody || request.ContentLength == 0)
+        {
+            return request.ContentLength == 0 ? new BufferedBody(ReadOnlyMemory<byte>.Empty) : RequestBody.None;
+        }
+
+        var declared = request.ContentLength;
+        if (declared > requestBufferLimit)
+        {
+            return new StreamedBody(request.Body, declared);
+        }
+
+        // Known small length: read it whole. Unknown (chunked): read up to the limit and stream the rest.
+        var capacity = declared is { } length ? (int)length : Math.Min(requestBufferLimit, 16 * 1024);
+        var buffer = new byte[capacity];
+        var read = 0;
+        while (true)
+        {
+            if (read == buffer.Length)
+            {
+                if (declared is not null || buffer.Length >= requestBufferLimit)
+                {
+                    break;
+                }
+
+                Array.Resize(ref buffer, Math.Min(requestBufferLimit, buffer.Length * 2));
+            }
+
+            var n = await request.Body.ReadAsync(buffer.AsMemory(read), context.RequestAborted).ConfigureAwait(false);
+            if (n == 0)
+            {
+                return new BufferedBody(buffer.AsMemory(0, read));
+            }
+
+            read += n;
+        }
+
+        if (declared is not null)
+        {
+            return new BufferedBody(buffer.AsMemory(0, read));
+        }
+
+        // Over the buffer limit with no declared length: send what was read, then the rest, once.
+        return new StreamedBody(new PrefixedStream(buffer.AsMemory(0, read), request.Body), null);
+    }
+
+    /// <summary>A read-only stream of a buffered prefix followed by the rest of another stream.</summary>
+    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+    {
+        private ReadOnlyMemory<byte> _prefix = prefix;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_prefix.IsEmpty)
+            {
+                return rest.Read(buffer, offset, count);
+            }
+
+            var n = Math.Min(count, _prefix.Length);
+            _prefix[..n].Span.CopyTo(buffer.AsSpan(offset, n));
+            _prefix = _prefix[n..];
+            return n;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_prefix.IsEmpty)
+            {
+                return rest.ReadAsync(buffer, cancellationToken);
+            }
+
+            var n = Math.Min(buffer.Length, _prefix.Length);
+            _prefix[..n].CopyTo(buffer);
+            _prefix = _prefix[n..];
+            return ValueTask.FromResult(n);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,26 @@
+using Akka.Hosting;
+using Proxy.Actors.Nodes;
+using Proxy.Actors.Requests;
+using Proxy.Actors.Weighting;
+using Proxy.Host.Configuration;
+
+namespace Proxy.Host.Hosting;
+
+/// <summary>The whole actor system of the proxy, wired in one place.</summary>
+public static class ProxyActorsSetup
+{
+    /// <summary>
+    /// /user/weight-restorer gives marked nodes their weight back; /user/nodes supervises one
+    /// NodeActor per node; /user/requests starts a RequestActor per client request.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithProxyActors(this AkkaConfigurationBuilder akka, ProxySettings settings, NodeBalancer balancer) =>
+        akka.WithActors((system, registry) =>
+        {
+            var restorer = system.ActorOf(WeightRestorer.Props(settings.RestoreInterval), "weight-restorer");
+            var nodes = system.ActorOf(NodeSupervisor.Props(settings.Nodes, settings.Forwarding, settings.Health, balancer, restorer), "nodes");
+            var requests = system.ActorOf(RequestSupervisor.Props(nodes, settings.Requests, balancer), "requests");
+            registry.Register<WeightRestorer>(restorer);
+            registry.Register<NodeSupervisor>(nodes);
+            registry.Register<RequestSupervisor>(requests);
+        });
+}

@@ -1,0 +1,3 @@
+using Proxy.Host;
+
+return await ProxyApp.RunAsync(args);

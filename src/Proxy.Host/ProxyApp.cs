@@ -1,0 +1,146 @@
+using System.Net;
+using Akka.Hosting;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Proxy.Actors.Weighting;
+using Proxy.Host.Configuration;
+using Proxy.Host.Debug;
+using Proxy.Host.Demo;
+using Proxy.Host.Forwarding;
+using Proxy.Host.Hosting;
+using Serilog;
+
+namespace Proxy.Host;
+
+/// <summary>Builds and runs the proxy host: Kestrel listeners, Serilog, the actor system, the endpoints.</summary>
+public static class ProxyApp
+{
+    /// <summary>Runs until SIGTERM/Ctrl+C. Invalid configuration prints one line and returns 2.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication app;
+        try
+        {
+            app = Build(args);
+        }
+        catch (ProxyConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 2;
+        }
+
+        try
+        {
+            await app.RunAsync().ConfigureAwait(false);
+            return 0;
+        }
+        catch (IOException ex) when (ex.InnerException is AddressInUseException)
+        {
+            await Console.Error.WriteLineAsync($"cannot listen: {ex.Message}").ConfigureAwait(false);
+            return 3;
+        }
+    }
+
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = MapDemoSwitch(args) });
+        var settings = ProxySettingsFactory.Create(builder.Configuration);
+
+        builder.Services.AddSerilog((services, logger) => logger
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft.Hosting", Serilog.Events.LogEventLevel.Information)
+            .ReadFrom.Configuration(builder.Configuration)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = settings.MaxRequestBody;
+            foreach (var address in settings.Listen)
+            {
+                Listen(kestrel, address, debug: false);
+            }
+
+            Listen(kestrel, settings.DebugListen, debug: true);
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownDrain);
+
+        var balancer = new NodeBalancer(settings.Nodes.Select(n => n.Weight).ToArray());
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(balancer);
+        builder.Services.AddSingleton(new ProxyRequestReader(settings.RequestBufferLimit));
+        builder.Services.AddSingleton<ProxyRequestHandler>();
+        builder.Services.AddSingleton<NodeStatusReader>();
+        if (settings.Demo)
+        {
+            builder.Services.AddHostedService<DemoNodes>();
+        }
+
+        builder.Services.AddAkka("proxy", (akka, _) => akka
+            .ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            })
+            .WithProxyActors(settings, balancer));
+
+        var app = builder.Build();
+
+        // The debug listener gets its own pipeline; everything else is client traffic.
+        app.MapWhen(IsDebugListener, debug =>
+        {
+            debug.UseRouting();
+            debug.UseEndpoints(DebugEndpoints.Map);
+        });
+        var handler = app.Services.GetRequiredService<ProxyRequestHandler>();
+        app.Run(handler.HandleAsync);
+        return app;
+    }
+
+    private static string[] MapDemoSwitch(string[] args) =>
+        args.Select(a => a == "--demo" ? "--Proxy:Demo=true" : a).ToArray();
+
+    private static bool IsDebugListener(HttpContext context) => context.Features.Get<DebugListenerFeature>() is not null;
+
+    private static void Listen(KestrelServerOptions kestrel, Microsoft.AspNetCore.Http.BindingAddress address, bool debug)
+    {
+        void Configure(ListenOptions listen)
+        {
+            listen.Protocols = HttpProtocols.Http1;
+            if (debug)
+            {
+                // Marks the connection, so routing never depends on which port was bound.
+                listen.Use(next => connection =>
+                {
+                    connection.Features.Set(DebugListenerFeature.Instance);
+                    return next(connection);
+                });
+            }
+        }
+
+        var host = address.Host;
+        if (host is "*" or "+")
+        {
+            kestrel.ListenAnyIP(address.Port, Configure);
+        }
+        else if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            kestrel.ListenLocalhost(address.Port, Configure);
+        }
+        else if (IPAddress.TryParse(host.Trim('[', ']'), out var ip))
+        {
+            kestrel.Listen(ip, address.Port, Configure);
+        }
+        else
+        {
+            throw new ProxyConfigurationException(debug ? "Proxy:Debug:Listen" : "Proxy:Listen", $"'{address}' names a host; use an IP address, localhost or *");
+        }
+    }
+
+    private sealed class DebugListenerFeature
+    {
+        public static DebugListenerFeature Instance { get; } = new();
+    }
+}
