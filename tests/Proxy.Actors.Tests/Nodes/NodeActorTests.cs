@@ -1,0 +1,138 @@
+using System.Text;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Proxy.Actors.Forwarding;
+using Proxy.Actors.Nodes;
+using Proxy.Actors.Requests;
+using Proxy.Actors.Weighting;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Actors.Tests.Nodes;
+
+public sealed class NodeActorTests : TestKit, IAsyncLifetime
+{
+    private TestNode _backend = null!;
+    private readonly NodeBalancer _balancer = new([128]);
+    private readonly List<NodeForwarder> _forwarders = [];
+
+    public async Task InitializeAsync() => _backend = await TestNode.StartAsync("n1");
+
+    public async Task DisposeAsync()
+    {
+        _forwarders.ForEach(f => f.Dispose());
+        await _backend.DisposeAsync();
+    }
+
+    private IActorRef StartNode(string address, IActorRef restorer, HealthSettings? health = null)
+    {
+        var settings = new NodeSettings("n1", NodeAddress.Parse(address), 128);
+        var forwarder = new NodeForwarder(settings, ForwardingSettings.Default);
+        _forwarders.Add(forwarder);
+        return Sys.ActorOf(NodeActor.Props(0, settings, forwarder, health ?? HealthSettings.Default, _balancer, restorer));
+    }
+
+    private static ProxyRequest Post(string body = "<methodCall/>") =>
+        new(1, "POST", "/RPC2", [new("Content-Type", "text/xml")], new BufferedBody(Encoding.UTF8.GetBytes(body)), CancellationToken.None);
+
+    private async Task<NodeStateReport> StateOf(IActorRef node) =>
+        await node.Ask<NodeStateReport>(NodeActor.GetNodeState.Instance, TimeSpan.FromSeconds(3));
+
+    [Fact]
+    public async Task A_healthy_answer_is_delivered_with_its_body()
+    {
+        var node = StartNode(_backend.Address, CreateTestProbe().Ref);
+
+        node.Tell(new NodeActor.Forward(Post()));
+
+        var answered = await ExpectMsgAsync<Answered>();
+        using var answer = answered.Answer;
+        Assert.Equal(200, answer.Status);
+        Assert.True(answer.Complete);
+        Assert.Contains("n1", Encoding.UTF8.GetString(answer.Buffered.Span), StringComparison.Ordinal);
+        Assert.Equal("<methodCall/>", Encoding.UTF8.GetString(Assert.Single(_backend.Received).Body));
+    }
+
+    [Fact]
+    public async Task An_overload_fault_marks_the_node_and_drops_its_weight_at_once()
+    {
+        var restorer = CreateTestProbe();
+        var node = StartNode(_backend.Address, restorer.Ref);
+        _backend.Overload();
+
+        node.Tell(new NodeActor.Forward(Post()));
+
+        Assert.Equal("xmlrpc-overload", (await ExpectMsgAsync<Overloaded>()).Rule);
+        Assert.Equal(node, (await restorer.ExpectMsgAsync<WeightRestorer.Marked>()).Node);
+        var state = await StateOf(node);
+        Assert.Equal(NodeHealth.Overloaded, state.State);
+        Assert.Equal(WeightSteps.Marked, state.Weight);
+        Assert.Equal(1, state.Overloads);
+        Assert.Equal([WeightSteps.Marked], _balancer.Weights);
+    }
+
+    [Fact]
+    public async Task Restore_steps_bring_the_node_back_to_healthy_and_release_it_from_the_restorer()
+    {
+        var restorer = CreateTestProbe();
+        var node = StartNode(_backend.Address, restorer.Ref);
+        _backend.Overload();
+        node.Tell(new NodeActor.Forward(Post()));
+        await ExpectMsgAsync<Overloaded>();
+        await restorer.ExpectMsgAsync<WeightRestorer.Marked>();
+
+        var weights = new List<int>();
+        for (var step = 0; step < 4; step++)
+        {
+            node.Tell(WeightRestorer.RaiseWeight.Instance, restorer.Ref);
+            weights.Add((await StateOf(node)).Weight);
+        }
+
+        Assert.Equal([33, 65, 97, 128], weights);
+        Assert.Equal(node, (await restorer.ExpectMsgAsync<WeightRestorer.Restored>()).Node);
+        Assert.Equal(NodeHealth.Healthy, (await StateOf(node)).State);
+        Assert.Equal([128], _balancer.Weights);
+    }
+
+    [Fact]
+    public async Task A_node_that_refuses_connections_fails_the_try_as_never_reached()
+    {
+        var node = StartNode($"http://127.0.0.1:{FreePort.Next()}", CreateTestProbe().Ref);
+
+        node.Tell(new NodeActor.Forward(Post()));
+
+        var failed = await ExpectMsgAsync<Failed>();
+        Assert.Equal(FailureKind.Refused, failed.Kind);
+        Assert.False(failed.ReachedNode);
+        Assert.Equal(1, (await StateOf(node)).Failures);
+    }
+
+    [Fact]
+    public async Task Consecutive_failures_open_the_circuit_and_take_the_node_out_of_rotation()
+    {
+        var node = StartNode($"http://127.0.0.1:{FreePort.Next()}", CreateTestProbe().Ref, new HealthSettings(4, 2, TimeSpan.FromMinutes(5)));
+
+        node.Tell(new NodeActor.Forward(Post()));
+        await ExpectMsgAsync<Failed>();
+        node.Tell(new NodeActor.Forward(Post()));
+        await ExpectMsgAsync<Failed>();
+
+        var state = await StateOf(node);
+        Assert.Equal(NodeHealth.Open, state.State);
+        Assert.Equal(0, state.Weight);
+        Assert.Equal([0], _balancer.Weights);
+    }
+
+    [Fact]
+    public async Task A_unix_socket_node_is_reached_through_its_socket()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"proxy-test-{Guid.NewGuid():N}.sock");
+        await using var unixNode = await TestNode.StartAsync("unix", path);
+        var node = StartNode(unixNode.Address, CreateTestProbe().Ref);
+
+        node.Tell(new NodeActor.Forward(Post()));
+
+        using var answer = (await ExpectMsgAsync<Answered>()).Answer;
+        Assert.Contains("unix", Encoding.UTF8.GetString(answer.Buffered.Span), StringComparison.Ordinal);
+    }
+}

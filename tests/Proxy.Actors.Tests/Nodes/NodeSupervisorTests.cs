@@ -1,0 +1,35 @@
+using System.Text;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Proxy.Actors.Nodes;
+using Proxy.Actors.Requests;
+using Proxy.Actors.Weighting;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Actors.Tests.Nodes;
+
+public sealed class NodeSupervisorTests : TestKit, IAsyncLifetime
+{
+    private TestNode _backend = null!;
+
+    public async Task InitializeAsync() => _backend = await TestNode.StartAsync("n1");
+
+    public async Task DisposeAsync() => await _backend.DisposeAsync();
+
+    [Fact]
+    public async Task A_crashed_node_actor_is_restarted_and_keeps_forwarding()
+    {
+        var nodes = new[] { new NodeSettings("n1", NodeAddress.Parse(_backend.Address), 128) };
+        var supervisor = Sys.ActorOf(NodeSupervisor.Props(nodes, ForwardingSettings.Default, HealthSettings.Default, new NodeBalancer([128]), CreateTestProbe().Ref));
+        var roster = await supervisor.Ask<NodeRoster>(NodeSupervisor.GetRoster.Instance, TimeSpan.FromSeconds(3));
+        var node = roster.Nodes[0];
+
+        // Kill makes the actor fail; were it stopped rather than restarted, the Forward would be lost.
+        node.Tell(Kill.Instance);
+
+        node.Tell(new NodeActor.Forward(new ProxyRequest(1, "GET", "/", [], RequestBody.None, CancellationToken.None)));
+        using var answer = (await ExpectMsgAsync<Answered>()).Answer;
+        Assert.Contains("n1", Encoding.UTF8.GetString(answer.Buffered.Span), StringComparison.Ordinal);
+    }
+}
