@@ -78,19 +78,45 @@ public static class ProxySettingsFactory
             options.Limits.RequestBuffer, options.Limits.MaxRequestBody, options.Shutdown.Drain, demo);
     }
 
+    // The binder silently skips a list element it cannot convert (a node with Weight=heavy would
+    // vanish), so typed values are checked first, each against its own key.
+    private static readonly (Regex Key, Func<string, bool> IsValid, string Expected)[] TypedKeys =
+    [
+        (new Regex(@"^Proxy:Nodes:\d+:Weight$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a whole number"),
+        (new Regex(@"^Proxy:Classifiers:\d+:Codes:\d+$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "an HTTP status code"),
+        (new Regex(@"^Proxy:(Redispatch:Max|Overload:RestoreSteps|Circuit:FailureThreshold|Limits:RequestBuffer|Limits:ResponseBuffer)$", RegexOptions.IgnoreCase),
+            v => int.TryParse(v, out _), "a whole number"),
+        (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
+        (new Regex(@"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain)$", RegexOptions.IgnoreCase),
+            v => TimeSpan.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _), "a duration such as 00:00:30"),
+        (new Regex(@"^Proxy:Demo$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
+    ];
+
     private static ProxyOptions Bind(IConfiguration configuration)
     {
+        foreach (var (key, value) in configuration.GetSection(ProxyOptions.Section).AsEnumerable())
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            foreach (var (pattern, isValid, expected) in TypedKeys)
+            {
+                if (pattern.IsMatch(key) && !isValid(value))
+                {
+                    throw new ProxyConfigurationException(key, $"'{value}' is not valid: expected {expected}");
+                }
+            }
+        }
+
         try
         {
-            return configuration.GetSection(ProxyOptions.Section).Get<ProxyOptions>(o => o.ErrorOnUnknownConfiguration = false) ?? new ProxyOptions();
+            return configuration.GetSection(ProxyOptions.Section).Get<ProxyOptions>() ?? new ProxyOptions();
         }
         catch (InvalidOperationException ex)
         {
-            // The binder names the key: "Failed to convert configuration value at 'Proxy:Nodes:0:Weight' to type 'System.Int32'."
-            var match = Regex.Match(ex.Message, "at '([^']+)'");
-            var key = match.Success ? match.Groups[1].Value : ProxyOptions.Section;
-            var value = match.Success ? configuration[key] : null;
-            throw new ProxyConfigurationException(key, value is null ? ex.Message : $"'{value}' is not a valid value ({ex.Message})");
+            throw new ProxyConfigurationException(ProxyOptions.Section, ex.Message.ReplaceLineEndings(" "));
         }
     }
 

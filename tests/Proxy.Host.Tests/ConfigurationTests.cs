@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Proxy.Host.Configuration;
+using Xunit;
+
+namespace Proxy.Host.Tests;
+
+public sealed class ConfigurationTests
+{
+    private static readonly string[] OneNode = ["--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9"];
+
+    private static ProxySettings Create(params string[] args) =>
+        ProxySettingsFactory.Create(new ConfigurationBuilder().AddCommandLine(args).Build());
+
+    [Theory]
+    [InlineData("Proxy:Nodes", new string[0])]
+    [InlineData("Proxy:Nodes:1:Name", new[] { "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:1", "--Proxy:Nodes:1:Name=A", "--Proxy:Nodes:1:Address=http://127.0.0.1:2" })]
+    [InlineData("Proxy:Nodes:0:Name", new[] { "--Proxy:Nodes:0:Address=http://127.0.0.1:1" })]
+    [InlineData("Proxy:Nodes:0:Address", new[] { "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=ftp://x" })]
+    [InlineData("Proxy:Nodes:0:Address", new[] { "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=unix:relative.sock" })]
+    [InlineData("Proxy:Nodes:0:Weight", new[] { "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:1", "--Proxy:Nodes:0:Weight=257" })]
+    [InlineData("Proxy:Nodes:0:Weight", new[] { "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:1", "--Proxy:Nodes:0:Weight=0" })]
+    [InlineData("Proxy:Nodes:0:Weight", new[] { "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:1", "--Proxy:Nodes:0:Weight=heavy" })]
+    public void Invalid_nodes_are_refused_naming_the_key(string key, string[] args)
+    {
+        var ex = Assert.Throws<ProxyConfigurationException>(() => Create(args));
+
+        Assert.Equal(key, ex.Key);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Theory]
+    [InlineData("Proxy:Classifiers:0:Pattern", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=BodyRegex", "--Proxy:Classifiers:0:Verdict=Overloaded", "--Proxy:Classifiers:0:Pattern=(unclosed")]
+    [InlineData("Proxy:Classifiers:0:Pattern", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=BodyRegex", "--Proxy:Classifiers:0:Verdict=Overloaded")]
+    [InlineData("Proxy:Classifiers:0:Type", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=Psychic", "--Proxy:Classifiers:0:Verdict=Overloaded")]
+    [InlineData("Proxy:Classifiers:0:Verdict", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=Status", "--Proxy:Classifiers:0:Codes:0=503", "--Proxy:Classifiers:0:Verdict=Maybe")]
+    [InlineData("Proxy:Classifiers:0:Codes", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=Status", "--Proxy:Classifiers:0:Verdict=Failed")]
+    [InlineData("Proxy:Overload:RestoreInterval", "--Proxy:Overload:RestoreInterval=-00:00:01")]
+    [InlineData("Proxy:Timeouts:Response", "--Proxy:Timeouts:Response=soon")]
+    [InlineData("Proxy:Redispatch:Max", "--Proxy:Redispatch:Max=-1")]
+    [InlineData("Proxy:Listen", "--Proxy:Listen=https://0.0.0.0:8443")]
+    [InlineData("Proxy:Debug:Listen", "--Proxy:Listen=http://127.0.0.1:8000", "--Proxy:Debug:Listen=http://127.0.0.1:8000")]
+    public void Invalid_settings_are_refused_naming_the_key(string key, params string[] args)
+    {
+        var ex = Assert.Throws<ProxyConfigurationException>(() => Create([.. OneNode, .. args]));
+
+        Assert.Equal(key, ex.Key);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
+    public void Defaults_follow_the_spec()
+    {
+        var settings = Create(OneNode);
+
+        Assert.Equal(128, settings.Nodes[0].Weight);
+        Assert.Equal(1, settings.Requests.MaxRedispatch);
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.RestoreInterval);
+        Assert.Equal(TimeSpan.FromSeconds(5), settings.Forwarding.ConnectTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.Forwarding.ResponseTimeout);
+        Assert.Equal(8000, Assert.Single(settings.Listen).Port);
+        Assert.Equal("127.0.0.1", settings.DebugListen.Host);
+        Assert.Equal("xmlrpc-overload", Assert.Single(settings.Classifiers.Rules).Name);
+    }
+
+    [Fact]
+    public void A_configured_classifier_chain_replaces_the_default_in_order()
+    {
+        var settings = Create([.. OneNode,
+            "--Proxy:Classifiers:0:Name=gw", "--Proxy:Classifiers:0:Type=Status", "--Proxy:Classifiers:0:Codes:0=502", "--Proxy:Classifiers:0:Verdict=Failed",
+            "--Proxy:Classifiers:1:Name=shed", "--Proxy:Classifiers:1:Type=Header", "--Proxy:Classifiers:1:Header=X-Load", "--Proxy:Classifiers:1:Pattern=shed", "--Proxy:Classifiers:1:Verdict=Overloaded"]);
+
+        Assert.Equal(["gw", "shed"], settings.Classifiers.Rules.Select(r => r.Name));
+    }
+
+    [Fact]
+    public void Nodes_can_come_from_environment_variables()
+    {
+        Environment.SetEnvironmentVariable("PROXYTEST_Proxy__Nodes__0__Name", "env-node");
+        Environment.SetEnvironmentVariable("PROXYTEST_Proxy__Nodes__0__Address", "unix:/run/node.sock");
+        try
+        {
+            var configuration = new ConfigurationBuilder().AddEnvironmentVariables("PROXYTEST_").Build();
+
+            var node = Assert.Single(ProxySettingsFactory.Create(configuration).Nodes);
+
+            Assert.Equal("env-node", node.Name);
+            Assert.Equal("/run/node.sock", node.Address.UnixSocketPath);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PROXYTEST_Proxy__Nodes__0__Name", null);
+            Environment.SetEnvironmentVariable("PROXYTEST_Proxy__Nodes__0__Address", null);
+        }
+    }
+
+    [Fact]
+    public async Task The_process_stops_with_one_line_naming_the_key_and_a_non_zero_exit()
+    {
+        var host = Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { host, "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", "--Proxy:Nodes:0:Weight=999" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.NotEqual(0, process.ExitCode);
+        var lines = (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var line = Assert.Single(lines);
+        Assert.Contains("Proxy:Nodes:0:Weight", line, StringComparison.Ordinal);
+        Assert.Contains("999", line, StringComparison.Ordinal);
+        Assert.Empty(await stdout);
+    }
+}
