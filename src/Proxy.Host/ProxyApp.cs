@@ -79,6 +79,8 @@ public static class ProxyApp
         }
 
         builder.Services.AddAkka("proxy", (akka, _) => akka
+            // The host owns SIGTERM: Kestrel drains first, then the actor system stops.
+            .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
             .ConfigureLoggers(loggers =>
             {
                 loggers.ClearLoggers();

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Proxy.Testing;
+
+namespace Proxy.Host.Tests;
+
+/// <summary>The proxy as a real child process (for exit codes, signals and start-up output).</summary>
+public sealed class ProxyProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ProxyProcess(Process process, Uri client, Uri debug)
+    {
+        _process = process;
+        Client = client;
+        Debug = debug;
+    }
+
+    public Uri Client { get; }
+
+    public Uri Debug { get; }
+
+    public int Id => _process.Id;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static ProxyProcess Start(params string[] settings)
+    {
+        var client = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+        var debug = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"));
+        start.ArgumentList.Add($"--Proxy:Listen={client.OriginalString}");
+        start.ArgumentList.Add($"--Proxy:Debug:Listen={debug.OriginalString}");
+        foreach (var setting in settings)
+        {
+            start.ArgumentList.Add(setting);
+        }
+
+        var process = new Process { StartInfo = start };
+        var proxy = new ProxyProcess(process, client, debug);
+        process.OutputDataReceived += (_, e) => proxy.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => proxy.Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return proxy;
+    }
+
+    /// <summary>Waits until the debug listener answers /healthz.</summary>
+    public async Task WaitUntilServingAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            try
+            {
+                using var response = await http.GetAsync(new Uri(Debug, "/readyz"));
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline && !_process.HasExited)
+            {
+            }
+
+            if (_process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"the proxy did not start:\n{Output}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public void Terminate() => Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+
+    public async Task<int> WaitForExitAsync()
+    {
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return _process.ExitCode;
+    }
+
+    /// <summary>True once a new TCP connection to the client listener is refused.</summary>
+    public async Task<bool> RefusesConnectionsAsync()
+    {
+        using var socket = new TcpClient();
+        try
+        {
+            await socket.ConnectAsync(Client.Host, Client.Port);
+            return false;
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using System.Net;
+using Microsoft.AspNetCore.Http;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Host.Tests;
+
+public sealed class ShutdownTests
+{
+    [Fact]
+    public async Task Sigterm_stops_accepting_finishes_the_requests_in_flight_and_exits_0()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var node = await TestNode.StartAsync("n1");
+        node.Handle(async ctx =>
+        {
+            await release.Task;
+            await ctx.Response.WriteAsync("finished");
+        });
+        await using var proxy = ProxyProcess.Start($"--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}");
+        await proxy.WaitUntilServingAsync();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+
+        var inFlight = http.GetAsync(new Uri(proxy.Client, "/slow"));
+        await Until(() => Task.FromResult(node.Hits == 1));
+        proxy.Terminate();
+        await Until(proxy.RefusesConnectionsAsync);
+        release.SetResult();
+
+        using var response = await inFlight;
+        Assert.True(response.StatusCode == HttpStatusCode.OK, proxy.Output);
+        Assert.Equal("finished", await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, await proxy.WaitForExitAsync());
+    }
+
+    private static async Task Until(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
+            await Task.Delay(50);
+        }
+    }
+}
