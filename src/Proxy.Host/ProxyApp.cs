@@ -18,6 +18,11 @@ public static class ProxyApp
     /// <summary>Runs until SIGTERM/Ctrl+C. Invalid configuration prints one line and returns 2.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Contains("--healthcheck"))
+        {
+            return await HealthCheck.RunAsync(args.Where(a => a != "--healthcheck").ToArray()).ConfigureAwait(false);
+        }
+
         WebApplication app;
         try
         {

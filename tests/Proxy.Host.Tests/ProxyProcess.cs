@@ -35,6 +35,23 @@ public sealed class ProxyProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs Proxy.Host with exactly these arguments and returns its exit code.</summary>
+    public static async Task<int> RunToExitAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var drain = Task.WhenAll(process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await drain;
+        return process.ExitCode;
+    }
+
     public static ProxyProcess Start(params string[] settings)
     {
         var client = new Uri($"http://127.0.0.1:{FreePort.Next()}");

@@ -33,6 +33,17 @@ public sealed class ShutdownTests
         Assert.Equal(0, await proxy.WaitForExitAsync());
     }
 
+    [Fact]
+    public async Task The_container_health_check_passes_against_a_running_proxy_and_fails_without_one()
+    {
+        await using var node = await TestNode.StartAsync("n1");
+        await using var proxy = ProxyProcess.Start("--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}");
+        await proxy.WaitUntilServingAsync();
+
+        Assert.Equal(0, await ProxyProcess.RunToExitAsync("--healthcheck", $"--Proxy:Debug:Listen={proxy.Debug.OriginalString}"));
+        Assert.Equal(1, await ProxyProcess.RunToExitAsync("--healthcheck", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}"));
+    }
+
     private static async Task Until(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);

@@ -1,0 +1,33 @@
+using Proxy.Host.Configuration;
+
+namespace Proxy.Host.Hosting;
+
+/// <summary>
+/// <c>Proxy.Host --healthcheck</c>: asks the running proxy's debug listener for /healthz and exits
+/// 0 or 1, so a container health check needs no curl in the image.
+/// </summary>
+internal static class HealthCheck
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var configuration = new ConfigurationBuilder()
+            .SetBasePath(AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables()
+            .AddCommandLine(args)
+            .Build();
+        var listen = Microsoft.AspNetCore.Http.BindingAddress.Parse(configuration["Proxy:Debug:Listen"] ?? new DebugOptions().Listen);
+        var host = listen.Host is "*" or "+" or "0.0.0.0" ? "127.0.0.1" : listen.Host is "::" or "[::]" ? "[::1]" : listen.Host;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        try
+        {
+            using var response = await http.GetAsync(new Uri($"http://{host}:{listen.Port}/healthz")).ConfigureAwait(false);
+            return response.IsSuccessStatusCode ? 0 : 1;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            await Console.Error.WriteLineAsync($"unhealthy: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+    }
+}
