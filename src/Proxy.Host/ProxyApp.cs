@@ -3,6 +3,7 @@ using Akka.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Proxy.Actors.Weighting;
+using Proxy.Host.Classification;
 using Proxy.Host.Configuration;
 using Proxy.Host.Debug;
 using Proxy.Host.Demo;
@@ -15,8 +16,11 @@ namespace Proxy.Host;
 /// <summary>Builds and runs the proxy host: Kestrel listeners, Serilog, the actor system, the endpoints.</summary>
 public static class ProxyApp
 {
-    /// <summary>Runs until SIGTERM/Ctrl+C. Invalid configuration prints one line and returns 2.</summary>
-    public static async Task<int> RunAsync(string[] args)
+    /// <summary>
+    /// Runs until SIGTERM/Ctrl+C. Invalid configuration prints one line and returns 2.
+    /// <paramref name="configure"/> may extend the host first, e.g. <c>builder.AddClassifier(...)</c>.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         if (args.Contains("--healthcheck"))
         {
@@ -26,7 +30,9 @@ public static class ProxyApp
         WebApplication app;
         try
         {
-            app = Build(args);
+            var builder = CreateBuilder(args);
+            configure?.Invoke(builder);
+            app = Build(builder);
         }
         catch (ProxyConfigurationException ex)
         {
@@ -46,10 +52,21 @@ public static class ProxyApp
         }
     }
 
-    public static WebApplication Build(string[] args)
+    /// <summary>Builds the proxy from <paramref name="args"/> (configuration) with the built-in classifier types.</summary>
+    public static WebApplication Build(string[] args) => Build(CreateBuilder(args));
+
+    /// <summary>The host builder with configuration loaded; extend it, then call <see cref="Build(WebApplicationBuilder)"/>.</summary>
+    public static WebApplicationBuilder CreateBuilder(string[] args)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = MapDemoSwitch(args) });
-        var settings = ProxySettingsFactory.Create(builder.Configuration);
+        ClassifierBuilderExtensions.Types(builder.Services);
+        return builder;
+    }
+
+    /// <summary>Validates the configuration (throws <see cref="ProxyConfigurationException"/>) and wires the proxy.</summary>
+    public static WebApplication Build(WebApplicationBuilder builder)
+    {
+        var settings = ProxySettingsFactory.Create(builder.Configuration, ClassifierBuilderExtensions.Types(builder.Services));
 
         builder.Services.AddSerilog((services, logger) => logger
             .MinimumLevel.Information()

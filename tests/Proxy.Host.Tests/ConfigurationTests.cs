@@ -60,7 +60,7 @@ public sealed class ConfigurationTests
         Assert.Equal(TimeSpan.FromSeconds(30), settings.Forwarding.ResponseTimeout);
         Assert.Equal(8000, Assert.Single(settings.Listen).Port);
         Assert.Equal("127.0.0.1", settings.DebugListen.Host);
-        Assert.Equal("xmlrpc-overload", Assert.Single(settings.Classifiers.Rules).Name);
+        Assert.Equal("xmlrpc-overload", Assert.Single(settings.Classifiers).Name);
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public sealed class ConfigurationTests
             "--Proxy:Classifiers:0:Name=gw", "--Proxy:Classifiers:0:Type=Status", "--Proxy:Classifiers:0:Codes:0=502", "--Proxy:Classifiers:0:Verdict=Failed",
             "--Proxy:Classifiers:1:Name=shed", "--Proxy:Classifiers:1:Type=Header", "--Proxy:Classifiers:1:Header=X-Load", "--Proxy:Classifiers:1:Pattern=shed", "--Proxy:Classifiers:1:Verdict=Overloaded"]);
 
-        Assert.Equal(["gw", "shed"], settings.Classifiers.Rules.Select(r => r.Name));
+        Assert.Equal(["gw", "shed"], settings.Classifiers.Select(r => r.Name));
     }
 
     [Fact]

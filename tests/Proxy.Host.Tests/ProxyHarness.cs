@@ -28,7 +28,13 @@ public sealed class ProxyHarness : IAsyncDisposable
     public static async Task<ProxyHarness> StartAsync(IReadOnlyList<TestNode> nodes, params string[] settings) =>
         await StartAsync(nodes.Select(n => (n.Name, n.Address)).ToArray(), settings);
 
-    public static async Task<ProxyHarness> StartAsync(IReadOnlyList<(string Name, string Address)> nodes, params string[] settings)
+    public static Task<ProxyHarness> StartAsync(IReadOnlyList<(string Name, string Address)> nodes, params string[] settings) =>
+        StartAsync(nodes, null, settings);
+
+    public static Task<ProxyHarness> StartAsync(IReadOnlyList<TestNode> nodes, Action<WebApplicationBuilder> configure, params string[] settings) =>
+        StartAsync(nodes.Select(n => (n.Name, n.Address)).ToArray(), configure, settings);
+
+    public static async Task<ProxyHarness> StartAsync(IReadOnlyList<(string Name, string Address)> nodes, Action<WebApplicationBuilder>? configure, params string[] settings)
     {
         var client = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         var debug = new Uri($"http://127.0.0.1:{FreePort.Next()}");
@@ -45,7 +51,9 @@ public sealed class ProxyHarness : IAsyncDisposable
         }
 
         args.AddRange(settings);
-        var app = ProxyApp.Build(args.ToArray());
+        var builder = ProxyApp.CreateBuilder(args.ToArray());
+        configure?.Invoke(builder);
+        var app = ProxyApp.Build(builder);
         await app.StartAsync();
         return new ProxyHarness(app, client, debug);
     }

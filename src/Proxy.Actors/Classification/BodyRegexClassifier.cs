@@ -1,45 +1,28 @@
 using System.Text.RegularExpressions;
+using Akka.Actor;
 
 namespace Proxy.Actors.Classification;
 
 /// <summary>
-/// Matches a .NET regex over the buffered body. Singleline (so <c>.</c> crosses newlines, like the
-/// founding Lua pattern), culture invariant, compiled once, and bounded by a match timeout so a
-/// catastrophic pattern cannot stall traffic: a timed-out match counts as no match.
+/// <c>BodyRegex</c>: a .NET regex over the buffered body. Singleline (so <c>.</c> crosses newlines,
+/// like the founding Lua pattern), culture invariant, compiled once for all nodes, bounded by a
+/// match timeout so a catastrophic pattern cannot stall traffic.
 /// </summary>
-public sealed class BodyRegexClassifier : ResponseClassifier
+public sealed class BodyRegexClassifier(string name, Verdict verdict, Regex pattern) : ClassifierActor(name, verdict)
 {
-    public static readonly TimeSpan DefaultMatchTimeout = TimeSpan.FromMilliseconds(100);
+    public const string TypeName = "BodyRegex";
 
-    private readonly Regex _regex;
-    private long _timeouts;
+    public static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(100);
 
-    public BodyRegexClassifier(string name, string pattern, Verdict verdict, TimeSpan? matchTimeout = null)
-        : base(name, verdict)
-    {
-        _regex = new Regex(
-            pattern,
-            RegexOptions.Singleline | RegexOptions.CultureInvariant | RegexOptions.Compiled,
-            matchTimeout ?? DefaultMatchTimeout);
-    }
+    /// <summary>Compiles a pattern with the rule options; throws <see cref="ArgumentException"/> when it does not compile.</summary>
+    public static Regex Compile(string pattern, TimeSpan? matchTimeout = null) =>
+        new(pattern, ClassifierSpec.PatternOptions, matchTimeout ?? MatchTimeout);
 
-    public string Pattern => _regex.ToString();
+    public static Props Props(string name, Verdict verdict, Regex pattern) =>
+        Akka.Actor.Props.Create(() => new BodyRegexClassifier(name, verdict, pattern));
 
-    public override bool ReadsBody => true;
+    protected override bool Matches(IAnswerView answer) =>
+        !answer.Buffered.IsEmpty && pattern.IsMatch(BodyText(answer));
 
-    /// <summary>How many matches ran out of time (and so delivered the answer).</summary>
-    public long Timeouts => Interlocked.Read(ref _timeouts);
-
-    public override bool Matches(in AnswerView answer)
-    {
-        try
-        {
-            return _regex.IsMatch(answer.BodyText);
-        }
-        catch (RegexMatchTimeoutException)
-        {
-            Interlocked.Increment(ref _timeouts);
-            return false;
-        }
-    }
+    protected override string Describe() => $"Pattern={pattern}";
 }

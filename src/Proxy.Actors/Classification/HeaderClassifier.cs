@@ -1,45 +1,34 @@
 using System.Text.RegularExpressions;
+using Akka.Actor;
 
 namespace Proxy.Actors.Classification;
 
-/// <summary>Matches answers carrying a header (response or content header) whose value matches a regex.</summary>
-public sealed class HeaderClassifier : ResponseClassifier
+/// <summary><c>Header</c>: matches answers carrying a header whose value matches a regex.</summary>
+public sealed class HeaderClassifier(string name, Verdict verdict, string header, Regex pattern) : ClassifierActor(name, verdict)
 {
-    private readonly Regex _regex;
+    public const string TypeName = "Header";
 
-    public HeaderClassifier(string name, string header, string pattern, Verdict verdict, TimeSpan? matchTimeout = null)
-        : base(name, verdict)
+    public static Props Props(string name, Verdict verdict, string header, Regex pattern) =>
+        Akka.Actor.Props.Create(() => new HeaderClassifier(name, verdict, header, pattern));
+
+    protected override bool Matches(IAnswerView answer)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(header);
-        Header = header;
-        _regex = new Regex(
-            pattern,
-            RegexOptions.CultureInvariant | RegexOptions.Compiled,
-            matchTimeout ?? BodyRegexClassifier.DefaultMatchTimeout);
-    }
-
-    public string Header { get; }
-
-    public override bool Matches(in AnswerView answer)
-    {
-        if (answer.Headers.TryGetValues(Header, out var values) || (answer.ContentHeaders?.TryGetValues(Header, out values) ?? false))
+        if (!answer.Headers.NonValidated.TryGetValues(header, out var values)
+            && !answer.ContentHeaders.NonValidated.TryGetValues(header, out values))
         {
-            foreach (var value in values)
+            return false;
+        }
+
+        foreach (var value in values)
+        {
+            if (pattern.IsMatch(value))
             {
-                try
-                {
-                    if (_regex.IsMatch(value))
-                    {
-                        return true;
-                    }
-                }
-                catch (RegexMatchTimeoutException)
-                {
-                    return false;
-                }
+                return true;
             }
         }
 
         return false;
     }
+
+    protected override string Describe() => $"Header={header} Pattern={pattern}";
 }

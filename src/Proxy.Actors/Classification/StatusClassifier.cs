@@ -1,21 +1,24 @@
+using Akka.Actor;
+
 namespace Proxy.Actors.Classification;
 
-/// <summary>Matches answers whose HTTP status is one of the configured codes.</summary>
-public sealed class StatusClassifier : ResponseClassifier
+/// <summary><c>Status</c>: matches answers whose HTTP status is one of the configured codes.</summary>
+public sealed class StatusClassifier : ClassifierActor
 {
+    public const string TypeName = "Status";
+
     private readonly int[] _codes;
 
-    public StatusClassifier(string name, IEnumerable<int> codes, Verdict verdict)
+    public StatusClassifier(string name, Verdict verdict, IReadOnlyCollection<int> codes)
         : base(name, verdict)
     {
         _codes = codes.Distinct().Order().ToArray();
-        if (_codes.Length == 0)
-        {
-            throw new ArgumentException("A Status rule needs at least one code.", nameof(codes));
-        }
     }
 
-    public IReadOnlyList<int> Codes => _codes;
+    public static Props Props(string name, Verdict verdict, IReadOnlyCollection<int> codes) =>
+        Akka.Actor.Props.Create(() => new StatusClassifier(name, verdict, codes));
 
-    public override bool Matches(in AnswerView answer) => Array.BinarySearch(_codes, answer.Status) >= 0;
+    protected override bool Matches(IAnswerView answer) => Array.BinarySearch(_codes, answer.Status) >= 0;
+
+    protected override string Describe() => $"Codes={string.Join(',', _codes)}";
 }

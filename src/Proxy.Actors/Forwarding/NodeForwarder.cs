@@ -1,16 +1,15 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Sockets;
-using Proxy.Actors.Classification;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
 
 namespace Proxy.Actors.Forwarding;
 
 /// <summary>
-/// Sends one try to one node over a pooled connection and judges the answer. Thread-safe and
+/// Sends one try to one node over a pooled connection and buffers the start of the answer for the
+/// node's classifiers. Thread-safe and
 /// owned outside the NodeActor, so a restarted NodeActor keeps its connections and in-flight calls.
 /// </summary>
 public sealed class NodeForwarder : IDisposable
@@ -26,8 +25,8 @@ public sealed class NodeForwarder : IDisposable
         _invoker = new HttpMessageInvoker(CreateHandler(node.Address, settings), disposeHandler: true);
     }
 
-    /// <summary>One try. Never throws: every ending is a <see cref="TryOutcome"/>.</summary>
-    public async Task<TryOutcome> SendAsync(ProxyRequest request)
+    /// <summary>One try. Never throws: it ends with an answer to classify, or a failure.</summary>
+    public async Task<ForwardResult> SendAsync(ProxyRequest request)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(request.ClientAborted);
         deadline.CancelAfter(_settings.ResponseTimeout);
@@ -61,32 +60,21 @@ public sealed class NodeForwarder : IDisposable
             }
 
             complete |= declared == read || request.Method == "HEAD";
-            var (verdict, rule) = _settings.Classifiers.Classify(
-                (int)response.StatusCode, response.Headers, content.Headers, rented.AsSpan(0, read));
-
-            switch (verdict)
-            {
-                case Verdict.Deliver:
-                    var answer = new UpstreamAnswer(response, rented, read, complete, stream);
-                    (response, rented) = (null, null);
-                    return new Answered(_node.Name, answer);
-                case Verdict.Overloaded:
-                    return new Overloaded(_node.Name, rule!);
-                default:
-                    return new Failed(_node.Name, FailureKind.Classified, ReachedNode: true, $"classified as failed by rule '{rule}'");
-            }
+            var answer = new UpstreamAnswer(response, rented, read, complete, stream);
+            (response, rented) = (null, null);
+            return new ForwardResult(answer, null);
         }
         catch (OperationCanceledException) when (request.ClientAborted.IsCancellationRequested)
         {
-            return new Failed(_node.Name, FailureKind.ClientGone, ReachedNode: response is not null, "client closed the request");
+            return Failure(FailureKind.ClientGone, response is not null, "client closed the request");
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)
         {
-            return new Failed(_node.Name, FailureKind.TimedOut, ReachedNode: true, $"no whole answer within {_settings.ResponseTimeout}");
+            return Failure(FailureKind.TimedOut, true, $"no whole answer within {_settings.ResponseTimeout}");
         }
         catch (Exception ex)
         {
-            return MapFailure(ex, response is not null);
+            return new ForwardResult(null, MapFailure(ex, response is not null));
         }
         finally
         {
@@ -100,6 +88,9 @@ public sealed class NodeForwarder : IDisposable
     }
 
     public void Dispose() => _invoker.Dispose();
+
+    private ForwardResult Failure(FailureKind kind, bool reachedNode, string reason) =>
+        new(null, new Failed(_node.Name, kind, reachedNode, reason));
 
     private Failed MapFailure(Exception ex, bool answered)
     {
@@ -209,3 +200,6 @@ public sealed class NodeForwarder : IDisposable
         return handler;
     }
 }
+
+/// <summary>How a try ended at the transport level: an answer still to classify, or a failure.</summary>
+public readonly record struct ForwardResult(UpstreamAnswer? Answer, Failed? Failure);

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Net.Http.Headers;
+using Proxy.Actors.Classification;
 
 namespace Proxy.Actors.Forwarding;
 
@@ -6,7 +8,7 @@ namespace Proxy.Actors.Forwarding;
 /// A node's answer judged deliverable: its head, the buffered start of its body and, when the body
 /// was larger than the buffer, the stream of the rest. Owned by whoever delivers it, who disposes it.
 /// </summary>
-public sealed class UpstreamAnswer : IDisposable
+public sealed class UpstreamAnswer : IAnswerView, IDisposable
 {
     private byte[]? _rented;
 
@@ -22,6 +24,10 @@ public sealed class UpstreamAnswer : IDisposable
     public HttpResponseMessage Response { get; }
 
     public int Status => (int)Response.StatusCode;
+
+    public HttpResponseHeaders Headers => Response.Headers;
+
+    public HttpContentHeaders ContentHeaders => Response.Content.Headers;
 
     /// <summary>The body bytes read while classifying.</summary>
     public ReadOnlyMemory<byte> Buffered { get; private set; }

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Proxy.Actors.Classification;
 using Proxy.Actors.Forwarding;
 using Proxy.Actors.Requests;
 using Proxy.Actors.Weighting;
@@ -8,8 +9,9 @@ namespace Proxy.Actors.Nodes;
 
 /// <summary>
 /// One backend node: forwards tries concurrently (the I/O runs off the actor and is piped back),
-/// learns from each outcome, and holds the node's health: overload mark, restoring weight and
-/// circuit. It publishes its effective weight to the <see cref="NodeBalancer"/> on every change.
+/// has its own chain of classifier actors judge each answer, learns from each outcome, and holds
+/// the node's health: overload mark, restoring weight and circuit. It publishes its effective
+/// weight to the <see cref="NodeBalancer"/> on every change.
 /// </summary>
 public sealed class NodeActor : ReceiveActor, IWithTimers
 {
@@ -21,6 +23,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly HealthSettings _health;
     private readonly NodeBalancer _balancer;
     private readonly IActorRef _restorer;
+    private readonly IActorRef[] _classifiers;
+    private readonly IActorRef[] _classifiersAfterFirst;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private NodeHealth _state = NodeHealth.Healthy;
@@ -31,7 +35,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private long _failures;
     private int _consecutiveFailures;
 
-    public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, HealthSettings health, NodeBalancer balancer, IActorRef restorer)
+    public NodeActor(
+        int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, HealthSettings health, NodeBalancer balancer, IActorRef restorer)
     {
         _index = index;
         _node = node;
@@ -40,9 +45,12 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _balancer = balancer;
         _restorer = restorer;
         _weight = node.Weight;
+        _classifiers = classifiers.Select(c => Context.ActorOf(c.Props, "classifier-" + c.Name)).ToArray();
+        _classifiersAfterFirst = _classifiers.Skip(1).ToArray();
 
         Receive<Forward>(HandleForward);
         Receive<TryCompleted>(HandleCompleted);
+        Receive<ClassifierActor.Classified>(HandleClassified);
         Receive<WeightRestorer.RaiseWeight>(_ => RaiseWeight());
         Receive<HalfOpen>(_ => EnterHalfOpen());
         Receive<GetNodeState>(_ => Sender.Tell(Report()));
@@ -50,8 +58,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, HealthSettings health, NodeBalancer balancer, IActorRef restorer) =>
-        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, health, balancer, restorer));
+    public static Props Props(
+        int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, HealthSettings health, NodeBalancer balancer, IActorRef restorer) =>
+        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, health, balancer, restorer));
 
     protected override void PreStart() => Publish();
 
@@ -63,14 +72,46 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _requests++;
         _forwarder.SendAsync(forward.Request).PipeTo(
             Self,
-            success: outcome => new TryCompleted(requester, outcome),
-            failure: ex => new TryCompleted(requester, new Failed(name, FailureKind.Dropped, ReachedNode: true, ex.Message)));
+            success: result => new TryCompleted(requester, result),
+            failure: ex => new TryCompleted(requester, new ForwardResult(null, new Failed(name, FailureKind.Dropped, ReachedNode: true, ex.Message))));
     }
 
     private void HandleCompleted(TryCompleted completed)
     {
+        if (completed.Result.Answer is not { } answer)
+        {
+            Conclude(completed.Requester, completed.Result.Failure!);
+        }
+        else if (_classifiers.Length == 0)
+        {
+            Conclude(completed.Requester, new Answered(_node.Name, answer));
+        }
+        else
+        {
+            _classifiers[0].Tell(new ClassifierActor.Classify(answer, _classifiersAfterFirst, new Judging(completed.Requester, answer)));
+        }
+    }
+
+    private void HandleClassified(ClassifierActor.Classified classified)
+    {
+        var (requester, answer) = (Judging)classified.Ticket;
+        if (classified.Verdict == Verdict.Deliver)
+        {
+            Conclude(requester, new Answered(_node.Name, answer));
+            return;
+        }
+
+        // Not delivered: release the connection and the buffer now.
+        answer.Dispose();
+        Conclude(requester, classified.Verdict == Verdict.Overloaded
+            ? new Overloaded(_node.Name, classified.Rule!)
+            : new Failed(_node.Name, FailureKind.Classified, ReachedNode: true, $"classified as failed by rule '{classified.Rule}'"));
+    }
+
+    private void Conclude(IActorRef requester, TryOutcome outcome)
+    {
         _inFlight = Math.Max(0, _inFlight - 1);
-        switch (completed.Outcome)
+        switch (outcome)
         {
             case Answered:
                 _consecutiveFailures = 0;
@@ -99,7 +140,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                 break;
         }
 
-        completed.Requester.Tell(completed.Outcome);
+        requester.Tell(outcome);
     }
 
     private void MarkOverloaded(string rule)
@@ -199,7 +240,10 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         public static GetNodeState Instance { get; } = new();
     }
 
-    private sealed record TryCompleted(IActorRef Requester, TryOutcome Outcome);
+    private sealed record TryCompleted(IActorRef Requester, ForwardResult Result);
+
+    /// <summary>An answer out with the classifiers, and who waits for the outcome.</summary>
+    private sealed record Judging(IActorRef Requester, UpstreamAnswer Answer);
 
     private sealed record HalfOpen
     {

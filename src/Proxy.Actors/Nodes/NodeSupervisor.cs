@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Proxy.Actors.Classification;
 using Proxy.Actors.Forwarding;
 using Proxy.Actors.Weighting;
 
@@ -14,22 +15,22 @@ public sealed class NodeSupervisor : ReceiveActor
     private readonly List<NodeForwarder> _forwarders = [];
     private readonly NodeRoster _roster;
 
-    public NodeSupervisor(IReadOnlyList<NodeSettings> nodes, ForwardingSettings forwarding, HealthSettings health, NodeBalancer balancer, IActorRef restorer)
+    public NodeSupervisor(IReadOnlyList<NodeSettings> nodes, ForwardingSettings forwarding, IReadOnlyList<ClassifierSpec> classifiers, HealthSettings health, NodeBalancer balancer, IActorRef restorer)
     {
         var refs = new IActorRef[nodes.Count];
         for (var i = 0; i < nodes.Count; i++)
         {
             var forwarder = new NodeForwarder(nodes[i], forwarding);
             _forwarders.Add(forwarder);
-            refs[i] = Context.ActorOf(NodeActor.Props(i, nodes[i], forwarder, health, balancer, restorer), nodes[i].Name);
+            refs[i] = Context.ActorOf(NodeActor.Props(i, nodes[i], forwarder, classifiers, health, balancer, restorer), nodes[i].Name);
         }
 
         _roster = new NodeRoster(refs, nodes.Select(n => n.Name).ToArray());
         Receive<GetRoster>(_ => Sender.Tell(_roster));
     }
 
-    public static Props Props(IReadOnlyList<NodeSettings> nodes, ForwardingSettings forwarding, HealthSettings health, NodeBalancer balancer, IActorRef restorer) =>
-        Akka.Actor.Props.Create(() => new NodeSupervisor(nodes, forwarding, health, balancer, restorer));
+    public static Props Props(IReadOnlyList<NodeSettings> nodes, ForwardingSettings forwarding, IReadOnlyList<ClassifierSpec> classifiers, HealthSettings health, NodeBalancer balancer, IActorRef restorer) =>
+        Akka.Actor.Props.Create(() => new NodeSupervisor(nodes, forwarding, classifiers, health, balancer, restorer));
 
     // Always restart: a node that stopped for good would silently shrink the pool.
     protected override SupervisorStrategy SupervisorStrategy() =>

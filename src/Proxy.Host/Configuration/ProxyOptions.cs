@@ -11,8 +11,6 @@ public sealed class ProxyOptions
 
     public List<NodeOptions> Nodes { get; set; } = [];
 
-    public List<ClassifierOptions> Classifiers { get; set; } = [];
-
     public RedispatchOptions Redispatch { get; set; } = new();
 
     public OverloadOptions Overload { get; set; } = new();
@@ -41,21 +39,6 @@ public sealed class NodeOptions
     public string? Address { get; set; }
 
     public int Weight { get; set; } = 128;
-}
-
-public sealed class ClassifierOptions
-{
-    public string? Name { get; set; }
-
-    public string? Type { get; set; }
-
-    public string? Verdict { get; set; }
-
-    public string? Pattern { get; set; }
-
-    public List<int> Codes { get; set; } = [];
-
-    public string? Header { get; set; }
 }
 
 public sealed class RedispatchOptions

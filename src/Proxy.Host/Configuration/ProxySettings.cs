@@ -11,13 +11,11 @@ public sealed record ProxySettings(
     BindingAddress DebugListen,
     IReadOnlyList<NodeSettings> Nodes,
     ForwardingSettings Forwarding,
+    IReadOnlyList<ClassifierSpec> Classifiers,
     HealthSettings Health,
     RequestSettings Requests,
     TimeSpan RestoreInterval,
     int RequestBufferLimit,
     long? MaxRequestBody,
     TimeSpan ShutdownDrain,
-    bool Demo)
-{
-    public ClassifierChain Classifiers => Forwarding.Classifiers;
-}
+    bool Demo);

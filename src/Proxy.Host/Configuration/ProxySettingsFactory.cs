@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Proxy.Actors.Classification;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
+using Proxy.Host.Classification;
 
 namespace Proxy.Host.Configuration;
 
@@ -21,7 +22,7 @@ public static class ProxySettingsFactory
     public static readonly IReadOnlyList<(string Name, string Address)> DemoNodes =
         [("demo-1", "http://127.0.0.1:9001"), ("demo-2", "http://127.0.0.1:9002")];
 
-    public static ProxySettings Create(IConfiguration configuration)
+    public static ProxySettings Create(IConfiguration configuration, ClassifierTypes? classifierTypes = null)
     {
         var options = Bind(configuration);
         var demo = options.Demo;
@@ -45,7 +46,7 @@ public static class ProxySettingsFactory
         }
 
         var nodes = ValidateNodes(options.Nodes);
-        var classifiers = CreateClassifiers(options.Classifiers);
+        var classifiers = CreateClassifiers(configuration.GetSection("Proxy:Classifiers"), classifierTypes ?? ClassifierTypes.CreateWithBuiltIns());
 
         Positive("Proxy:Timeouts:Connect", options.Timeouts.Connect);
         Positive("Proxy:Timeouts:Response", options.Timeouts.Response);
@@ -67,14 +68,14 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException("Proxy:Shutdown:Drain", $"must not be negative (was {options.Shutdown.Drain})");
         }
 
-        var forwarding = new ForwardingSettings(options.Timeouts.Connect, options.Timeouts.Response, options.Limits.ResponseBuffer, classifiers);
+        var forwarding = new ForwardingSettings(options.Timeouts.Connect, options.Timeouts.Response, options.Limits.ResponseBuffer);
         var health = new HealthSettings(options.Overload.RestoreSteps, options.Circuit.FailureThreshold, options.Circuit.BreakDuration);
         // A try that outlives connect + response (plus slack) lost its node actor: the request moves on.
         var tryDeadline = options.Timeouts.Connect + options.Timeouts.Response + TimeSpan.FromSeconds(5);
         var requests = new RequestSettings(options.Redispatch.Max, tryDeadline, restoreInterval);
 
         return new ProxySettings(
-            listen, debugListen, nodes, forwarding, health, requests, restoreInterval,
+            listen, debugListen, nodes, forwarding, classifiers, health, requests, restoreInterval,
             options.Limits.RequestBuffer, options.Limits.MaxRequestBody, options.Shutdown.Drain, demo);
     }
 
@@ -186,63 +187,51 @@ public static class ProxySettingsFactory
         return result;
     }
 
-    private static ClassifierChain CreateClassifiers(List<ClassifierOptions> rules)
+    private static IReadOnlyList<ClassifierSpec> CreateClassifiers(IConfigurationSection section, ClassifierTypes types)
     {
-        if (rules.Count == 0)
+        var entries = section.GetChildren().OrderBy(c => int.TryParse(c.Key, out var i) ? i : int.MaxValue).ToArray();
+        if (entries.Length == 0)
         {
-            return ClassifierChain.Default;
+            return ClassifierSpec.DefaultChain;
         }
 
-        var result = new List<ResponseClassifier>(rules.Count);
-        for (var i = 0; i < rules.Count; i++)
+        var result = new List<ClassifierSpec>(entries.Length);
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var entry in entries)
         {
-            var rule = rules[i];
-            var prefix = $"Proxy:Classifiers:{i}";
-            if (string.IsNullOrWhiteSpace(rule.Name))
+            var prefix = entry.Path;
+            var name = entry["Name"];
+            if (string.IsNullOrWhiteSpace(name))
             {
                 throw new ProxyConfigurationException($"{prefix}:Name", "is required");
             }
 
-            if (!Enum.TryParse<Verdict>(rule.Verdict, ignoreCase: true, out var verdict) || verdict == Verdict.Deliver || int.TryParse(rule.Verdict, out _))
+            if (!Regex.IsMatch(name, "^[A-Za-z0-9][A-Za-z0-9._-]*$"))
             {
-                throw new ProxyConfigurationException($"{prefix}:Verdict", $"'{rule.Verdict}' is not a verdict: expected Overloaded or Failed");
+                throw new ProxyConfigurationException($"{prefix}:Name", $"'{name}' may hold only letters, digits, '.', '_' and '-'");
             }
 
-            result.Add(rule.Type?.ToUpperInvariant() switch
+            if (!seen.Add(name))
             {
-                "BODYREGEX" => new BodyRegexClassifier(rule.Name, Pattern(prefix, rule.Pattern), verdict),
-                "STATUS" => rule.Codes.Count == 0
-                    ? throw new ProxyConfigurationException($"{prefix}:Codes", "at least one status code is required")
-                    : rule.Codes.FirstOrDefault(c => c is < 100 or > 599) is var bad and not 0
-                        ? throw new ProxyConfigurationException($"{prefix}:Codes", $"{bad} is not an HTTP status code")
-                        : new StatusClassifier(rule.Name, rule.Codes, verdict),
-                "HEADER" => string.IsNullOrWhiteSpace(rule.Header)
-                    ? throw new ProxyConfigurationException($"{prefix}:Header", "is required for a Header rule")
-                    : new HeaderClassifier(rule.Name, rule.Header, Pattern(prefix, rule.Pattern), verdict),
-                _ => throw new ProxyConfigurationException($"{prefix}:Type", $"'{rule.Type}' is not a classifier type: expected BodyRegex, Status or Header"),
-            });
+                throw new ProxyConfigurationException($"{prefix}:Name", $"duplicate classifier name '{name}'");
+            }
+
+            var verdictText = entry["Verdict"];
+            if (!Enum.TryParse<Verdict>(verdictText, ignoreCase: true, out var verdict) || verdict == Verdict.Deliver || int.TryParse(verdictText, out _))
+            {
+                throw new ProxyConfigurationException($"{prefix}:Verdict", $"'{verdictText}' is not a verdict: expected Overloaded or Failed");
+            }
+
+            var type = entry["Type"];
+            if (string.IsNullOrWhiteSpace(type) || !types.TryGet(type, out var factory))
+            {
+                throw new ProxyConfigurationException($"{prefix}:Type", $"'{type}' is not a classifier type: expected one of {string.Join(", ", types.Names)}");
+            }
+
+            result.Add(new ClassifierSpec(name, type, factory(new ClassifierConfiguration(name, verdict, entry))));
         }
 
-        return new ClassifierChain(result);
-    }
-
-    private static string Pattern(string prefix, string? pattern)
-    {
-        if (string.IsNullOrEmpty(pattern))
-        {
-            throw new ProxyConfigurationException($"{prefix}:Pattern", "is required");
-        }
-
-        try
-        {
-            _ = new Regex(pattern, RegexOptions.Singleline | RegexOptions.CultureInvariant);
-        }
-        catch (ArgumentException ex)
-        {
-            throw new ProxyConfigurationException($"{prefix}:Pattern", $"'{pattern}' does not compile: {ex.Message}");
-        }
-
-        return pattern;
+        return result;
     }
 
     private static void Positive(string key, TimeSpan value)

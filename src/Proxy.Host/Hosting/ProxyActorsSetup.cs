@@ -17,7 +17,7 @@ public static class ProxyActorsSetup
         akka.WithActors((system, registry) =>
         {
             var restorer = system.ActorOf(WeightRestorer.Props(settings.RestoreInterval), "weight-restorer");
-            var nodes = system.ActorOf(NodeSupervisor.Props(settings.Nodes, settings.Forwarding, settings.Health, balancer, restorer), "nodes");
+            var nodes = system.ActorOf(NodeSupervisor.Props(settings.Nodes, settings.Forwarding, settings.Classifiers, settings.Health, balancer, restorer), "nodes");
             var requests = system.ActorOf(RequestSupervisor.Props(nodes, settings.Requests, balancer), "requests");
             registry.Register<WeightRestorer>(restorer);
             registry.Register<NodeSupervisor>(nodes);

@@ -1,6 +1,7 @@
 using System.Text;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
+using Proxy.Actors.Classification;
 using Proxy.Actors.Forwarding;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
@@ -29,7 +30,7 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
         var settings = new NodeSettings("n1", NodeAddress.Parse(address), 128);
         var forwarder = new NodeForwarder(settings, ForwardingSettings.Default);
         _forwarders.Add(forwarder);
-        return Sys.ActorOf(NodeActor.Props(0, settings, forwarder, health ?? HealthSettings.Default, _balancer, restorer));
+        return Sys.ActorOf(NodeActor.Props(0, settings, forwarder, ClassifierSpec.DefaultChain, health ?? HealthSettings.Default, _balancer, restorer));
     }
 
     private static ProxyRequest Post(string body = "<methodCall/>") =>

@@ -1,6 +1,7 @@
 using System.Text;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
+using Proxy.Actors.Classification;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
 using Proxy.Actors.Weighting;
@@ -21,7 +22,7 @@ public sealed class NodeSupervisorTests : TestKit, IAsyncLifetime
     public async Task A_crashed_node_actor_is_restarted_and_keeps_forwarding()
     {
         var nodes = new[] { new NodeSettings("n1", NodeAddress.Parse(_backend.Address), 128) };
-        var supervisor = Sys.ActorOf(NodeSupervisor.Props(nodes, ForwardingSettings.Default, HealthSettings.Default, new NodeBalancer([128]), CreateTestProbe().Ref));
+        var supervisor = Sys.ActorOf(NodeSupervisor.Props(nodes, ForwardingSettings.Default, ClassifierSpec.DefaultChain, HealthSettings.Default, new NodeBalancer([128]), CreateTestProbe().Ref));
         var roster = await supervisor.Ask<NodeRoster>(NodeSupervisor.GetRoster.Instance, TimeSpan.FromSeconds(3));
         var node = roster.Nodes[0];
 

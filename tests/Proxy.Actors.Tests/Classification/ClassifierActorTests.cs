@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Proxy.Actors.Classification;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Actors.Tests.Classification;
+
+public sealed class ClassifierActorTests : TestKit
+{
+    private sealed class Answer : IAnswerView, IDisposable
+    {
+        private readonly HttpResponseMessage _response;
+
+        public Answer(string body, int status = 200, bool complete = true, (string, string)? header = null)
+        {
+            _response = new HttpResponseMessage((HttpStatusCode)status) { Content = new ByteArrayContent([]) };
+            if (header is var (name, value))
+            {
+                _response.Headers.TryAddWithoutValidation(name, value);
+            }
+
+            Buffered = Encoding.UTF8.GetBytes(body);
+            Complete = complete;
+        }
+
+        public int Status => (int)_response.StatusCode;
+
+        public HttpResponseHeaders Headers => _response.Headers;
+
+        public HttpContentHeaders ContentHeaders => _response.Content.Headers;
+
+        public ReadOnlyMemory<byte> Buffered { get; }
+
+        public bool Complete { get; }
+
+        public void Dispose() => _response.Dispose();
+    }
+
+    private async Task<(Verdict Verdict, string? Rule)> Classify(IReadOnlyList<Props> chain, Answer answer)
+    {
+        using (answer)
+        {
+            var actors = chain.Select(p => Sys.ActorOf(p)).ToArray();
+            actors[0].Tell(new ClassifierActor.Classify(answer, actors.Skip(1).ToArray(), "ticket"));
+            var classified = await ExpectMsgAsync<ClassifierActor.Classified>();
+            Assert.Equal("ticket", classified.Ticket);
+            return (classified.Verdict, classified.Rule);
+        }
+    }
+
+    private static Props XmlRpcRule() => ClassifierSpec.DefaultChain[0].Props;
+
+    [Fact]
+    public async Task The_default_rule_finds_the_xmlrpc_overload_fault_across_lines()
+    {
+        Assert.Equal((Verdict.Overloaded, "xmlrpc-overload"), await Classify([XmlRpcRule()], new Answer(TestNode.OverloadFault)));
+    }
+
+    [Fact]
+    public async Task The_default_rule_delivers_successes_and_other_faults()
+    {
+        Assert.Equal((Verdict.Deliver, null), await Classify([XmlRpcRule()], new Answer("<methodResponse><params><param><value><i4>1007</i4></value></param></params></methodResponse>")));
+        Assert.Equal((Verdict.Deliver, null), await Classify([XmlRpcRule()], new Answer(TestNode.OverloadFault.Replace("1007", "1008", StringComparison.Ordinal))));
+        Assert.Equal((Verdict.Deliver, null), await Classify([XmlRpcRule()], new Answer("")));
+    }
+
+    [Fact]
+    public async Task The_first_matching_rule_decides()
+    {
+        Props[] chain =
+        [
+            StatusClassifier.Props("gateway", Verdict.Failed, [502, 503]),
+            BodyRegexClassifier.Props("busy", Verdict.Overloaded, BodyRegexClassifier.Compile("busy")),
+        ];
+
+        Assert.Equal((Verdict.Failed, "gateway"), await Classify(chain, new Answer("busy", 503)));
+        Assert.Equal((Verdict.Overloaded, "busy"), await Classify(chain, new Answer("busy")));
+        Assert.Equal((Verdict.Deliver, null), await Classify(chain, new Answer("fine")));
+    }
+
+    [Fact]
+    public async Task A_header_rule_matches_the_header_value()
+    {
+        Props[] chain = [HeaderClassifier.Props("shed", Verdict.Overloaded, "X-Load", BodyRegexClassifier.Compile("^shed"))];
+
+        Assert.Equal((Verdict.Overloaded, "shed"), await Classify(chain, new Answer("", header: ("X-Load", "shed; retry"))));
+        Assert.Equal((Verdict.Deliver, null), await Classify(chain, new Answer("", header: ("X-Load", "ok"))));
+        Assert.Equal((Verdict.Deliver, null), await Classify(chain, new Answer("")));
+    }
+
+    [Fact]
+    public async Task A_catastrophic_pattern_times_out_delivers_the_answer_and_is_counted()
+    {
+        var rule = Sys.ActorOf(BodyRegexClassifier.Props("evil", Verdict.Overloaded, BodyRegexClassifier.Compile("(a+)+b", TimeSpan.FromMilliseconds(10))));
+        using var answer = new Answer(new string('a', 5000) + "c");
+
+        rule.Tell(new ClassifierActor.Classify(answer, [], 1));
+
+        Assert.Equal(Verdict.Deliver, (await ExpectMsgAsync<ClassifierActor.Classified>()).Verdict);
+        var state = await rule.Ask<ClassifierActor.ClassifierState>(ClassifierActor.GetClassifierState.Instance);
+        Assert.Equal(1, state.Faults);
+        Assert.Equal(1, state.Evaluated);
+        Assert.Equal(0, state.Matched);
+    }
+
+    [Theory]
+    [InlineData("""{"jsonrpc":"2.0","error":{"code":-32000,"message":"server overloaded"},"id":1}""", Verdict.Overloaded)]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"error":{"message":"busy","data":{"code":1},"code":-32000}}""", Verdict.Overloaded)]
+    [InlineData("""[{"jsonrpc":"2.0","result":1,"id":1},{"jsonrpc":"2.0","error":{"code":-32000},"id":2}]""", Verdict.Overloaded)]
+    [InlineData("""{"jsonrpc":"2.0","error":{"code":-32601,"message":"method not found"},"id":1}""", Verdict.Deliver)]
+    [InlineData("""{"jsonrpc":"2.0","result":{"code":-32000},"id":1}""", Verdict.Deliver)]
+    [InlineData("""not json at all""", Verdict.Deliver)]
+    public async Task The_json_rpc_sample_matches_only_its_error_code(string body, Verdict expected)
+    {
+        var (verdict, _) = await Classify([JsonRpcErrorClassifier.Props("jsonrpc-overload", Verdict.Overloaded, -32000)], new Answer(body));
+
+        Assert.Equal(expected, verdict);
+    }
+
+    [Fact]
+    public async Task The_json_rpc_sample_does_not_judge_a_truncated_answer()
+    {
+        var body = """{"jsonrpc":"2.0","error":{"code":-32000},"id":1}""";
+
+        var (verdict, _) = await Classify([JsonRpcErrorClassifier.Props("j", Verdict.Overloaded, -32000)], new Answer(body, complete: false));
+
+        Assert.Equal(Verdict.Deliver, verdict);
+    }
+}
