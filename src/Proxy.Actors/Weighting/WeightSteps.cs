@@ -1,7 +1,7 @@
 namespace Proxy.Actors.Weighting;
 
 /// <summary>The arithmetic of marking a node down and giving its weight back step by step.</summary>
-internal static class WeightSteps
+public static class WeightSteps
 {
     /// <summary>The weight of a node just marked overloaded: almost none of the new traffic, but not zero.</summary>
     public const int Marked = 1;
