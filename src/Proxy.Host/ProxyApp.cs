@@ -9,6 +9,7 @@ using Proxy.Host.Debug;
 using Proxy.Host.Demo;
 using Proxy.Host.Forwarding;
 using Proxy.Host.Hosting;
+using Proxy.Host.Telemetry;
 using Serilog;
 
 namespace Proxy.Host;
@@ -90,8 +91,11 @@ public static class ProxyApp
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownDrain);
 
         var balancer = new NodeBalancer(settings.Nodes.Select(n => n.Weight).ToArray());
+        var metrics = new PrometheusProxyMetrics();
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(balancer);
+        builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton<ActorTreeReader>();
         builder.Services.AddSingleton(new ProxyRequestReader(settings.RequestBufferLimit));
         builder.Services.AddSingleton<ProxyRequestHandler>();
         builder.Services.AddSingleton<NodeStatusReader>();
@@ -108,16 +112,12 @@ public static class ProxyApp
                 loggers.ClearLoggers();
                 loggers.AddLoggerFactory();
             })
-            .WithProxyActors(settings, balancer));
+            .WithProxyActors(settings, balancer, metrics));
 
         var app = builder.Build();
 
         // The debug listener gets its own pipeline; everything else is client traffic.
-        app.MapWhen(IsDebugListener, debug =>
-        {
-            debug.UseRouting();
-            debug.UseEndpoints(DebugEndpoints.Map);
-        });
+        app.MapWhen(IsDebugListener, debug => DebugEndpoints.Map(debug, settings));
         var handler = app.Services.GetRequiredService<ProxyRequestHandler>();
         app.Run(handler.HandleAsync);
         return app;

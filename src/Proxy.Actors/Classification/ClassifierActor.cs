@@ -77,6 +77,12 @@ public abstract class ClassifierActor : UntypedActor
             case GetClassifierState:
                 Sender.Tell(new ClassifierState(Name, GetType().Name, Verdict, Describe(), _evaluated, _matched, _faults));
                 break;
+            case Diagnostics.DescribeActor:
+                Sender.Tell(new Diagnostics.ActorDescription(
+                    GetType().Name,
+                    $"rule={Name} verdict={Verdict} {Describe()} evaluated={_evaluated} matched={_matched} faults={_faults}",
+                    []));
+                break;
             default:
                 Unhandled(message);
                 break;

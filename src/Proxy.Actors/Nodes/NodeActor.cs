@@ -1,8 +1,11 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Proxy.Actors.Classification;
+using Proxy.Actors.Diagnostics;
 using Proxy.Actors.Forwarding;
 using Proxy.Actors.Requests;
+using Proxy.Actors.Telemetry;
 using Proxy.Actors.Weighting;
 
 namespace Proxy.Actors.Nodes;
@@ -10,8 +13,8 @@ namespace Proxy.Actors.Nodes;
 /// <summary>
 /// One backend node: forwards tries concurrently (the I/O runs off the actor and is piped back),
 /// has its own chain of classifier actors judge each answer, learns from each outcome, and holds
-/// the node's health: overload mark, restoring weight and circuit. It publishes its effective
-/// weight to the <see cref="NodeBalancer"/> on every change.
+/// the node's health: overload mark, restoring weight, circuit, operator drain. It publishes its
+/// effective weight to the <see cref="NodeBalancer"/> on every change.
 /// </summary>
 public sealed class NodeActor : ReceiveActor, IWithTimers
 {
@@ -23,11 +26,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly HealthSettings _health;
     private readonly NodeBalancer _balancer;
     private readonly IActorRef _restorer;
+    private readonly IProxyMetrics _metrics;
     private readonly IActorRef[] _classifiers;
     private readonly IActorRef[] _classifiersAfterFirst;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private NodeHealth _state = NodeHealth.Healthy;
+    private int _configuredWeight;
     private int _weight;
     private int _inFlight;
     private long _requests;
@@ -35,15 +40,16 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private long _failures;
     private int _consecutiveFailures;
 
-    public NodeActor(
-        int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, HealthSettings health, NodeBalancer balancer, IActorRef restorer)
+    public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services)
     {
         _index = index;
         _node = node;
         _forwarder = forwarder;
-        _health = health;
-        _balancer = balancer;
-        _restorer = restorer;
+        _health = services.Health;
+        _balancer = services.Balancer;
+        _restorer = services.Restorer;
+        _metrics = services.Metrics;
+        _configuredWeight = node.Weight;
         _weight = node.Weight;
         _classifiers = classifiers.Select(c => Context.ActorOf(c.Props, "classifier-" + c.Name)).ToArray();
         _classifiersAfterFirst = _classifiers.Skip(1).ToArray();
@@ -53,14 +59,22 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         Receive<ClassifierActor.Classified>(HandleClassified);
         Receive<WeightRestorer.RaiseWeight>(_ => RaiseWeight());
         Receive<HalfOpen>(_ => EnterHalfOpen());
+        Receive<Drain>(_ => Administer(DrainNode));
+        Receive<Enable>(_ => Administer(EnableNode));
+        Receive<SetWeight>(s => Administer(() => ChangeConfiguredWeight(s.Weight)));
         Receive<GetNodeState>(_ => Sender.Tell(Report()));
+        Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
+            nameof(NodeActor),
+            $"node={_node.Name} state={_state} weight={EffectiveWeight}/{_configuredWeight} inFlight={_inFlight} requests={_requests} overloads={_overloads} failures={_failures}",
+            _classifiers)));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(
-        int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, HealthSettings health, NodeBalancer balancer, IActorRef restorer) =>
-        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, health, balancer, restorer));
+    public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services) =>
+        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services));
+
+    private int EffectiveWeight => _state is NodeHealth.Open or NodeHealth.Drained ? 0 : _weight;
 
     protected override void PreStart() => Publish();
 
@@ -68,49 +82,58 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     {
         var requester = Sender;
         var name = _node.Name;
-        _inFlight++;
+        var started = Stopwatch.GetTimestamp();
         _requests++;
+        _metrics.InFlightChanged(_node.Name, ++_inFlight);
         _forwarder.SendAsync(forward.Request).PipeTo(
             Self,
-            success: result => new TryCompleted(requester, result),
-            failure: ex => new TryCompleted(requester, new ForwardResult(null, new Failed(name, FailureKind.Dropped, ReachedNode: true, ex.Message))));
+            success: result => new TryCompleted(requester, result, started),
+            failure: ex => new TryCompleted(requester, new ForwardResult(null, new Failed(name, FailureKind.Dropped, ReachedNode: true, ex.Message)), started));
     }
 
     private void HandleCompleted(TryCompleted completed)
     {
         if (completed.Result.Answer is not { } answer)
         {
-            Conclude(completed.Requester, completed.Result.Failure!);
+            Conclude(completed.Requester, completed.Result.Failure!, status: 0, completed.Started);
         }
         else if (_classifiers.Length == 0)
         {
-            Conclude(completed.Requester, new Answered(_node.Name, answer));
+            Conclude(completed.Requester, new Answered(_node.Name, answer), answer.Status, completed.Started);
         }
         else
         {
-            _classifiers[0].Tell(new ClassifierActor.Classify(answer, _classifiersAfterFirst, new Judging(completed.Requester, answer)));
+            var ticket = new Judging(completed.Requester, answer, completed.Started);
+            _classifiers[0].Tell(new ClassifierActor.Classify(answer, _classifiersAfterFirst, ticket));
         }
     }
 
     private void HandleClassified(ClassifierActor.Classified classified)
     {
-        var (requester, answer) = (Judging)classified.Ticket;
+        var (requester, answer, started) = (Judging)classified.Ticket;
+        var status = answer.Status;
         if (classified.Verdict == Verdict.Deliver)
         {
-            Conclude(requester, new Answered(_node.Name, answer));
+            Conclude(requester, new Answered(_node.Name, answer), status, started);
             return;
         }
 
         // Not delivered: release the connection and the buffer now.
         answer.Dispose();
-        Conclude(requester, classified.Verdict == Verdict.Overloaded
-            ? new Overloaded(_node.Name, classified.Rule!)
-            : new Failed(_node.Name, FailureKind.Classified, ReachedNode: true, $"classified as failed by rule '{classified.Rule}'"));
+        Conclude(
+            requester,
+            classified.Verdict == Verdict.Overloaded
+                ? new Overloaded(_node.Name, classified.Rule!)
+                : new Failed(_node.Name, FailureKind.Classified, ReachedNode: true, $"classified as failed by rule '{classified.Rule}'"),
+            status,
+            started);
     }
 
-    private void Conclude(IActorRef requester, TryOutcome outcome)
+    private void Conclude(IActorRef requester, TryOutcome outcome, int status, long started)
     {
         _inFlight = Math.Max(0, _inFlight - 1);
+        _metrics.InFlightChanged(_node.Name, _inFlight);
+        _metrics.TryCompleted(_node.Name, Attempt.Describe(outcome), status, Stopwatch.GetElapsedTime(started));
         switch (outcome)
         {
             case Answered:
@@ -132,7 +155,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
             case Failed failed:
                 _failures++;
                 _consecutiveFailures++;
-                if (_state == NodeHealth.HalfOpen || _consecutiveFailures >= _health.CircuitFailureThreshold)
+                if (_state == NodeHealth.HalfOpen || (_state != NodeHealth.Drained && _consecutiveFailures >= _health.CircuitFailureThreshold))
                 {
                     OpenCircuit(failed.Reason);
                 }
@@ -145,11 +168,17 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     private void MarkOverloaded(string rule)
     {
+        if (_state == NodeHealth.Drained)
+        {
+            return;
+        }
+
         if (_state != NodeHealth.Overloaded)
         {
             _log.Warning("Node {0} marked overloaded by rule {1}: weight {2} -> {3}", _node.Name, rule, _weight, WeightSteps.Marked);
         }
 
+        _metrics.Marked(_node.Name);
         Timers.Cancel(HalfOpenKey);
         _state = NodeHealth.Overloaded;
         _weight = WeightSteps.Marked;
@@ -161,8 +190,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     {
         if (_state is not (NodeHealth.Overloaded or NodeHealth.Restoring))
         {
-            // Whole again, or the circuit now decides; the restorer can forget this node.
-            if (_state == NodeHealth.Healthy)
+            // Whole again, drained, or the circuit now decides: the restorer can forget this node.
+            if (_state is NodeHealth.Healthy or NodeHealth.Drained)
             {
                 Sender.Tell(new WeightRestorer.Restored(Self));
             }
@@ -170,8 +199,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
             return;
         }
 
-        _weight = WeightSteps.Next(_weight, _node.Weight, _health.RestoreSteps);
-        if (_weight >= _node.Weight)
+        _weight = WeightSteps.Next(_weight, _configuredWeight, _health.RestoreSteps);
+        if (_weight >= _configuredWeight)
         {
             _state = NodeHealth.Healthy;
             _log.Info("Node {0} restored to weight {1}", _node.Name, _weight);
@@ -219,14 +248,61 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _restorer.Tell(new WeightRestorer.Marked(Self));
     }
 
-    private void Publish() => _balancer.Publish(_index, _state == NodeHealth.Open ? 0 : _weight);
+    private void Administer(Action change)
+    {
+        change();
+        Sender.Tell(Report());
+    }
+
+    private void DrainNode()
+    {
+        _log.Info("Node {0} drained by an operator", _node.Name);
+        Timers.Cancel(HalfOpenKey);
+        _state = NodeHealth.Drained;
+        Publish();
+    }
+
+    private void EnableNode()
+    {
+        if (_state != NodeHealth.Drained)
+        {
+            return;
+        }
+
+        // Back in gently, like a node whose overload mark is lifting.
+        _log.Info("Node {0} enabled by an operator", _node.Name);
+        _consecutiveFailures = 0;
+        _state = NodeHealth.Restoring;
+        _weight = WeightSteps.Marked;
+        Publish();
+        _restorer.Tell(new WeightRestorer.Marked(Self));
+    }
+
+    private void ChangeConfiguredWeight(int weight)
+    {
+        _log.Info("Node {0} configured weight set to {1} by an operator", _node.Name, weight);
+        _configuredWeight = weight;
+        if (_state == NodeHealth.Healthy || _weight > weight)
+        {
+            _weight = weight;
+        }
+
+        Publish();
+    }
+
+    private void Publish()
+    {
+        var weight = EffectiveWeight;
+        _balancer.Publish(_index, weight);
+        _metrics.WeightChanged(_node.Name, weight);
+    }
 
     private NodeStateReport Report() => new(
         _node.Name,
         _node.Address.Original,
         _state,
-        _state == NodeHealth.Open ? 0 : _weight,
-        _node.Weight,
+        EffectiveWeight,
+        _configuredWeight,
         _inFlight,
         _requests,
         _overloads,
@@ -240,16 +316,34 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         public static GetNodeState Instance { get; } = new();
     }
 
-    private sealed record TryCompleted(IActorRef Requester, ForwardResult Result);
+    /// <summary>Operator: take the node out of rotation (weight 0) until <see cref="Enable"/>. Answers the new state.</summary>
+    public sealed record Drain
+    {
+        public static Drain Instance { get; } = new();
+    }
+
+    /// <summary>Operator: bring a drained node back, restoring its weight step by step. Answers the new state.</summary>
+    public sealed record Enable
+    {
+        public static Enable Instance { get; } = new();
+    }
+
+    /// <summary>Operator: change the node's configured weight (1..256). Answers the new state.</summary>
+    public sealed record SetWeight(int Weight);
+
+    private sealed record TryCompleted(IActorRef Requester, ForwardResult Result, long Started);
 
     /// <summary>An answer out with the classifiers, and who waits for the outcome.</summary>
-    private sealed record Judging(IActorRef Requester, UpstreamAnswer Answer);
+    private sealed record Judging(IActorRef Requester, UpstreamAnswer Answer, long Started);
 
     private sealed record HalfOpen
     {
         public static HalfOpen Instance { get; } = new();
     }
 }
+
+/// <summary>What every NodeActor shares: health policy, the balancer it publishes to, the restorer, metrics.</summary>
+public sealed record NodeServices(HealthSettings Health, NodeBalancer Balancer, IActorRef Restorer, IProxyMetrics Metrics);
 
 /// <summary>A node's health as operators see it; only <c>Healthy</c> means full weight and a closed circuit.</summary>
 public enum NodeHealth
@@ -259,9 +353,10 @@ public enum NodeHealth
     Restoring,
     Open,
     HalfOpen,
+    Drained,
 }
 
-/// <summary>A NodeActor's answer to <see cref="NodeActor.GetNodeState"/>.</summary>
+/// <summary>A NodeActor's answer to <see cref="NodeActor.GetNodeState"/> and to the operator actions.</summary>
 public sealed record NodeStateReport(
     string Name,
     string Address,

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Proxy.Actors.Classification;
+using Proxy.Actors.Diagnostics;
 using Proxy.Actors.Forwarding;
-using Proxy.Actors.Weighting;
 
 namespace Proxy.Actors.Nodes;
 
@@ -15,22 +15,23 @@ public sealed class NodeSupervisor : ReceiveActor
     private readonly List<NodeForwarder> _forwarders = [];
     private readonly NodeRoster _roster;
 
-    public NodeSupervisor(IReadOnlyList<NodeSettings> nodes, ForwardingSettings forwarding, IReadOnlyList<ClassifierSpec> classifiers, HealthSettings health, NodeBalancer balancer, IActorRef restorer)
+    public NodeSupervisor(IReadOnlyList<NodeSettings> nodes, ForwardingSettings forwarding, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services)
     {
         var refs = new IActorRef[nodes.Count];
         for (var i = 0; i < nodes.Count; i++)
         {
             var forwarder = new NodeForwarder(nodes[i], forwarding);
             _forwarders.Add(forwarder);
-            refs[i] = Context.ActorOf(NodeActor.Props(i, nodes[i], forwarder, classifiers, health, balancer, restorer), nodes[i].Name);
+            refs[i] = Context.ActorOf(NodeActor.Props(i, nodes[i], forwarder, classifiers, services), nodes[i].Name);
         }
 
         _roster = new NodeRoster(refs, nodes.Select(n => n.Name).ToArray());
         Receive<GetRoster>(_ => Sender.Tell(_roster));
+        Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(nameof(NodeSupervisor), $"nodes={_roster.Nodes.Count}", _roster.Nodes)));
     }
 
-    public static Props Props(IReadOnlyList<NodeSettings> nodes, ForwardingSettings forwarding, IReadOnlyList<ClassifierSpec> classifiers, HealthSettings health, NodeBalancer balancer, IActorRef restorer) =>
-        Akka.Actor.Props.Create(() => new NodeSupervisor(nodes, forwarding, classifiers, health, balancer, restorer));
+    public static Props Props(IReadOnlyList<NodeSettings> nodes, ForwardingSettings forwarding, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services) =>
+        Akka.Actor.Props.Create(() => new NodeSupervisor(nodes, forwarding, classifiers, services));
 
     // Always restart: a node that stopped for good would silently shrink the pool.
     protected override SupervisorStrategy SupervisorStrategy() =>

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Proxy.Actors.Diagnostics;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Weighting;
 
@@ -58,7 +59,7 @@ public sealed class RequestActor : ReceiveActor, IWithTimers
                 return;
             }
 
-            _attempts.Add(new Attempt(f.Node, Describe(f.Kind)));
+            _attempts.Add(new Attempt(f.Node, Attempt.Describe(f)));
             if (f.Kind == FailureKind.ClientGone)
             {
                 Complete(new Refused(499, "client closed request", null, _attempts));
@@ -75,7 +76,11 @@ public sealed class RequestActor : ReceiveActor, IWithTimers
             Self.Tell(new Failed(node, FailureKind.TimedOut, ReachedNode: true, "no outcome from the node actor"));
         });
         Receive<GetRequestState>(_ => Sender.Tell(new RequestState(
-            _request.Id, _request.Method, _request.PathAndQuery, _attempts.Count + 1, DateTime.UtcNow - _startedUtc)));
+            _request.Id, _request.Method, _request.PathAndQuery, _triedCount, DateTime.UtcNow - _startedUtc)));
+        Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
+            nameof(RequestActor),
+            $"request={_request.Id} {_request.Method} {_request.PathAndQuery} attempt={_triedCount} age={(DateTime.UtcNow - _startedUtc).TotalMilliseconds:0}ms",
+            [])));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -144,16 +149,6 @@ public sealed class RequestActor : ReceiveActor, IWithTimers
 
         Context.Stop(Self);
     }
-
-    private static string Describe(FailureKind kind) => kind switch
-    {
-        FailureKind.Refused => "refused",
-        FailureKind.Dropped => "dropped",
-        FailureKind.TimedOut => "timed-out",
-        FailureKind.InvalidAnswer => "invalid-answer",
-        FailureKind.Classified => "failed",
-        _ => "client-gone",
-    };
 
     public sealed record GetRequestState
     {

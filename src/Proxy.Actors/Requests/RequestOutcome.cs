@@ -1,4 +1,5 @@
 using Proxy.Actors.Forwarding;
+using Proxy.Actors.Nodes;
 
 namespace Proxy.Actors.Requests;
 
@@ -15,4 +16,21 @@ public sealed record Refused(int Status, string Reason, TimeSpan? RetryAfter, IR
 public sealed record Attempt(string Node, string Result)
 {
     public override string ToString() => $"{Node}:{Result}";
+
+    /// <summary>How a try ended, as logs and metrics name it.</summary>
+    public static string Describe(TryOutcome outcome) => outcome switch
+    {
+        Answered => "answered",
+        Overloaded => "overloaded",
+        Failed failed => failed.Kind switch
+        {
+            FailureKind.Refused => "refused",
+            FailureKind.Dropped => "dropped",
+            FailureKind.TimedOut => "timed-out",
+            FailureKind.InvalidAnswer => "invalid-answer",
+            FailureKind.Classified => "failed",
+            _ => "client-gone",
+        },
+        _ => "unknown",
+    };
 }

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Proxy.Actors.Diagnostics;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Weighting;
 
@@ -43,7 +44,12 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<Dispatch>(d => Context.ActorOf(
             RequestActor.Props(d.Request, _settings, _roster!, _balancer, d.Completion),
             "request-" + d.Request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        Receive<GetInFlight>(_ => Sender.Tell(new InFlight(Context.GetChildren().Select(c => c).ToArray())));
+        Receive<GetInFlight>(_ => Sender.Tell(new InFlight(Context.GetChildren().ToArray())));
+        Receive<DescribeActor>(_ =>
+        {
+            var children = Context.GetChildren().ToArray();
+            Sender.Tell(new ActorDescription(nameof(RequestSupervisor), $"inFlight={children.Length}", children));
+        });
     }
 
     /// <summary>Handle this client request; the outcome completes <see cref="Completion"/> exactly once.</summary>

@@ -44,6 +44,10 @@ public sealed class WeightRestorer : ReceiveActor, IWithTimers
             }
         });
 
+        Receive<Proxy.Actors.Diagnostics.DescribeActor>(_ => Sender.Tell(new Proxy.Actors.Diagnostics.ActorDescription(
+            nameof(WeightRestorer),
+            $"interval={_interval} restoring=[{string.Join(',', _marked.Select(n => n.Path.Name).Order())}]",
+            [])));
         Receive<GetRestorerState>(_ => Sender.Tell(new RestorerState(_interval, _marked.Select(n => n.Path.Name).Order().ToArray())));
     }
 

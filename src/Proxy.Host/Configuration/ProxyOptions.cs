@@ -30,6 +30,9 @@ public sealed class ProxyOptions
 public sealed class DebugOptions
 {
     public string Listen { get; set; } = "http://127.0.0.1:8081";
+
+    /// <summary>Bearer token every debug request must carry; required when <see cref="Listen"/> is not loopback.</summary>
+    public string? Token { get; set; }
 }
 
 public sealed class NodeOptions

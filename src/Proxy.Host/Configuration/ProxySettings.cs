@@ -9,6 +9,7 @@ namespace Proxy.Host.Configuration;
 public sealed record ProxySettings(
     IReadOnlyList<BindingAddress> Listen,
     BindingAddress DebugListen,
+    string? DebugToken,
     IReadOnlyList<NodeSettings> Nodes,
     ForwardingSettings Forwarding,
     IReadOnlyList<ClassifierSpec> Classifiers,

@@ -45,6 +45,12 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException("Proxy:Debug:Listen", $"port {debugListen.Port} is also a client listener port; the debug listener must be separate");
         }
 
+        var debugToken = string.IsNullOrWhiteSpace(options.Debug.Token) ? null : options.Debug.Token;
+        if (debugToken is null && !IsLoopback(debugListen))
+        {
+            throw new ProxyConfigurationException("Proxy:Debug:Token", $"is required when Proxy:Debug:Listen ({debugListen}) is not a loopback address");
+        }
+
         var nodes = ValidateNodes(options.Nodes);
         var classifiers = CreateClassifiers(configuration.GetSection("Proxy:Classifiers"), classifierTypes ?? ClassifierTypes.CreateWithBuiltIns());
 
@@ -75,7 +81,7 @@ public static class ProxySettingsFactory
         var requests = new RequestSettings(options.Redispatch.Max, tryDeadline, restoreInterval);
 
         return new ProxySettings(
-            listen, debugListen, nodes, forwarding, classifiers, health, requests, restoreInterval,
+            listen, debugListen, debugToken, nodes, forwarding, classifiers, health, requests, restoreInterval,
             options.Limits.RequestBuffer, options.Limits.MaxRequestBody, options.Shutdown.Drain, demo);
     }
 
@@ -120,6 +126,10 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException(ProxyOptions.Section, ex.Message.ReplaceLineEndings(" "));
         }
     }
+
+    private static bool IsLoopback(BindingAddress address) =>
+        string.Equals(address.Host, "localhost", StringComparison.OrdinalIgnoreCase)
+        || (System.Net.IPAddress.TryParse(address.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
     private static BindingAddress ParseListen(string key, string url)
     {

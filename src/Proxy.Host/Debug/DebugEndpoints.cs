@@ -1,12 +1,27 @@
+using System.Security.Cryptography;
+using System.Text;
 using Akka.Actor;
 using Proxy.Actors.Nodes;
+using Proxy.Host.Configuration;
+using Proxy.Host.Telemetry;
 
 namespace Proxy.Host.Debug;
 
 /// <summary>The debug/admin listener's endpoints (never reachable through the client listener).</summary>
 public static class DebugEndpoints
 {
-    public static void Map(IEndpointRouteBuilder endpoints)
+    public static void Map(IApplicationBuilder debug, ProxySettings settings)
+    {
+        if (settings.DebugToken is { } token)
+        {
+            debug.Use(RequireToken(token));
+        }
+
+        debug.UseRouting();
+        debug.UseEndpoints(MapEndpoints);
+    }
+
+    private static void MapEndpoints(IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
 
@@ -29,11 +44,63 @@ public static class DebugEndpoints
             return Results.Json(new NodesDocument(reports.Select(NodeDocument.From).ToArray()));
         });
 
+        endpoints.MapPost("/debug/nodes/{name}/drain", (string name, NodeStatusReader nodes, CancellationToken cancellationToken) =>
+            AdministerAsync(nodes, name, NodeActor.Drain.Instance, cancellationToken));
+        endpoints.MapPost("/debug/nodes/{name}/enable", (string name, NodeStatusReader nodes, CancellationToken cancellationToken) =>
+            AdministerAsync(nodes, name, NodeActor.Enable.Instance, cancellationToken));
+        endpoints.MapPost("/debug/nodes/{name}/weight", (string name, string? value, NodeStatusReader nodes, CancellationToken cancellationToken) =>
+            int.TryParse(value, out var weight) && weight is >= ProxySettingsFactory.MinWeight and <= ProxySettingsFactory.MaxWeight
+                ? AdministerAsync(nodes, name, new NodeActor.SetWeight(weight), cancellationToken)
+                : Task.FromResult(Results.Json(
+                    new ErrorDocument($"value must be a whole number from {ProxySettingsFactory.MinWeight} to {ProxySettingsFactory.MaxWeight} (was '{value}')"),
+                    statusCode: StatusCodes.Status400BadRequest)));
+
+        endpoints.MapGet("/debug/actors", async (ActorTreeReader tree, CancellationToken cancellationToken) =>
+            Results.Json(new ActorsDocument(await tree.ReadAsync(cancellationToken))));
+
         endpoints.MapGet("/debug/cluster", (ActorSystem system) =>
         {
             var self = system is ExtendedActorSystem extended ? extended.Provider.DefaultAddress.ToString() : system.Name;
             return Results.Json(new ClusterDocument(self, [new ClusterMember(self, "up", [])]));
         });
+
+        endpoints.MapGet("/metrics", async (HttpContext context, PrometheusProxyMetrics metrics) =>
+        {
+            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await metrics.WriteAsync(context.Response.Body, context.RequestAborted);
+        });
+
+        endpoints.MapGet("/debug", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
+    }
+
+    private static async Task<IResult> AdministerAsync(NodeStatusReader nodes, string name, object action, CancellationToken cancellationToken)
+    {
+        var report = await nodes.AdministerAsync(name, action, cancellationToken);
+        return report is null
+            ? Results.Json(new ErrorDocument($"unknown node '{name}'"), statusCode: StatusCodes.Status404NotFound)
+            : Results.Json(NodeDocument.From(report));
+    }
+
+    // Every debug request carries the token, as "Authorization: Bearer <token>" or, for a browser
+    // opening the dashboard, "?access_token=<token>".
+    private static Func<RequestDelegate, RequestDelegate> RequireToken(string token)
+    {
+        var expected = Encoding.UTF8.GetBytes(token);
+        return next => context =>
+        {
+            var header = context.Request.Headers.Authorization.ToString();
+            var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                ? header["Bearer ".Length..].Trim()
+                : context.Request.Query["access_token"].ToString();
+            if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), expected))
+            {
+                return next(context);
+            }
+
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            return context.Response.WriteAsync("401 Unauthorized: a valid bearer token (Proxy:Debug:Token) is required\n");
+        };
     }
 
     public sealed record NodesDocument(IReadOnlyList<NodeDocument> Nodes);
@@ -44,6 +111,10 @@ public static class DebugEndpoints
         public static NodeDocument From(NodeStateReport r) => new(
             r.Name, r.Address, NodeStatusReader.StateName(r.State), r.Weight, r.ConfiguredWeight, r.InFlight, r.Requests, r.Overloads, r.Failures);
     }
+
+    public sealed record ActorsDocument(IReadOnlyList<ActorTreeReader.ActorNode> Actors);
+
+    public sealed record ErrorDocument(string Error);
 
     public sealed record ClusterDocument(string Self, IReadOnlyList<ClusterMember> Members);
 

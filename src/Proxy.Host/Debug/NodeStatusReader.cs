@@ -22,6 +22,16 @@ public sealed class NodeStatusReader(IRequiredActor<NodeSupervisor> nodeSupervis
         return _roster = await supervisor.Ask<NodeRoster>(NodeSupervisor.GetRoster.Instance, AskTimeout, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Sends an operator action to the named node; null when no node has that name.</summary>
+    public async Task<NodeStateReport?> AdministerAsync(string name, object action, CancellationToken cancellationToken)
+    {
+        var roster = await RosterAsync(cancellationToken).ConfigureAwait(false);
+        var index = roster.Names.ToList().FindIndex(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase));
+        return index < 0
+            ? null
+            : await roster.Nodes[index].Ask<NodeStateReport>(action, AskTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task<IReadOnlyList<NodeStateReport>> ReadAsync(CancellationToken cancellationToken)
     {
         var roster = await RosterAsync(cancellationToken).ConfigureAwait(false);
@@ -35,6 +45,7 @@ public sealed class NodeStatusReader(IRequiredActor<NodeSupervisor> nodeSupervis
         NodeHealth.Overloaded => "overloaded",
         NodeHealth.Restoring => "restoring",
         NodeHealth.Open => "open",
-        _ => "half-open",
+        NodeHealth.HalfOpen => "half-open",
+        _ => "drained",
     };
 }

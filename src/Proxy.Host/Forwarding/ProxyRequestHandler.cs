@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Hosting;
 using Proxy.Actors.Requests;
+using Proxy.Host.Telemetry;
 
 namespace Proxy.Host.Forwarding;
 
@@ -13,6 +14,7 @@ namespace Proxy.Host.Forwarding;
 internal sealed partial class ProxyRequestHandler(
     IRequiredActor<RequestSupervisor> requestSupervisor,
     ProxyRequestReader reader,
+    PrometheusProxyMetrics metrics,
     ILogger<ProxyRequestHandler> logger)
 {
     private IActorRef? _requests;
@@ -25,11 +27,12 @@ internal sealed partial class ProxyRequestHandler(
         var completion = new TaskCompletionSource<RequestOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         requests.Tell(new RequestSupervisor.Dispatch(request, completion));
         var outcome = await completion.Task.ConfigureAwait(false);
+        var status = outcome is Refused refused ? refused.Status : ((Delivered)outcome).Answer.Status;
+        metrics.RequestCompleted(status, outcome.Attempts.Count, Stopwatch.GetElapsedTime(started));
         await ProxyResponseWriter.WriteAsync(context, outcome).ConfigureAwait(false);
 
         if (logger.IsEnabled(LogLevel.Information))
         {
-            var status = outcome is Refused refused ? refused.Status : context.Response.StatusCode;
             LogRequest(logger, request.Method, request.PathAndQuery, status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, string.Join(' ', outcome.Attempts));
         }
     }

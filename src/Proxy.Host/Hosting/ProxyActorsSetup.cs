@@ -1,6 +1,7 @@
 using Akka.Hosting;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
+using Proxy.Actors.Telemetry;
 using Proxy.Actors.Weighting;
 using Proxy.Host.Configuration;
 
@@ -13,11 +14,11 @@ public static class ProxyActorsSetup
     /// /user/weight-restorer gives marked nodes their weight back; /user/nodes supervises one
     /// NodeActor per node; /user/requests starts a RequestActor per client request.
     /// </summary>
-    public static AkkaConfigurationBuilder WithProxyActors(this AkkaConfigurationBuilder akka, ProxySettings settings, NodeBalancer balancer) =>
+    public static AkkaConfigurationBuilder WithProxyActors(this AkkaConfigurationBuilder akka, ProxySettings settings, NodeBalancer balancer, IProxyMetrics metrics) =>
         akka.WithActors((system, registry) =>
         {
             var restorer = system.ActorOf(WeightRestorer.Props(settings.RestoreInterval), "weight-restorer");
-            var nodes = system.ActorOf(NodeSupervisor.Props(settings.Nodes, settings.Forwarding, settings.Classifiers, settings.Health, balancer, restorer), "nodes");
+            var nodes = system.ActorOf(NodeSupervisor.Props(settings.Nodes, settings.Forwarding, settings.Classifiers, new NodeServices(settings.Health, balancer, restorer, metrics)), "nodes");
             var requests = system.ActorOf(RequestSupervisor.Props(nodes, settings.Requests, balancer), "requests");
             registry.Register<WeightRestorer>(restorer);
             registry.Register<NodeSupervisor>(nodes);

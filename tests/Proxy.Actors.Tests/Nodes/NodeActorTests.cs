@@ -5,6 +5,7 @@ using Proxy.Actors.Classification;
 using Proxy.Actors.Forwarding;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
+using Proxy.Actors.Telemetry;
 using Proxy.Actors.Weighting;
 using Proxy.Testing;
 using Xunit;
@@ -30,7 +31,7 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
         var settings = new NodeSettings("n1", NodeAddress.Parse(address), 128);
         var forwarder = new NodeForwarder(settings, ForwardingSettings.Default);
         _forwarders.Add(forwarder);
-        return Sys.ActorOf(NodeActor.Props(0, settings, forwarder, ClassifierSpec.DefaultChain, health ?? HealthSettings.Default, _balancer, restorer));
+        return Sys.ActorOf(NodeActor.Props(0, settings, forwarder, ClassifierSpec.DefaultChain, new NodeServices(health ?? HealthSettings.Default, _balancer, restorer, NullProxyMetrics.Instance)));
     }
 
     private static ProxyRequest Post(string body = "<methodCall/>") =>

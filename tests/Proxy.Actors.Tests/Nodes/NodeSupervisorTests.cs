@@ -4,6 +4,7 @@ using Akka.TestKit.Xunit2;
 using Proxy.Actors.Classification;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
+using Proxy.Actors.Telemetry;
 using Proxy.Actors.Weighting;
 using Proxy.Testing;
 using Xunit;
@@ -22,7 +23,7 @@ public sealed class NodeSupervisorTests : TestKit, IAsyncLifetime
     public async Task A_crashed_node_actor_is_restarted_and_keeps_forwarding()
     {
         var nodes = new[] { new NodeSettings("n1", NodeAddress.Parse(_backend.Address), 128) };
-        var supervisor = Sys.ActorOf(NodeSupervisor.Props(nodes, ForwardingSettings.Default, ClassifierSpec.DefaultChain, HealthSettings.Default, new NodeBalancer([128]), CreateTestProbe().Ref));
+        var supervisor = Sys.ActorOf(NodeSupervisor.Props(nodes, ForwardingSettings.Default, ClassifierSpec.DefaultChain, new NodeServices(HealthSettings.Default, new NodeBalancer([128]), CreateTestProbe().Ref, NullProxyMetrics.Instance)));
         var roster = await supervisor.Ask<NodeRoster>(NodeSupervisor.GetRoster.Instance, TimeSpan.FromSeconds(3));
         var node = roster.Nodes[0];
 

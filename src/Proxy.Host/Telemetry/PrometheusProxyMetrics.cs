@@ -1,0 +1,66 @@
+using System.Globalization;
+using Prometheus;
+using Proxy.Actors.Telemetry;
+
+namespace Proxy.Host.Telemetry;
+
+/// <summary>
+/// The proxy's Prometheus metrics, in a registry of its own (so two hosts in one process, as in
+/// the tests, never mix their counts), exported as text on the debug listener's <c>/metrics</c>.
+/// </summary>
+public sealed class PrometheusProxyMetrics : IProxyMetrics
+{
+    private static readonly string[] StatusNames = Enumerable.Range(0, 600).Select(s => s.ToString(CultureInfo.InvariantCulture)).ToArray();
+
+    private readonly Counter _tries;
+    private readonly Histogram _upstreamSeconds;
+    private readonly Counter _marks;
+    private readonly Gauge _weight;
+    private readonly Gauge _inFlight;
+    private readonly Counter _requests;
+    private readonly Histogram _requestSeconds;
+    private readonly Counter _redispatches;
+
+    public PrometheusProxyMetrics()
+    {
+        Registry = Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+        var latencyBuckets = Histogram.ExponentialBuckets(0.0005, 2, 16);
+        _tries = factory.CreateCounter("proxy_node_requests_total", "Tries sent to a node, by how they ended and the node's HTTP status (0: none).", "node", "verdict", "status");
+        _upstreamSeconds = factory.CreateHistogram("proxy_node_upstream_duration_seconds", "Time from sending a try to its verdict.", new HistogramConfiguration { LabelNames = ["node"], Buckets = latencyBuckets });
+        _marks = factory.CreateCounter("proxy_overload_marks_total", "Times a node was marked overloaded.", "node");
+        _weight = factory.CreateGauge("proxy_node_weight", "A node's effective weight (0: out of rotation).", "node");
+        _inFlight = factory.CreateGauge("proxy_node_in_flight", "Tries in flight at a node.", "node");
+        _requests = factory.CreateCounter("proxy_requests_total", "Client requests answered, by status.", "status");
+        _requestSeconds = factory.CreateHistogram("proxy_request_duration_seconds", "Time from a client request to its answer's head.", new HistogramConfiguration { Buckets = latencyBuckets });
+        _redispatches = factory.CreateCounter("proxy_redispatches_total", "Tries sent to a sibling after an overloaded or failed try.");
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public void TryCompleted(string node, string verdict, int status, TimeSpan upstream)
+    {
+        _tries.WithLabels(node, verdict, Status(status)).Inc();
+        _upstreamSeconds.WithLabels(node).Observe(upstream.TotalSeconds);
+    }
+
+    public void Marked(string node) => _marks.WithLabels(node).Inc();
+
+    public void WeightChanged(string node, int weight) => _weight.WithLabels(node).Set(weight);
+
+    public void InFlightChanged(string node, int inFlight) => _inFlight.WithLabels(node).Set(inFlight);
+
+    public void RequestCompleted(int status, int tries, TimeSpan duration)
+    {
+        _requests.WithLabels(Status(status)).Inc();
+        _requestSeconds.Observe(duration.TotalSeconds);
+        if (tries > 1)
+        {
+            _redispatches.Inc(tries - 1);
+        }
+    }
+
+    public Task WriteAsync(Stream output, CancellationToken cancellationToken) => Registry.CollectAndExportAsTextAsync(output, cancellationToken);
+
+    private static string Status(int status) => (uint)status < StatusNames.Length ? StatusNames[status] : status.ToString(CultureInfo.InvariantCulture);
+}
