@@ -1,0 +1,40 @@
+using Xunit;
+
+namespace Proxy.Host.Tests;
+
+public sealed class DashboardBrowserTests : NodesTest
+{
+    [Fact]
+    public async Task The_dashboard_shows_both_nodes_and_follows_a_state_change_live()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
+        }
+
+        await using var browser = await HeadlessChromium.OpenAsync(new Uri(proxy.Debug.BaseAddress!, "/debug"));
+
+        await browser.WaitUntilAsync("document.querySelectorAll('.node').length === 2");
+        await browser.WaitUntilAsync("document.querySelector('[data-node=n1]').dataset.state === 'healthy'");
+        await browser.WaitUntilAsync("document.querySelector('[data-node=n2]').textContent.includes('requests')");
+
+        N1.Overload();
+        using (await proxy.Client.PostAsync("/RPC2", XmlRpcCall()))
+        {
+        }
+
+        // The open page picks the mark up by itself on its next refresh.
+        await browser.WaitUntilAsync("document.querySelector('[data-node=n1]').dataset.state === 'overloaded'");
+        await browser.WaitUntilAsync("document.querySelector('[data-node=n1] .state').textContent === 'overloaded'");
+        await browser.WaitUntilAsync("document.getElementById('summary').textContent.includes('1 not healthy')");
+        Assert.True((await browser.EvaluateAsync("document.querySelector('#members tr') !== null")).GetBoolean());
+
+        var screenshot = await browser.ScreenshotAsync();
+        Assert.True(screenshot.Length > 1000);
+        if (Environment.GetEnvironmentVariable("PROXY_DASHBOARD_SCREENSHOT") is { Length: > 0 } path)
+        {
+            await File.WriteAllBytesAsync(path, screenshot);
+        }
+    }
+}
