@@ -81,6 +81,10 @@ public static class ProxyApp
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = settings.MaxRequestBody;
+            kestrel.Limits.RequestHeadersTimeout = settings.RequestHeadersTimeout;
+            kestrel.Limits.MinRequestBodyDataRate = settings.MinRequestBodyRate == 0
+                ? null
+                : new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(settings.MinRequestBodyRate, TimeSpan.FromSeconds(5));
             foreach (var address in settings.Listen)
             {
                 Listen(kestrel, address, debug: false);
@@ -96,7 +100,7 @@ public static class ProxyApp
         builder.Services.AddSingleton(balancer);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton<ActorTreeReader>();
-        builder.Services.AddSingleton(new ProxyRequestReader(settings.RequestBufferLimit));
+        builder.Services.AddSingleton(new ProxyRequestReader(settings.RequestBufferLimit, settings.TrustedProxies));
         builder.Services.AddSingleton<ProxyRequestHandler>();
         builder.Services.AddSingleton<NodeStatusReader>();
         if (settings.Demo)

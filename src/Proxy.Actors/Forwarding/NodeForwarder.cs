@@ -72,6 +72,10 @@ public sealed class NodeForwarder : IDisposable
         {
             return Failure(FailureKind.TimedOut, true, $"no whole answer within {_settings.ResponseTimeout}");
         }
+        catch (Exception) when (request.Body is StreamedBody { ReadFailure: { } bodyFailure })
+        {
+            return Failure(FailureKind.ClientBody, response is not null, $"the request body could not be read: {bodyFailure.Message}");
+        }
         catch (Exception ex)
         {
             return new ForwardResult(null, MapFailure(ex, response is not null));

@@ -149,8 +149,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                 _consecutiveFailures = 0;
                 MarkOverloaded(overloaded.Rule);
                 break;
-            case Failed { Kind: FailureKind.ClientGone }:
-                // The client left: no evidence about the node.
+            case Failed { Kind: FailureKind.ClientGone or FailureKind.ClientBody }:
+                // The client left or sent a bad body: no evidence about the node.
                 break;
             case Failed failed:
                 _failures++;

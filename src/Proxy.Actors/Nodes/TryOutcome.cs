@@ -33,4 +33,7 @@ public enum FailureKind
 
     /// <summary>The client went away: nobody to answer, and no fault of the node.</summary>
     ClientGone,
+
+    /// <summary>The client's streamed body could not be read (too large, cut off, too slow): no fault of the node.</summary>
+    ClientBody,
 }

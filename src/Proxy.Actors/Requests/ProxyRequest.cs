@@ -57,11 +57,17 @@ public sealed record StreamedBody : RequestBody
     /// <summary>The client's body; disposing it leaves the client's stream open.</summary>
     public Stream Stream => _stream;
 
+    /// <summary>Why reading the client's body failed (too large, cut off, too slow), if it did.</summary>
+    public Exception? ReadFailure => _stream.ReadFailure;
+
     private sealed class OnceReadStream(Stream inner) : Stream
     {
         private int _wasRead;
+        private Exception? _readFailure;
 
         public bool WasRead => Volatile.Read(ref _wasRead) == 1;
+
+        public Exception? ReadFailure => Volatile.Read(ref _readFailure);
 
         public override bool CanRead => true;
 
@@ -80,13 +86,30 @@ public sealed record StreamedBody : RequestBody
         public override int Read(byte[] buffer, int offset, int count)
         {
             Volatile.Write(ref _wasRead, 1);
-            return inner.Read(buffer, offset, count);
+            try
+            {
+                return inner.Read(buffer, offset, count);
+            }
+            catch (Exception ex)
+            {
+                Volatile.Write(ref _readFailure, ex);
+                throw;
+            }
         }
 
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             Volatile.Write(ref _wasRead, 1);
-            return inner.ReadAsync(buffer, cancellationToken);
+            try
+            {
+                return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The client's side failed (too large, cut off, too slow): not the node's fault.
+                Volatile.Write(ref _readFailure, ex);
+                throw;
+            }
         }
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

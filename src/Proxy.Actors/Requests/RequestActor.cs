@@ -66,6 +66,12 @@ public sealed class RequestActor : ReceiveActor, IWithTimers
                 return;
             }
 
+            if (f.Kind == FailureKind.ClientBody)
+            {
+                Complete(new Refused(400, "the request body could not be read", null, _attempts));
+                return;
+            }
+
             // RFC 9110: only an idempotent request, or one that never reached the node, may go again.
             TryNextOr(_request.Body.CanReplay && (!f.ReachedNode || _request.IsIdempotent), f);
         });

@@ -29,6 +29,7 @@ public sealed record Attempt(string Node, string Result)
             FailureKind.TimedOut => "timed-out",
             FailureKind.InvalidAnswer => "invalid-answer",
             FailureKind.Classified => "failed",
+            FailureKind.ClientBody => "client-body",
             _ => "client-gone",
         },
         _ => "unknown",

@@ -23,6 +23,8 @@ public sealed class ProxyOptions
 
     public ShutdownOptions Shutdown { get; set; } = new();
 
+    public ForwardingOptions Forwarding { get; set; } = new();
+
     /// <summary>Starts two embedded demo nodes (and proxies to them when no node is configured).</summary>
     public bool Demo { get; set; }
 }
@@ -83,6 +85,21 @@ public sealed class LimitOptions
 
     /// <summary>Largest request body accepted (413 above it); unset means no limit.</summary>
     public long? MaxRequestBody { get; set; }
+
+    /// <summary>How long a client may take to send its request headers.</summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Slowest a client may trickle its body, in bytes per second (after a 5 s grace); 0 turns the check off.</summary>
+    public int MinRequestBodyRate { get; set; } = 240;
+}
+
+public sealed class ForwardingOptions
+{
+    /// <summary>
+    /// Addresses or CIDR ranges of proxies in front of this one. Their X-Forwarded-* headers are kept
+    /// (and X-Forwarded-For appended to); anyone else's are replaced, so clients cannot spoof them.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = ["127.0.0.1/8", "::1/128"];
 }
 
 public sealed class ShutdownOptions

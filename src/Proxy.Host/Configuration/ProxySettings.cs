@@ -18,5 +18,8 @@ public sealed record ProxySettings(
     TimeSpan RestoreInterval,
     int RequestBufferLimit,
     long? MaxRequestBody,
+    TimeSpan RequestHeadersTimeout,
+    int MinRequestBodyRate,
+    IReadOnlyList<System.Net.IPNetwork> TrustedProxies,
     TimeSpan ShutdownDrain,
     bool Demo);

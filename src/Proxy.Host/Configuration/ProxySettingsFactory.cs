@@ -69,6 +69,13 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException("Proxy:Limits:MaxRequestBody", $"must not be negative (was {options.Limits.MaxRequestBody})");
         }
 
+        Positive("Proxy:Limits:RequestHeadersTimeout", options.Limits.RequestHeadersTimeout);
+        InRange("Proxy:Limits:MinRequestBodyRate", options.Limits.MinRequestBodyRate, 0, int.MaxValue);
+        var trusted = options.Forwarding.TrustedProxies.Select((text, i) =>
+            System.Net.IPNetwork.TryParse(text.Contains('/') ? text : text + (text.Contains(':') ? "/128" : "/32"), out var network)
+                ? network
+                : throw new ProxyConfigurationException($"Proxy:Forwarding:TrustedProxies:{i}", $"'{text}' is not an IP address or CIDR range")).ToArray();
+
         if (options.Shutdown.Drain < TimeSpan.Zero)
         {
             throw new ProxyConfigurationException("Proxy:Shutdown:Drain", $"must not be negative (was {options.Shutdown.Drain})");
@@ -82,7 +89,8 @@ public static class ProxySettingsFactory
 
         return new ProxySettings(
             listen, debugListen, debugToken, nodes, forwarding, classifiers, health, requests, restoreInterval,
-            options.Limits.RequestBuffer, options.Limits.MaxRequestBody, options.Shutdown.Drain, demo);
+            options.Limits.RequestBuffer, options.Limits.MaxRequestBody, options.Limits.RequestHeadersTimeout, options.Limits.MinRequestBodyRate,
+            trusted, options.Shutdown.Drain, demo);
     }
 
     // The binder silently skips a list element it cannot convert (a node with Weight=heavy would
@@ -91,10 +99,10 @@ public static class ProxySettingsFactory
     [
         (new Regex(@"^Proxy:Nodes:\d+:Weight$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a whole number"),
         (new Regex(@"^Proxy:Classifiers:\d+:Codes:\d+$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "an HTTP status code"),
-        (new Regex(@"^Proxy:(Redispatch:Max|Overload:RestoreSteps|Circuit:FailureThreshold|Limits:RequestBuffer|Limits:ResponseBuffer)$", RegexOptions.IgnoreCase),
+        (new Regex(@"^Proxy:(Redispatch:Max|Overload:RestoreSteps|Circuit:FailureThreshold|Limits:RequestBuffer|Limits:ResponseBuffer|Limits:MinRequestBodyRate)$", RegexOptions.IgnoreCase),
             v => int.TryParse(v, out _), "a whole number"),
         (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
-        (new Regex(@"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain)$", RegexOptions.IgnoreCase),
+        (new Regex(@"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain|Limits:RequestHeadersTimeout)$", RegexOptions.IgnoreCase),
             v => TimeSpan.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _), "a duration such as 00:00:30"),
         (new Regex(@"^Proxy:Demo$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
     ];

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Hosting;
+using Microsoft.Net.Http.Headers;
 using Proxy.Actors.Requests;
 using Proxy.Host.Telemetry;
 
@@ -23,10 +24,38 @@ internal sealed partial class ProxyRequestHandler(
     {
         var started = Stopwatch.GetTimestamp();
         var requests = _requests ??= await requestSupervisor.GetAsync(context.RequestAborted).ConfigureAwait(false);
-        var request = await reader.ReadAsync(context).ConfigureAwait(false);
+
+        // Request smuggling: a message framed two ways is refused, not guessed at (RFC 9112 section 6.3).
+        if (context.Request.Headers.ContainsKey(HeaderNames.TransferEncoding) && context.Request.Headers.ContainsKey(HeaderNames.ContentLength))
+        {
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, "Content-Length and Transfer-Encoding conflict").ConfigureAwait(false);
+            return;
+        }
+
+        ProxyRequest request;
+        try
+        {
+            request = await reader.ReadAsync(context).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // Too large, cut off or too slow: the client's fault, answered with Kestrel's status.
+            await RefuseAsync(context, ex.StatusCode, ex.Message).ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+
         var completion = new TaskCompletionSource<RequestOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         requests.Tell(new RequestSupervisor.Dispatch(request, completion));
         var outcome = await completion.Task.ConfigureAwait(false);
+        if (outcome is Refused { Status: 400 } && request.Body is StreamedBody { ReadFailure: BadHttpRequestException bodyFailure })
+        {
+            outcome = new Refused(bodyFailure.StatusCode, bodyFailure.Message, null, outcome.Attempts);
+        }
+
         var status = outcome is Refused refused ? refused.Status : ((Delivered)outcome).Answer.Status;
         metrics.RequestCompleted(status, outcome.Attempts.Count, Stopwatch.GetElapsedTime(started));
         await ProxyResponseWriter.WriteAsync(context, outcome).ConfigureAwait(false);
@@ -36,6 +65,19 @@ internal sealed partial class ProxyRequestHandler(
             LogRequest(logger, request.Method, request.PathAndQuery, status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, string.Join(' ', outcome.Attempts));
         }
     }
+
+    private async Task RefuseAsync(HttpContext context, int status, string reason)
+    {
+        metrics.RequestCompleted(status, 0, TimeSpan.Zero);
+        LogRefused(logger, context.Request.Method, context.Request.Path.Value ?? "/", status, reason);
+        if (!context.Response.HasStarted)
+        {
+            await ProxyResponseWriter.WriteAsync(context, new Refused(status, reason, null, [])).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "{Method} {Path} -> {Status} refused: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string method, string path, int status, string reason);
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "{Method} {Path} -> {Status} in {ElapsedMs:0.0} ms via [{Attempts}]")]
     private static partial void LogRequest(ILogger logger, string method, string path, int status, double elapsedMs, string attempts);

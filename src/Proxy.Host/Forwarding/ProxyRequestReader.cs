@@ -5,14 +5,14 @@ using Proxy.Actors.Requests;
 namespace Proxy.Host.Forwarding;
 
 /// <summary>Turns an incoming client request into the <see cref="ProxyRequest"/> the actors forward.</summary>
-internal sealed class ProxyRequestReader(int requestBufferLimit)
+internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<System.Net.IPNetwork> trustedProxies)
 {
     private long _nextId;
 
     public async ValueTask<ProxyRequest> ReadAsync(HttpContext context)
     {
         var request = context.Request;
-        var headers = ForwardedHeaders(context);
+        var headers = ForwardedHeaders(context, IsTrusted(context.Connection.RemoteIpAddress));
         var body = await ReadBodyAsync(context).ConfigureAwait(false);
         var pathAndQuery = request.QueryString.HasValue
             ? string.Concat(request.PathBase.Value, request.Path.Value, request.QueryString.Value)
@@ -25,7 +25,32 @@ internal sealed class ProxyRequestReader(int requestBufferLimit)
         return new ProxyRequest(Interlocked.Increment(ref _nextId), request.Method, pathAndQuery, headers, body, context.RequestAborted);
     }
 
-    private static List<KeyValuePair<string, string>> ForwardedHeaders(HttpContext context)
+    private bool IsTrusted(System.Net.IPAddress? address)
+    {
+        if (address is null)
+        {
+            return false;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        foreach (var network in trustedProxies)
+        {
+            if (network.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // From a trusted proxy, X-Forwarded-* are kept (For appended to); from anyone else they are
+    // replaced, so a client cannot pose as someone else to the node.
+    private static List<KeyValuePair<string, string>> ForwardedHeaders(HttpContext context, bool trusted)
     {
         var request = context.Request;
         var source = request.Headers;
@@ -33,6 +58,8 @@ internal sealed class ProxyRequestReader(int requestBufferLimit)
         var connectionTokens = connection.Count == 0 ? null : (IEnumerable<string>)connection!;
         var headers = new List<KeyValuePair<string, string>>(source.Count + 3);
         string? priorForwardedFor = null;
+        string? priorProto = null;
+        string? priorHost = null;
         foreach (var (name, values) in source)
         {
             if (IsNotForwarded(name) || HopByHopHeaders.IsHopByHop(name, connectionTokens))
@@ -42,7 +69,19 @@ internal sealed class ProxyRequestReader(int requestBufferLimit)
 
             if (name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase))
             {
-                priorForwardedFor = values.ToString();
+                priorForwardedFor = trusted ? values.ToString() : null;
+                continue;
+            }
+
+            if (name.Equals("X-Forwarded-Proto", StringComparison.OrdinalIgnoreCase))
+            {
+                priorProto = trusted ? values.ToString() : null;
+                continue;
+            }
+
+            if (name.Equals("X-Forwarded-Host", StringComparison.OrdinalIgnoreCase))
+            {
+                priorHost = trusted ? values.ToString() : null;
                 continue;
             }
 
@@ -58,10 +97,11 @@ internal sealed class ProxyRequestReader(int requestBufferLimit)
         // X-Forwarded-For is appended to, so the chain of proxies stays visible to the node.
         var client = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         headers.Add(new("X-Forwarded-For", string.IsNullOrEmpty(priorForwardedFor) ? client : string.Concat(priorForwardedFor, ", ", client)));
-        headers.Add(new("X-Forwarded-Proto", request.Scheme));
-        if (request.Host.HasValue)
+        headers.Add(new("X-Forwarded-Proto", priorProto ?? request.Scheme));
+        var host = priorHost ?? (request.Host.HasValue ? request.Host.Value : null);
+        if (host is not null)
         {
-            headers.Add(new("X-Forwarded-Host", request.Host.Value));
+            headers.Add(new("X-Forwarded-Host", host));
         }
 
         return headers;
@@ -71,9 +111,7 @@ internal sealed class ProxyRequestReader(int requestBufferLimit)
     private static bool IsNotForwarded(string name) =>
         name.Equals("Host", StringComparison.OrdinalIgnoreCase)
         || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("Expect", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("X-Forwarded-Proto", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("X-Forwarded-Host", StringComparison.OrdinalIgnoreCase);
+        || name.Equals("Expect", StringComparison.OrdinalIgnoreCase);
 
     private async ValueTask<RequestBody> ReadBodyAsync(HttpContext context)
     {

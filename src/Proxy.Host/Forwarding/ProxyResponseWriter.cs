@@ -86,13 +86,16 @@ internal static class ProxyResponseWriter
             response.Headers[HeaderNames.RetryAfter] = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        var body = Encoding.UTF8.GetBytes($"{refused.Status} {ReasonPhrase(refused.Status)}: {refused.Reason}\n");
+        var body = Encoding.UTF8.GetBytes($"{refused.Status} {ReasonPhrase(refused.Status)}: {refused.Reason.ReplaceLineEndings(" ")}\n");
         response.ContentLength = body.Length;
         return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
     }
 
     private static string ReasonPhrase(int status) => status switch
     {
+        400 => "Bad Request",
+        408 => "Request Timeout",
+        413 => "Payload Too Large",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
