@@ -99,7 +99,8 @@ public sealed class ForwardingOptions
     /// Addresses or CIDR ranges of proxies in front of this one. Their X-Forwarded-* headers are kept
     /// (and X-Forwarded-For appended to); anyone else's are replaced, so clients cannot spoof them.
     /// </summary>
-    public List<string> TrustedProxies { get; set; } = ["127.0.0.1/8", "::1/128"];
+    /// <remarks>Unset means loopback only (a local sidecar proxy); setting it replaces that default.</remarks>
+    public List<string>? TrustedProxies { get; set; }
 }
 
 public sealed class ShutdownOptions

@@ -71,7 +71,7 @@ public static class ProxySettingsFactory
 
         Positive("Proxy:Limits:RequestHeadersTimeout", options.Limits.RequestHeadersTimeout);
         InRange("Proxy:Limits:MinRequestBodyRate", options.Limits.MinRequestBodyRate, 0, int.MaxValue);
-        var trusted = options.Forwarding.TrustedProxies.Select((text, i) =>
+        var trusted = (options.Forwarding.TrustedProxies ?? ["127.0.0.0/8", "::1/128"]).Select((text, i) =>
             System.Net.IPNetwork.TryParse(text.Contains('/') ? text : text + (text.Contains(':') ? "/128" : "/32"), out var network)
                 ? network
                 : throw new ProxyConfigurationException($"Proxy:Forwarding:TrustedProxies:{i}", $"'{text}' is not an IP address or CIDR range")).ToArray();

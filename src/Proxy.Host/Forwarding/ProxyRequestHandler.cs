@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Hosting;
-using Microsoft.Net.Http.Headers;
 using Proxy.Actors.Requests;
 using Proxy.Host.Telemetry;
 
@@ -24,13 +23,6 @@ internal sealed partial class ProxyRequestHandler(
     {
         var started = Stopwatch.GetTimestamp();
         var requests = _requests ??= await requestSupervisor.GetAsync(context.RequestAborted).ConfigureAwait(false);
-
-        // Request smuggling: a message framed two ways is refused, not guessed at (RFC 9112 section 6.3).
-        if (context.Request.Headers.ContainsKey(HeaderNames.TransferEncoding) && context.Request.Headers.ContainsKey(HeaderNames.ContentLength))
-        {
-            await RefuseAsync(context, StatusCodes.Status400BadRequest, "Content-Length and Transfer-Encoding conflict").ConfigureAwait(false);
-            return;
-        }
 
         ProxyRequest request;
         try

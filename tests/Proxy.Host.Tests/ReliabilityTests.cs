@@ -1,0 +1,281 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Host.Tests;
+
+public sealed class ReliabilityTests : NodesTest
+{
+    [Fact]
+    public async Task A_malformed_answer_gives_502()
+    {
+        await using var raw = RawNode.Answering("this is not HTTP\r\n\r\n");
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)]);
+
+        using var response = await proxy.Client.GetAsync("/");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("invalid answer", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("before")]
+    [InlineData("during")]
+    public async Task A_dropped_connection_is_redispatched_for_a_get_but_gives_502_for_a_post(string when)
+    {
+        await using var raw = when == "before"
+            ? RawNode.DroppingBeforeAnswer()
+            : RawNode.Answering("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b");
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address), (N2.Name, N2.Address)]);
+
+        using var get = await proxy.Client.GetAsync("/item");
+        using var post = await proxy.Client.PostAsync("/item", XmlRpcCall());
+        using var secondPost = await proxy.Client.PostAsync("/item", XmlRpcCall());
+
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        // Round-robin sends one of the two POSTs to the dropping node: that one may have done the work.
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.BadGateway], new[] { post.StatusCode, secondPost.StatusCode }.Order());
+        Assert.Equal(1, N2.Received.Count(r => r.Method == "POST"));
+    }
+
+    [Fact]
+    public async Task Consecutive_failures_open_the_circuit_and_a_half_open_probe_closes_it()
+    {
+        N1.Handle(ctx => Results.StatusCode(500).ExecuteAsync(ctx));
+        await using var proxy = await ProxyHarness.StartAsync(Nodes,
+            "--Proxy:Circuit:FailureThreshold=2", "--Proxy:Circuit:BreakDuration=00:00:00.300",
+            "--Proxy:Classifiers:0:Name=errors", "--Proxy:Classifiers:0:Type=Status", "--Proxy:Classifiers:0:Codes:0=500", "--Proxy:Classifiers:0:Verdict=Failed");
+
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await proxy.Client.GetAsync("/item");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await proxy.AwaitNodeAsync("n1", n => Assert.Equal("open", n.GetProperty("state").GetString()), TimeSpan.FromMilliseconds(1));
+        Assert.Equal(0, (await proxy.NodesAsync())["n1"].GetProperty("weight").GetInt32());
+
+        N1.Recover();
+        await proxy.AwaitNodeAsync("n1", n => Assert.Equal("half-open", n.GetProperty("state").GetString()));
+        var probe = 0;
+        while ((await proxy.NodesAsync())["n1"].GetProperty("state").GetString() == "half-open")
+        {
+            Assert.True(++probe < 1000, "the half-open node never got its probe");
+            using var response = await proxy.Client.GetAsync("/item");
+        }
+
+        Assert.Equal("restoring", (await proxy.NodesAsync())["n1"].GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task While_a_node_flaps_every_request_of_a_concurrent_load_succeeds_without_a_fault()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:Overload:RestoreInterval=00:00:00.050");
+        using var flapping = new CancellationTokenSource();
+        var flapper = Task.Run(async () =>
+        {
+            var overloaded = false;
+            while (!flapping.IsCancellationRequested)
+            {
+                overloaded = !overloaded;
+                if (overloaded)
+                {
+                    N1.Overload();
+                }
+                else
+                {
+                    N1.Recover();
+                }
+
+                await Task.Delay(20);
+            }
+        });
+
+        var failures = 0;
+        var next = 0;
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) <= 2000)
+            {
+                using var response = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
+                var body = await response.Content.ReadAsStringAsync();
+                if (response.StatusCode != HttpStatusCode.OK || body.Contains("faultCode", StringComparison.Ordinal))
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        }));
+        await flapping.CancelAsync();
+        await flapper;
+
+        Assert.Equal(0, failures);
+        Assert.True((await proxy.NodesAsync())["n1"].GetProperty("overloads").GetInt32() > 0, "the flapping node was never caught overloaded");
+    }
+
+    [Fact]
+    public async Task A_request_framed_two_ways_reaches_the_node_framed_one_way_only()
+    {
+        await using var proxy = await ProxyHarness.StartAsync([N1]);
+
+        // CL.TE smuggling shape: Transfer-Encoding wins (RFC 9112 section 6.3, Kestrel drops the
+        // Content-Length) and the proxy re-frames the body itself, so proxy and node cannot disagree.
+        var head = await RawHttp.SendAsync(proxy.Client.BaseAddress!,
+            "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 200", head, StringComparison.Ordinal);
+        var received = Assert.Single(N1.Received);
+        Assert.Equal("hello", Encoding.ASCII.GetString(received.Body));
+        Assert.Equal("5", received.Headers["Content-Length"]);
+        Assert.False(received.Headers.ContainsKey("Transfer-Encoding"));
+    }
+
+    [Fact]
+    public async Task A_malformed_request_gets_400_and_oversized_headers_get_431()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+
+        Assert.StartsWith("HTTP/1.1 400", await RawHttp.SendAsync(proxy.Client.BaseAddress!, "GARBAGE\r\n\r\n"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 431", await RawHttp.SendAsync(proxy.Client.BaseAddress!,
+            $"GET / HTTP/1.1\r\nHost: a\r\nX-Big: {new string('a', 64 * 1024)}\r\n\r\n"), StringComparison.Ordinal);
+        Assert.Equal(0, N1.Hits + N2.Hits);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_body_over_the_limit_gets_413_and_never_reaches_a_node_whole(bool chunked)
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:Limits:MaxRequestBody=1000", "--Proxy:Limits:RequestBuffer=100");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/upload") { Content = new ByteArrayContent(new byte[5000]) };
+        request.Headers.TransferEncodingChunked = chunked;
+
+        using var response = await proxy.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.DoesNotContain(Nodes.SelectMany(n => n.Received), r => r.Body.Length == 5000);
+        Assert.All(await proxy.NodesAsync(), n => Assert.Equal(0, n.Value.GetProperty("failures").GetInt32()));
+    }
+
+    [Fact]
+    public async Task A_client_that_never_finishes_its_headers_is_cut_off_without_delaying_others()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:Limits:RequestHeadersTimeout=00:00:01");
+        using var slow = new TcpClient();
+        await slow.ConnectAsync(proxy.Client.BaseAddress!.Host, proxy.Client.BaseAddress.Port);
+        var stream = slow.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: a\r\nX-Half: "));
+
+        using var other = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var buffer = new byte[1024];
+        int read;
+        try
+        {
+            do
+            {
+                read = await stream.ReadAsync(buffer, timeout.Token);
+            }
+            while (read > 0);
+        }
+        catch (IOException)
+        {
+        }
+
+        Assert.False(timeout.IsCancellationRequested, "the half-sent request was never cut off");
+    }
+
+    [Fact]
+    public async Task A_client_that_trickles_its_body_is_cut_off_without_delaying_others()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:Limits:MinRequestBodyRate=1000");
+        using var slow = new TcpClient();
+        await slow.ConnectAsync(proxy.Client.BaseAddress!.Host, proxy.Client.BaseAddress.Port);
+        var stream = slow.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n"));
+        using var trickle = new CancellationTokenSource();
+        var trickler = Task.Run(async () =>
+        {
+            try
+            {
+                while (!trickle.IsCancellationRequested)
+                {
+                    await stream.WriteAsync("x"u8.ToArray(), trickle.Token);
+                    await Task.Delay(200, trickle.Token);
+                }
+            }
+            catch (Exception)
+            {
+                // The proxy hung up: what this test waits for.
+            }
+        });
+
+        using var other = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+
+        var answer = await ReadToEndAsync(stream, TimeSpan.FromSeconds(30));
+        await trickle.CancelAsync();
+        await trickler;
+
+        Assert.True(answer is null || answer.StartsWith("HTTP/1.1 408", StringComparison.Ordinal), $"unexpected answer: {answer}");
+        Assert.Equal(0, N1.Hits + N2.Hits - 1);
+    }
+
+    // Reads until the proxy closes the connection; null when it closed it without a byte of answer.
+    private static async Task<string?> ReadToEndAsync(NetworkStream stream, TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        var received = new StringBuilder();
+        var buffer = new byte[4096];
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
+            {
+                received.Append(Encoding.ASCII.GetString(buffer, 0, read));
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        Assert.False(timeout.IsCancellationRequested, "the slow client was never cut off");
+        return received.Length == 0 ? null : received.ToString();
+    }
+
+    [Fact]
+    public async Task Forwarding_headers_from_an_untrusted_client_are_replaced_not_trusted()
+    {
+        await using var proxy = await ProxyHarness.StartAsync([N1], "--Proxy:Forwarding:TrustedProxies:0=10.0.0.0/8");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", "6.6.6.6");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Host", "evil.example");
+
+        using var response = await proxy.Client.SendAsync(request);
+
+        var received = Assert.Single(N1.Received);
+        Assert.Equal("127.0.0.1", received.Headers["X-Forwarded-For"]);
+        Assert.Equal("http", received.Headers["X-Forwarded-Proto"]);
+        Assert.Equal(proxy.Client.BaseAddress!.Authority, received.Headers["X-Forwarded-Host"]);
+    }
+
+    [Fact]
+    public async Task The_proxys_own_answers_carry_no_internal_headers()
+    {
+        N1.Overload();
+        N2.Overload();
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+
+        var head = await RawHttp.SendAsync(proxy.Client.BaseAddress!, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 503", head, StringComparison.Ordinal);
+        Assert.DoesNotContain("Server:", head, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("X-Forwarded", head, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("Akka", head, StringComparison.OrdinalIgnoreCase);
+    }
+}
