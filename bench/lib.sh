@@ -1,0 +1,148 @@
+# Shared by bench/run.sh and bench/soak.sh: tools, two nginx nodes, the proxy and the YARP baseline.
+# Sourced, not run. Everything lives under $WORK and listens on loopback only.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=${WORK:-/tmp/proxy-bench}
+NODE1_PORT=18081 NODE2_PORT=18082 PROXY_PORT=18000 PROXY_DEBUG_PORT=18001 YARP_PORT=18100
+PIDS=()
+
+ensure_tools() {
+  local missing=()
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  if [ ${#missing[@]} -gt 0 ]; then
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get install -y "${missing[@]}" >/dev/null 2>&1 || { $sudo apt-get update >/dev/null && $sudo apt-get install -y "${missing[@]}" >/dev/null; }
+  fi
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+}
+
+build() {
+  dotnet build "$ROOT/src/Proxy.Host" -c Release -v q -nologo >/dev/null
+  dotnet build "$ROOT/bench/YarpBaseline" -c Release -v q -nologo >/dev/null
+}
+
+# XML-RPC answers of the sizes the scenarios ask for; node1 answers the overload fault while
+# $WORK/node1.overload exists (node2 while $WORK/node2.overload exists).
+start_nodes() {
+  rm -rf "$WORK"; mkdir -p "$WORK/www" "$WORK/logs"
+  python3 - "$WORK/www" <<'PY'
+import sys
+root = sys.argv[1]
+def answer(size):
+    head = '<?xml version="1.0"?>\n<methodResponse><params><param><value><string>'
+    tail = '</string></value></param></params></methodResponse>\n'
+    return head + "x" * max(0, size - len(head) - len(tail)) + tail
+for name, size in (("small", 128), ("4k", 4096), ("64k", 65536)):
+    open(f"{root}/{name}.xml", "w").write(answer(size))
+open(f"{root}/fault.xml", "w").write(
+    '<?xml version="1.0"?>\n<methodResponse><fault><value><struct>\n'
+    '<member><name>faultCode</name><value><i4>1007</i4></value></member>\n'
+    '<member><name>faultString</name><value><string>overloaded</string></value></member>\n'
+    '</struct></value></fault></methodResponse>\n')
+PY
+  cat > "$WORK/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/tmp; proxy_temp_path $WORK/tmp; fastcgi_temp_path $WORK/tmp; uwsgi_temp_path $WORK/tmp; scgi_temp_path $WORK/tmp;
+  keepalive_requests 1000000;
+  default_type text/xml;
+  log_format calls '.';
+  server {
+    listen 127.0.0.1:$NODE1_PORT;
+    access_log $WORK/logs/node1.log calls buffer=64k;
+    root $WORK/www;
+    error_page 405 =200 \$uri;
+    location / {
+      if (-f $WORK/node1.overload) { rewrite ^ /fault.xml break; }
+      rewrite ^/(small|4k|64k)\$ /\$1.xml break;
+    }
+  }
+  server {
+    listen 127.0.0.1:$NODE2_PORT;
+    access_log $WORK/logs/node2.log calls buffer=64k;
+    root $WORK/www;
+    error_page 405 =200 \$uri;
+    location / {
+      if (-f $WORK/node2.overload) { rewrite ^ /fault.xml break; }
+      rewrite ^/(small|4k|64k)\$ /\$1.xml break;
+    }
+  }
+}
+CONF
+  mkdir -p "$WORK/tmp"
+  "$NGINX" -c "$WORK/nginx.conf" -p "$WORK"
+}
+
+stop_nodes() { [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; }
+
+# Lines in the nodes' access logs so far (nginx buffers them: reopen flushes).
+backend_calls() {
+  kill -USR1 "$(cat "$WORK/nginx.pid")" 2>/dev/null; sleep 0.3
+  local n1 n2; n1=$(wc -l < "$WORK/logs/node1.log" 2>/dev/null || echo 0); n2=$(wc -l < "$WORK/logs/node2.log" 2>/dev/null || echo 0)
+  echo "$n1 $n2"
+}
+
+start_proxy() {
+  dotnet "$ROOT/src/Proxy.Host/bin/Release/net10.0/Proxy.Host.dll" \
+    --Proxy:Listen=http://127.0.0.1:$PROXY_PORT --Proxy:Debug:Listen=http://127.0.0.1:$PROXY_DEBUG_PORT \
+    --Proxy:Nodes:0:Name=node1 --Proxy:Nodes:0:Address=http://127.0.0.1:$NODE1_PORT \
+    --Proxy:Nodes:1:Name=node2 --Proxy:Nodes:1:Address=http://127.0.0.1:$NODE2_PORT \
+    --Serilog:MinimumLevel:Default=Warning "$@" > "$WORK/logs/proxy.log" 2>&1 &
+  PROXY_PID=$!; PIDS+=("$PROXY_PID")
+  wait_http "http://127.0.0.1:$PROXY_DEBUG_PORT/readyz"
+}
+
+start_yarp() {
+  dotnet "$ROOT/bench/YarpBaseline/bin/Release/net10.0/YarpBaseline.dll" --urls "http://127.0.0.1:$YARP_PORT" \
+    --nodes "http://127.0.0.1:$NODE1_PORT,http://127.0.0.1:$NODE2_PORT" > "$WORK/logs/yarp.log" 2>&1 &
+  YARP_PID=$!; PIDS+=("$YARP_PID")
+  wait_http "http://127.0.0.1:$YARP_PORT/small" POST
+}
+
+wait_http() {
+  local method=${2:-GET}
+  for _ in $(seq 1 100); do curl -sf -o /dev/null -X "$method" "$1" && return 0; sleep 0.2; done
+  echo "not answering: $1" >&2; return 1
+}
+
+peak_rss_mb() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
+
+stop_all() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  stop_nodes
+}
+
+# wrk scripts: XML-RPC POSTs. post.lua only measures; post-faults.lua also counts answers that
+# leaked the overload fault (reading every body costs wrk time, so only overload scenarios use it).
+write_wrk_scripts() {
+  cat > "$WORK/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '<?xml version="1.0"?><methodCall><methodName>ping</methodName></methodCall>'
+wrk.headers["Content-Type"] = "text/xml"
+function done(summary, latency, requests)
+  io.write(string.format("P50 %.3f\nP99 %.3f\nFAULTS -\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+LUA
+  cat > "$WORK/post-faults.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '<?xml version="1.0"?><methodCall><methodName>ping</methodName></methodCall>'
+wrk.headers["Content-Type"] = "text/xml"
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) faults = 0 end
+function response(status, headers, body)
+  if body and string.find(body, "faultCode", 1, true) then faults = faults + 1 end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + (t:get("faults") or 0) end
+  io.write(string.format("P50 %.3f\nP99 %.3f\nFAULTS %d\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000, total))
+end
+LUA
+}
