@@ -25,7 +25,7 @@ build() {
 # XML-RPC answers of the sizes the scenarios ask for; node1 answers the overload fault while
 # $WORK/node1.overload exists (node2 while $WORK/node2.overload exists).
 start_nodes() {
-  rm -rf "$WORK"; mkdir -p "$WORK/www" "$WORK/logs"
+  stop_nodes; rm -rf "$WORK"; mkdir -p "$WORK/www" "$WORK/logs"
   python3 - "$WORK/www" <<'PY'
 import sys
 root = sys.argv[1]

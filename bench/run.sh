@@ -3,6 +3,7 @@
 # measured in one run, interleaved, after a warm-up. Writes bench/results/latest.md.
 #   bash bench/run.sh                 # full run (about 4 minutes)
 #   DURATION=5 bash bench/run.sh      # shorter runs
+#   ONLY="healthy, 128 B" bash bench/run.sh   # only the scenarios whose name contains this
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-10}
@@ -61,6 +62,7 @@ measure() {
 
 for scenario in "${SCENARIOS[@]}"; do
   IFS='|' read -r name path conns overloaded <<<"$scenario"
+  [[ -z "${ONLY:-}" || "$name" == *"$ONLY"* ]] || continue
   rm -f "$WORK"/node*.overload
   for node in $overloaded; do touch "$WORK/$node.overload"; done
   script=post.lua; [ -n "$overloaded" ] && script=post-faults.lua

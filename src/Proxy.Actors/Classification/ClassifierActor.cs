@@ -67,6 +67,17 @@ public abstract class ClassifierActor : UntypedActor
         return _text.AsSpan(0, _decodedLength);
     }
 
+    // Whatever went wrong, the asker still gets a verdict: deliver, as for a rule that threw.
+    protected override void PreRestart(Exception reason, object message)
+    {
+        if (message is Classify classify)
+        {
+            Sender.Tell(new Classified(Verdict.Deliver, null, classify.Ticket));
+        }
+
+        base.PreRestart(reason, message);
+    }
+
     protected sealed override void OnReceive(object message)
     {
         switch (message)

@@ -78,6 +78,25 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     protected override void PreStart() => Publish();
 
+    // A crash while concluding a try must not leave its requester waiting forever: answer it as a
+    // failure of this try before the restart (the restarted actor keeps the node's mailbox).
+    protected override void PreRestart(Exception reason, object message)
+    {
+        switch (message)
+        {
+            case TryCompleted completed:
+                completed.Result.Answer?.Dispose();
+                completed.Requester.Tell(new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"node actor failed: {reason.Message}"));
+                break;
+            case ClassifierActor.Classified { Ticket: Judging judging }:
+                judging.Answer.Dispose();
+                judging.Requester.Tell(new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"node actor failed: {reason.Message}"));
+                break;
+        }
+
+        base.PreRestart(reason, message);
+    }
+
     private void HandleForward(Forward forward)
     {
         var requester = Sender;

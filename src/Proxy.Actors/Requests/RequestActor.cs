@@ -10,10 +10,8 @@ namespace Proxy.Actors.Requests;
 /// not tried yet on an overload (or a failure where that is safe), and completes the client's
 /// answer exactly once, then stops.
 /// </summary>
-public sealed class RequestActor : ReceiveActor, IWithTimers
+public sealed class RequestActor : ReceiveActor
 {
-    private const string TryDeadlineKey = "try-deadline";
-
     private readonly ProxyRequest _request;
     private readonly RequestSettings _settings;
     private readonly NodeRoster _roster;
@@ -75,12 +73,6 @@ public sealed class RequestActor : ReceiveActor, IWithTimers
             // RFC 9110: only an idempotent request, or one that never reached the node, may go again.
             TryNextOr(_request.Body.CanReplay && (!f.ReachedNode || _request.IsIdempotent), f);
         });
-        Receive<TryDeadlinePassed>(_ =>
-        {
-            // The node never answered the Forward (it crashed mid-try): count it as a timeout.
-            var node = _roster.Names[_tried[_triedCount - 1]];
-            Self.Tell(new Failed(node, FailureKind.TimedOut, ReachedNode: true, "no outcome from the node actor"));
-        });
         Receive<GetRequestState>(_ => Sender.Tell(new RequestState(
             _request.Id, _request.Method, _request.PathAndQuery, _triedCount, DateTime.UtcNow - _startedUtc)));
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
@@ -89,10 +81,10 @@ public sealed class RequestActor : ReceiveActor, IWithTimers
             [])));
     }
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
+    // One actor per request: a producer instead of an expression tree, which Akka would take apart
+    // (and reflect over) on every request.
     public static Props Props(ProxyRequest request, RequestSettings settings, NodeRoster roster, NodeBalancer balancer, TaskCompletionSource<RequestOutcome> completion) =>
-        Akka.Actor.Props.Create(() => new RequestActor(request, settings, roster, balancer, completion));
+        Akka.Actor.Props.CreateBy(new Producer(request, settings, roster, balancer, completion));
 
     protected override void PreStart()
     {
@@ -141,19 +133,30 @@ public sealed class RequestActor : ReceiveActor, IWithTimers
 
         _tried[_triedCount++] = node;
         _roster.Nodes[node].Tell(new NodeActor.Forward(_request));
-        Timers.StartSingleTimer(TryDeadlineKey, TryDeadlinePassed.Instance, _settings.TryDeadline);
         return true;
     }
 
     private void Complete(RequestOutcome outcome)
     {
-        Timers.CancelAll();
         if (!_completion.TrySetResult(outcome) && outcome is Delivered late)
         {
             late.Answer.Dispose();
         }
 
         Context.Stop(Self);
+    }
+
+    private sealed class Producer(
+        ProxyRequest request, RequestSettings settings, NodeRoster roster, NodeBalancer balancer, TaskCompletionSource<RequestOutcome> completion)
+        : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(RequestActor);
+
+        public ActorBase Produce() => new RequestActor(request, settings, roster, balancer, completion);
+
+        public void Release(ActorBase actor)
+        {
+        }
     }
 
     public sealed record GetRequestState
@@ -163,11 +166,7 @@ public sealed class RequestActor : ReceiveActor, IWithTimers
 
     public sealed record RequestState(long Id, string Method, string Path, int Attempt, TimeSpan Age);
 
-    private sealed record TryDeadlinePassed
-    {
-        public static TryDeadlinePassed Instance { get; } = new();
-    }
 }
 
-/// <summary>Per-request policy: how many redispatches, and how long one try may take at most.</summary>
-public sealed record RequestSettings(int MaxRedispatch, TimeSpan TryDeadline, TimeSpan RetryAfter);
+/// <summary>Per-request policy: how many redispatches, and the Retry-After of a 503.</summary>
+public sealed record RequestSettings(int MaxRedispatch, TimeSpan RetryAfter);

@@ -83,9 +83,7 @@ public static class ProxySettingsFactory
 
         var forwarding = new ForwardingSettings(options.Timeouts.Connect, options.Timeouts.Response, options.Limits.ResponseBuffer);
         var health = new HealthSettings(options.Overload.RestoreSteps, options.Circuit.FailureThreshold, options.Circuit.BreakDuration);
-        // A try that outlives connect + response (plus slack) lost its node actor: the request moves on.
-        var tryDeadline = options.Timeouts.Connect + options.Timeouts.Response + TimeSpan.FromSeconds(5);
-        var requests = new RequestSettings(options.Redispatch.Max, tryDeadline, restoreInterval);
+        var requests = new RequestSettings(options.Redispatch.Max, restoreInterval);
 
         return new ProxySettings(
             listen, debugListen, debugToken, nodes, forwarding, classifiers, health, requests, restoreInterval,

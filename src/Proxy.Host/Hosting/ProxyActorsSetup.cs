@@ -17,6 +17,10 @@ public static class ProxyActorsSetup
     public static AkkaConfigurationBuilder WithProxyActors(this AkkaConfigurationBuilder akka, ProxySettings settings, NodeBalancer balancer, IProxyMetrics metrics) =>
         akka.WithActors((system, registry) =>
         {
+            // Akka starts its scheduler on first use, blocking the calling threads until its thread
+            // runs; under load that starves the thread pool for seconds. Start it now, idle.
+            system.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, () => { });
+
             var restorer = system.ActorOf(WeightRestorer.Props(settings.RestoreInterval), "weight-restorer");
             var nodes = system.ActorOf(NodeSupervisor.Props(settings.Nodes, settings.Forwarding, settings.Classifiers, new NodeServices(settings.Health, balancer, restorer, metrics)), "nodes");
             var requests = system.ActorOf(RequestSupervisor.Props(nodes, settings.Requests, balancer), "requests");

@@ -26,12 +26,30 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
         await _backend.DisposeAsync();
     }
 
-    private IActorRef StartNode(string address, IActorRef restorer, HealthSettings? health = null)
+    private IActorRef StartNode(string address, IActorRef restorer, HealthSettings? health = null, IProxyMetrics? metrics = null)
     {
         var settings = new NodeSettings("n1", NodeAddress.Parse(address), 128);
         var forwarder = new NodeForwarder(settings, ForwardingSettings.Default);
         _forwarders.Add(forwarder);
-        return Sys.ActorOf(NodeActor.Props(0, settings, forwarder, ClassifierSpec.DefaultChain, new NodeServices(health ?? HealthSettings.Default, _balancer, restorer, NullProxyMetrics.Instance)));
+        var services = new NodeServices(health ?? HealthSettings.Default, _balancer, restorer, metrics ?? NullProxyMetrics.Instance);
+        return Sys.ActorOf(NodeActor.Props(0, settings, forwarder, ClassifierSpec.DefaultChain, services));
+    }
+
+    private sealed class FailingMetrics : IProxyMetrics
+    {
+        public void TryCompleted(string node, string verdict, int status, TimeSpan upstream) => throw new InvalidOperationException("metrics broke");
+
+        public void Marked(string node)
+        {
+        }
+
+        public void WeightChanged(string node, int weight)
+        {
+        }
+
+        public void InFlightChanged(string node, int inFlight)
+        {
+        }
     }
 
     private static ProxyRequest Post(string body = "<methodCall/>") =>
@@ -123,6 +141,18 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
         Assert.Equal(NodeHealth.Open, state.State);
         Assert.Equal(0, state.Weight);
         Assert.Equal([0], _balancer.Weights);
+    }
+
+    [Fact]
+    public async Task A_node_actor_that_crashes_while_concluding_a_try_still_answers_its_requester()
+    {
+        var node = StartNode(_backend.Address, CreateTestProbe().Ref, metrics: new FailingMetrics());
+
+        node.Tell(new NodeActor.Forward(Post()));
+
+        var failed = await ExpectMsgAsync<Failed>();
+        Assert.Contains("metrics broke", failed.Reason, StringComparison.Ordinal);
+        Assert.Equal(NodeHealth.Healthy, (await StateOf(node)).State);
     }
 
     [Fact]

@@ -12,7 +12,7 @@ namespace Proxy.Actors.Tests.Requests;
 
 public sealed class RequestActorTests : TestKit
 {
-    private static readonly RequestSettings Settings = new(MaxRedispatch: 1, TryDeadline: TimeSpan.FromMinutes(1), RetryAfter: TimeSpan.FromSeconds(30));
+    private static readonly RequestSettings Settings = new(MaxRedispatch: 1, RetryAfter: TimeSpan.FromSeconds(30));
 
     private readonly TestProbe _a;
     private readonly TestProbe _b;
@@ -157,18 +157,5 @@ public sealed class RequestActorTests : TestKit
 
         var refused = Assert.IsType<Refused>(await outcome);
         Assert.Equal(502, refused.Status);
-    }
-
-    [Fact]
-    public async Task A_node_actor_that_never_answers_is_given_up_at_the_try_deadline()
-    {
-        var (_, outcome) = Start(Request("GET"), Settings with { TryDeadline = TimeSpan.FromMilliseconds(100) });
-
-        await _a.ExpectMsgAsync<NodeActor.Forward>();
-        await _b.ExpectMsgAsync<NodeActor.Forward>();
-        _b.Reply(new Answered("b", Answer()));
-
-        var delivered = Assert.IsType<Delivered>(await outcome);
-        Assert.Equal(["a:timed-out", "b:answered"], delivered.Attempts.Select(a => a.ToString()));
     }
 }

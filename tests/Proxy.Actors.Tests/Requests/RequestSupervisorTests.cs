@@ -15,7 +15,7 @@ public sealed class RequestSupervisorTests : TestKit
         var nodeSupervisor = CreateTestProbe();
         var node = CreateTestProbe();
         var supervisor = Sys.ActorOf(RequestSupervisor.Props(
-            nodeSupervisor.Ref, new RequestSettings(1, TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(1)), new NodeBalancer([1])));
+            nodeSupervisor.Ref, new RequestSettings(1, TimeSpan.FromSeconds(1)), new NodeBalancer([1])));
         var completion = new TaskCompletionSource<RequestOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
 
         supervisor.Tell(new RequestSupervisor.Dispatch(new ProxyRequest(7, "GET", "/", [], RequestBody.None, CancellationToken.None), completion));
