@@ -108,7 +108,14 @@ public static class ProxyApp
             builder.Services.AddHostedService<DemoNodes>();
         }
 
-        builder.Services.AddAkka("proxy", (akka, _) => akka
+        builder.Services.AddAkka("proxy", (akka, _) =>
+        {
+            if (settings.Cluster is { } cluster)
+            {
+                akka.WithProxyCluster(cluster);
+            }
+
+            akka
             // The host owns SIGTERM: Kestrel drains first, then the actor system stops.
             .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
             .ConfigureLoggers(loggers =>
@@ -116,7 +123,8 @@ public static class ProxyApp
                 loggers.ClearLoggers();
                 loggers.AddLoggerFactory();
             })
-            .WithProxyActors(settings, balancer, metrics));
+            .WithProxyActors(settings, balancer, metrics);
+        });
 
         var app = builder.Build();
 

@@ -11,14 +11,14 @@ namespace Proxy.Host.Tests;
 public sealed class DebugEndpointTests : NodesTest
 {
     [Fact]
-    public async Task Nodes_lists_exactly_the_spec_fields()
+    public async Task Nodes_lists_the_spec_fields_and_who_observed_the_state()
     {
         await using var proxy = await ProxyHarness.StartAsync(Nodes);
 
         var n1 = (await proxy.NodesAsync())["n1"];
 
         Assert.Equal(
-            ["address", "configuredWeight", "failures", "inFlight", "name", "overloads", "requests", "state", "weight"],
+            ["address", "configuredWeight", "failures", "inFlight", "name", "observedBy", "overloads", "requests", "state", "weight"],
             n1.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.Equal(N1.Address, n1.GetProperty("address").GetString());
         Assert.Equal("healthy", n1.GetProperty("state").GetString());

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Proxy.Actors.Classification;
+using Proxy.Actors.Clustering;
 using Proxy.Actors.Diagnostics;
 using Proxy.Actors.Forwarding;
 using Proxy.Actors.Requests;
@@ -19,6 +20,7 @@ namespace Proxy.Actors.Nodes;
 public sealed class NodeActor : ReceiveActor, IWithTimers
 {
     private const string HalfOpenKey = "circuit-half-open";
+    private const string LocalObserver = "local";
 
     private readonly int _index;
     private readonly NodeSettings _node;
@@ -27,6 +29,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly NodeBalancer _balancer;
     private readonly IActorRef _restorer;
     private readonly IProxyMetrics _metrics;
+    private readonly IActorRef _cluster;
     private readonly IActorRef[] _classifiers;
     private readonly IActorRef[] _classifiersAfterFirst;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -39,6 +42,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private long _overloads;
     private long _failures;
     private int _consecutiveFailures;
+    private string _observedBy = LocalObserver;
 
     public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services)
     {
@@ -49,6 +53,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _balancer = services.Balancer;
         _restorer = services.Restorer;
         _metrics = services.Metrics;
+        _cluster = services.HealthReplicator ?? ActorRefs.Nobody;
         _configuredWeight = node.Weight;
         _weight = node.Weight;
         _classifiers = classifiers.Select(c => Context.ActorOf(c.Props, "classifier-" + c.Name)).ToArray();
@@ -59,9 +64,10 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         Receive<ClassifierActor.Classified>(HandleClassified);
         Receive<WeightRestorer.RaiseWeight>(_ => RaiseWeight());
         Receive<HalfOpen>(_ => EnterHalfOpen());
-        Receive<Drain>(_ => Administer(DrainNode));
-        Receive<Enable>(_ => Administer(EnableNode));
-        Receive<SetWeight>(s => Administer(() => ChangeConfiguredWeight(s.Weight)));
+        Receive<Drain>(_ => Administer(DrainNode, NodeMarkKind.Drained));
+        Receive<Enable>(_ => Administer(EnableNode, NodeMarkKind.Enabled));
+        Receive<SetWeight>(s => Administer(() => ChangeConfiguredWeight(s.Weight), NodeMarkKind.WeightSet, s.Weight));
+        Receive<Adopt>(AdoptMark);
         Receive<GetNodeState>(_ => Sender.Tell(Report()));
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(NodeActor),
@@ -167,6 +173,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                 _overloads++;
                 _consecutiveFailures = 0;
                 MarkOverloaded(overloaded.Rule);
+                Share(NodeMarkKind.Overloaded);
                 break;
             case Failed { Kind: FailureKind.ClientGone or FailureKind.ClientBody }:
                 // The client left or sent a bad body: no evidence about the node.
@@ -176,7 +183,12 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                 _consecutiveFailures++;
                 if (_state == NodeHealth.HalfOpen || (_state != NodeHealth.Drained && _consecutiveFailures >= _health.CircuitFailureThreshold))
                 {
+                    var wasOpen = _state == NodeHealth.Open;
                     OpenCircuit(failed.Reason);
+                    if (!wasOpen)
+                    {
+                        Share(NodeMarkKind.CircuitOpen);
+                    }
                 }
 
                 break;
@@ -267,10 +279,43 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _restorer.Tell(new WeightRestorer.Marked(Self));
     }
 
-    private void Administer(Action change)
+    private void Administer(Action change, NodeMarkKind kind, int weight = 0)
     {
         change();
+        Share(kind, weight);
         Sender.Tell(Report());
+    }
+
+    // Tell the other proxies of the cluster (a no-op when not clustered).
+    private void Share(NodeMarkKind kind, int weight = 0)
+    {
+        _observedBy = LocalObserver;
+        _cluster.Tell(new NodeHealthReplicator.Observed(_node.Name, NodeMark.Now(kind, weight)));
+    }
+
+    // Another proxy learnt this: apply it as if learnt here, without sharing it back.
+    private void AdoptMark(Adopt adopt)
+    {
+        var mark = adopt.Mark;
+        _observedBy = mark.Member;
+        switch (mark.Kind)
+        {
+            case NodeMarkKind.Overloaded:
+                MarkOverloaded($"observed by {mark.Member}");
+                break;
+            case NodeMarkKind.CircuitOpen when _state != NodeHealth.Drained:
+                OpenCircuit($"observed by {mark.Member}");
+                break;
+            case NodeMarkKind.Drained:
+                DrainNode();
+                break;
+            case NodeMarkKind.Enabled:
+                EnableNode();
+                break;
+            case NodeMarkKind.WeightSet when mark.Weight is >= 1 and <= 256:
+                ChangeConfiguredWeight(mark.Weight);
+                break;
+        }
     }
 
     private void DrainNode()
@@ -325,7 +370,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _inFlight,
         _requests,
         _overloads,
-        _failures);
+        _failures,
+        _observedBy);
 
     /// <summary>Send this try to the node; the sender gets exactly one <see cref="TryOutcome"/>.</summary>
     public sealed record Forward(ProxyRequest Request);
@@ -350,6 +396,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     /// <summary>Operator: change the node's configured weight (1..256). Answers the new state.</summary>
     public sealed record SetWeight(int Weight);
 
+    /// <summary>Another member of the cluster learnt this about the node.</summary>
+    public sealed record Adopt(NodeMark Mark);
+
     private sealed record TryCompleted(IActorRef Requester, ForwardResult Result, long Started);
 
     /// <summary>An answer out with the classifiers, and who waits for the outcome.</summary>
@@ -361,8 +410,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     }
 }
 
-/// <summary>What every NodeActor shares: health policy, the balancer it publishes to, the restorer, metrics.</summary>
-public sealed record NodeServices(HealthSettings Health, NodeBalancer Balancer, IActorRef Restorer, IProxyMetrics Metrics);
+/// <summary>
+/// What every NodeActor shares: health policy, the balancer it publishes to, the restorer, metrics,
+/// and, when clustered, the replicator that shares marks with the other proxies.
+/// </summary>
+public sealed record NodeServices(HealthSettings Health, NodeBalancer Balancer, IActorRef Restorer, IProxyMetrics Metrics, IActorRef? HealthReplicator = null);
 
 /// <summary>A node's health as operators see it; only <c>Healthy</c> means full weight and a closed circuit.</summary>
 public enum NodeHealth
@@ -385,4 +437,5 @@ public sealed record NodeStateReport(
     int InFlight,
     long Requests,
     long Overloads,
-    long Failures);
+    long Failures,
+    string ObservedBy = "local");

@@ -25,6 +25,8 @@ public sealed class ProxyOptions
 
     public ForwardingOptions Forwarding { get; set; } = new();
 
+    public ClusterOptions Cluster { get; set; } = new();
+
     /// <summary>Starts two embedded demo nodes (and proxies to them when no node is configured).</summary>
     public bool Demo { get; set; }
 }
@@ -107,4 +109,20 @@ public sealed class ShutdownOptions
 {
     /// <summary>How long SIGTERM waits for in-flight requests before the process exits.</summary>
     public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class ClusterOptions
+{
+    public bool Enabled { get; set; }
+
+    /// <summary>The address other members reach this one at.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    public int Port { get; set; } = 4053;
+
+    /// <summary>Seed members, <c>akka.tcp://proxy@host:port</c>; empty means this member founds the cluster alone.</summary>
+    public List<string> Seeds { get; set; } = [];
+
+    /// <summary>How long membership must be stable before unreachable members are downed.</summary>
+    public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(7);
 }

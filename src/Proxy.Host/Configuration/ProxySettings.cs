@@ -22,4 +22,8 @@ public sealed record ProxySettings(
     int MinRequestBodyRate,
     IReadOnlyList<System.Net.IPNetwork> TrustedProxies,
     TimeSpan ShutdownDrain,
-    bool Demo);
+    bool Demo,
+    ClusterSettings? Cluster);
+
+/// <summary>Cluster membership, when <c>Proxy:Cluster:Enabled</c>.</summary>
+public sealed record ClusterSettings(string Host, int Port, IReadOnlyList<string> Seeds, TimeSpan StableAfter, TimeSpan MarkLifetime);

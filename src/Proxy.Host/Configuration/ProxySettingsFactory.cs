@@ -76,6 +76,8 @@ public static class ProxySettingsFactory
                 ? network
                 : throw new ProxyConfigurationException($"Proxy:Forwarding:TrustedProxies:{i}", $"'{text}' is not an IP address or CIDR range")).ToArray();
 
+        var cluster = CreateCluster(options.Cluster, restoreInterval * options.Overload.RestoreSteps + options.Circuit.BreakDuration);
+
         if (options.Shutdown.Drain < TimeSpan.Zero)
         {
             throw new ProxyConfigurationException("Proxy:Shutdown:Drain", $"must not be negative (was {options.Shutdown.Drain})");
@@ -88,7 +90,7 @@ public static class ProxySettingsFactory
         return new ProxySettings(
             listen, debugListen, debugToken, nodes, forwarding, classifiers, health, requests, restoreInterval,
             options.Limits.RequestBuffer, options.Limits.MaxRequestBody, options.Limits.RequestHeadersTimeout, options.Limits.MinRequestBodyRate,
-            trusted, options.Shutdown.Drain, demo);
+            trusted, options.Shutdown.Drain, demo, cluster);
     }
 
     // The binder silently skips a list element it cannot convert (a node with Weight=heavy would
@@ -102,7 +104,9 @@ public static class ProxySettingsFactory
         (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
         (new Regex(@"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain|Limits:RequestHeadersTimeout)$", RegexOptions.IgnoreCase),
             v => TimeSpan.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _), "a duration such as 00:00:30"),
-        (new Regex(@"^Proxy:Demo$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
+        (new Regex(@"^Proxy:(Demo|Cluster:Enabled)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
+        (new Regex(@"^Proxy:Cluster:Port$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a port number"),
+        (new Regex(@"^Proxy:Cluster:StableAfter$", RegexOptions.IgnoreCase), v => TimeSpan.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _), "a duration such as 00:00:07"),
     ];
 
     private static ProxyOptions Bind(IConfiguration configuration)
@@ -131,6 +135,32 @@ public static class ProxySettingsFactory
         {
             throw new ProxyConfigurationException(ProxyOptions.Section, ex.Message.ReplaceLineEndings(" "));
         }
+    }
+
+    private static ClusterSettings? CreateCluster(ClusterOptions options, TimeSpan markLifetime)
+    {
+        if (!options.Enabled)
+        {
+            return null;
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Host))
+        {
+            throw new ProxyConfigurationException("Proxy:Cluster:Host", "is required when the cluster is enabled");
+        }
+
+        InRange("Proxy:Cluster:Port", options.Port, 1, 65535);
+        Positive("Proxy:Cluster:StableAfter", options.StableAfter);
+        for (var i = 0; i < options.Seeds.Count; i++)
+        {
+            var seed = options.Seeds[i];
+            if (!Uri.TryCreate(seed, UriKind.Absolute, out var uri) || uri.Scheme != "akka.tcp" || uri.UserInfo != "proxy" || uri.Port <= 0)
+            {
+                throw new ProxyConfigurationException($"Proxy:Cluster:Seeds:{i}", $"'{seed}' is not a seed address: expected akka.tcp://proxy@host:port");
+            }
+        }
+
+        return new ClusterSettings(options.Host, options.Port, options.Seeds, options.StableAfter, markLifetime);
     }
 
     private static bool IsLoopback(BindingAddress address) =>

@@ -58,10 +58,20 @@ public static class DebugEndpoints
         endpoints.MapGet("/debug/actors", async (ActorTreeReader tree, CancellationToken cancellationToken) =>
             Results.Json(new ActorsDocument(await tree.ReadAsync(cancellationToken))));
 
-        endpoints.MapGet("/debug/cluster", (ActorSystem system) =>
+        endpoints.MapGet("/debug/cluster", (ActorSystem system, ProxySettings settings) =>
         {
             var self = system is ExtendedActorSystem extended ? extended.Provider.DefaultAddress.ToString() : system.Name;
-            return Results.Json(new ClusterDocument(self, [new ClusterMember(self, "up", [])]));
+            if (settings.Cluster is null)
+            {
+                return Results.Json(new ClusterDocument(self, false, null, [new ClusterMember(self, "up", [], true)]));
+            }
+
+            var state = Akka.Cluster.Cluster.Get(system).State;
+            var members = state.Members
+                .Select(m => new ClusterMember(m.Address.ToString(), m.Status.ToString().ToLowerInvariant(), m.Roles.ToArray(), !state.Unreachable.Contains(m)))
+                .OrderBy(m => m.Address, StringComparer.Ordinal)
+                .ToArray();
+            return Results.Json(new ClusterDocument(self, true, state.Leader?.ToString(), members));
         });
 
         endpoints.MapGet("/metrics", async (HttpContext context, PrometheusProxyMetrics metrics) =>
@@ -105,18 +115,19 @@ public static class DebugEndpoints
 
     public sealed record NodesDocument(IReadOnlyList<NodeDocument> Nodes);
 
+    /// <summary>SPEC's fields, plus <c>observedBy</c>: which cluster member's observation set the state ("local" for this one).</summary>
     public sealed record NodeDocument(
-        string Name, string Address, string State, int Weight, int ConfiguredWeight, int InFlight, long Requests, long Overloads, long Failures)
+        string Name, string Address, string State, int Weight, int ConfiguredWeight, int InFlight, long Requests, long Overloads, long Failures, string ObservedBy)
     {
         public static NodeDocument From(NodeStateReport r) => new(
-            r.Name, r.Address, NodeStatusReader.StateName(r.State), r.Weight, r.ConfiguredWeight, r.InFlight, r.Requests, r.Overloads, r.Failures);
+            r.Name, r.Address, NodeStatusReader.StateName(r.State), r.Weight, r.ConfiguredWeight, r.InFlight, r.Requests, r.Overloads, r.Failures, r.ObservedBy);
     }
 
     public sealed record ActorsDocument(IReadOnlyList<ActorTreeReader.ActorNode> Actors);
 
     public sealed record ErrorDocument(string Error);
 
-    public sealed record ClusterDocument(string Self, IReadOnlyList<ClusterMember> Members);
+    public sealed record ClusterDocument(string Self, bool Clustered, string? Leader, IReadOnlyList<ClusterMember> Members);
 
-    public sealed record ClusterMember(string Address, string Status, IReadOnlyList<string> Roles);
+    public sealed record ClusterMember(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable);
 }

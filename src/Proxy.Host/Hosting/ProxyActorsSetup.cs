@@ -1,4 +1,8 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
 using Akka.Hosting;
+using Akka.Remote.Hosting;
+using Proxy.Actors.Clustering;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
 using Proxy.Actors.Telemetry;
@@ -14,6 +18,28 @@ public static class ProxyActorsSetup
     /// /user/weight-restorer gives marked nodes their weight back; /user/nodes supervises one
     /// NodeActor per node; /user/requests starts a RequestActor per client request.
     /// </summary>
+    /// <summary>
+    /// Akka.Cluster membership for <c>Proxy:Cluster</c>. Each member downs the members it cannot
+    /// reach after <c>StableAfter</c> (auto-downing), so every side of a split keeps running: the
+    /// state shared is advisory, and two halves serving apart beat a survivor downing itself
+    /// (keep-majority downs the wrong side of a 1-vs-1 split; keep-oldest and static-quorum down a
+    /// lone survivor too). A downed member keeps its actor system and serves alone.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithProxyCluster(this AkkaConfigurationBuilder akka, ClusterSettings cluster) =>
+        akka
+            .WithRemoting(cluster.Host, cluster.Port)
+            .WithClustering(new Akka.Cluster.Hosting.ClusterOptions
+            {
+                SeedNodes = cluster.Seeds.Count > 0 ? cluster.Seeds.ToArray() : [$"akka.tcp://proxy@{cluster.Host}:{cluster.Port}"],
+            })
+            .AddHocon(
+                "akka.cluster.run-coordinated-shutdown-when-down = off\n"
+                + "akka.cluster.downing-provider-class = \"Akka.Cluster.AutoDowning, Akka.Cluster\"\n"
+                + $"akka.cluster.auto-down-unreachable-after = {(int)cluster.StableAfter.TotalMilliseconds}ms\n"
+                + "akka.cluster.distributed-data.gossip-interval = 200ms\n"
+                + "akka.cluster.distributed-data.notify-subscribers-interval = 100ms\n",
+                HoconAddMode.Prepend);
+
     public static AkkaConfigurationBuilder WithProxyActors(this AkkaConfigurationBuilder akka, ProxySettings settings, NodeBalancer balancer, IProxyMetrics metrics) =>
         akka.WithActors((system, registry) =>
         {
@@ -22,7 +48,16 @@ public static class ProxyActorsSetup
             system.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, () => { });
 
             var restorer = system.ActorOf(WeightRestorer.Props(settings.RestoreInterval), "weight-restorer");
-            var nodes = system.ActorOf(NodeSupervisor.Props(settings.Nodes, settings.Forwarding, settings.Classifiers, new NodeServices(settings.Health, balancer, restorer, metrics)), "nodes");
+            IActorRef? replicator = null;
+            if (settings.Cluster is { } cluster)
+            {
+                var names = settings.Nodes.Select(n => n.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+                replicator = system.ActorOf(NodeHealthReplicator.Props(names, "/user/nodes", cluster.MarkLifetime), "node-health");
+                registry.Register<NodeHealthReplicator>(replicator);
+            }
+
+            var services = new NodeServices(settings.Health, balancer, restorer, metrics, replicator);
+            var nodes = system.ActorOf(NodeSupervisor.Props(settings.Nodes, settings.Forwarding, settings.Classifiers, services), "nodes");
             var requests = system.ActorOf(RequestSupervisor.Props(nodes, settings.Requests, balancer), "requests");
             registry.Register<WeightRestorer>(restorer);
             registry.Register<NodeSupervisor>(nodes);

@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Host.Tests;
+
+public sealed class ClusterTests : NodesTest
+{
+    private static string[] Member(int port, int seedPort, params string[] extra) =>
+    [
+        "--Proxy:Cluster:Enabled=true", "--Proxy:Cluster:Host=127.0.0.1", $"--Proxy:Cluster:Port={port}",
+        $"--Proxy:Cluster:Seeds:0=akka.tcp://proxy@127.0.0.1:{seedPort}", "--Proxy:Cluster:StableAfter=00:00:02",
+        .. extra,
+    ];
+
+    private static async Task AwaitMembersUpAsync(HttpClient debug, int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var cluster = await debug.GetFromJsonAsync<JsonElement>("/debug/cluster");
+            var up = cluster.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
+            if (up == count && cluster.GetProperty("members").GetArrayLength() == count)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"expected {count} members up, saw: {cluster}");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task A_mark_made_on_one_proxy_reaches_the_others_and_a_late_joiner_learns_it()
+    {
+        var seedPort = FreePort.Next();
+        await using var a = await ProxyHarness.StartAsync(Nodes, Member(seedPort, seedPort));
+        await using var b = await ProxyHarness.StartAsync(Nodes, Member(FreePort.Next(), seedPort));
+        await AwaitMembersUpAsync(a.Debug, 2);
+        await AwaitMembersUpAsync(b.Debug, 2);
+
+        N1.Overload();
+        using (await a.Client.PostAsync("/RPC2", XmlRpcCall()))
+        {
+        }
+
+        var seedAddress = $"akka.tcp://proxy@127.0.0.1:{seedPort}";
+        await b.AwaitNodeAsync("n1", n =>
+        {
+            Assert.Equal("overloaded", n.GetProperty("state").GetString());
+            Assert.Equal(1, n.GetProperty("weight").GetInt32());
+            Assert.Equal(seedAddress, n.GetProperty("observedBy").GetString());
+        });
+        Assert.Equal("local", (await a.NodesAsync())["n1"].GetProperty("observedBy").GetString());
+
+        await using var late = await ProxyHarness.StartAsync(Nodes, Member(FreePort.Next(), seedPort));
+        await late.AwaitNodeAsync("n1", n => Assert.Equal("overloaded", n.GetProperty("state").GetString()), TimeSpan.FromSeconds(30));
+
+        // Spared by all: the members that only heard of the mark send n1 almost nothing.
+        N1.Recover();
+        var before = N1.Hits;
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await b.Client.PostAsync("/RPC2", XmlRpcCall());
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.InRange(N1.Hits - before, 0, 1);
+    }
+
+    [Fact]
+    public async Task An_operator_drain_on_one_proxy_applies_on_the_others()
+    {
+        var seedPort = FreePort.Next();
+        await using var a = await ProxyHarness.StartAsync(Nodes, Member(seedPort, seedPort));
+        await using var b = await ProxyHarness.StartAsync(Nodes, Member(FreePort.Next(), seedPort));
+        await AwaitMembersUpAsync(b.Debug, 2);
+
+        using (await a.Debug.PostAsync("/debug/nodes/n2/drain", null))
+        {
+        }
+
+        await b.AwaitNodeAsync("n2", n => Assert.Equal("drained", n.GetProperty("state").GetString()));
+    }
+
+    [Fact]
+    public async Task When_the_seed_is_killed_the_survivor_keeps_serving_and_downs_it()
+    {
+        var seedPort = FreePort.Next();
+        await using var seed = ProxyProcess.Start([
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}", "--Proxy:Nodes:1:Name=n2", $"--Proxy:Nodes:1:Address={N2.Address}",
+            .. Member(seedPort, seedPort)]);
+        await seed.WaitUntilServingAsync();
+        await using var survivor = await ProxyHarness.StartAsync(Nodes, Member(FreePort.Next(), seedPort));
+        await AwaitMembersUpAsync(survivor.Debug, 2);
+
+        System.Diagnostics.Process.Start("kill", ["-KILL", seed.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+
+        for (var i = 0; i < 10; i++)
+        {
+            using var response = await survivor.Client.PostAsync("/RPC2", XmlRpcCall());
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // Two members, one gone: the survivor downs the dead seed instead of itself and carries on.
+        await AwaitMembersUpAsync(survivor.Debug, 1);
+        using var after = await survivor.Client.PostAsync("/RPC2", XmlRpcCall());
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+    }
+}
