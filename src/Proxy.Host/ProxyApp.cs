@@ -28,6 +28,11 @@ public static class ProxyApp
             return await HealthCheck.RunAsync(args.Where(a => a != "--healthcheck").ToArray()).ConfigureAwait(false);
         }
 
+        if (args.Contains("--demo-node"))
+        {
+            return await DemoNodes.RunOneAsync(args.Where(a => a != "--demo-node").ToArray()).ConfigureAwait(false);
+        }
+
         WebApplication app;
         try
         {

@@ -110,3 +110,47 @@ public sealed class ClusterTests : NodesTest
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
     }
 }
+
+public sealed class ContainerEntryPointTests
+{
+    [Fact]
+    public async Task The_compose_entry_points_run_a_demo_node_and_a_clustered_proxy_configured_by_environment()
+    {
+        var nodePort = FreePort.Next();
+        var clusterPort = FreePort.Next();
+        await using var node = ProxyProcess.Start(
+            new Dictionary<string, string> { ["Demo__Name"] = "demo-1", ["Demo__Listen"] = $"http://127.0.0.1:{nodePort}" },
+            "--demo-node");
+        await using var proxy = ProxyProcess.Start(new Dictionary<string, string>
+        {
+            ["Proxy__Nodes__0__Name"] = "demo-1",
+            ["Proxy__Nodes__0__Address"] = $"http://127.0.0.1:{nodePort}",
+            ["Proxy__Cluster__Enabled"] = "true",
+            ["Proxy__Cluster__Host"] = "127.0.0.1",
+            ["Proxy__Cluster__Port"] = clusterPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Proxy__Cluster__Seeds__0"] = $"akka.tcp://proxy@127.0.0.1:{clusterPort}",
+        });
+        await proxy.WaitUntilServingAsync();
+        using var http = new HttpClient();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            try
+            {
+                using var ready = await http.PostAsync($"http://127.0.0.1:{nodePort}/RPC2", new StringContent("<methodCall/>"));
+                break;
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        var answer = await http.PostAsync(new Uri(proxy.Client, "/RPC2"), new StringContent("<methodCall/>"));
+        var cluster = await http.GetStringAsync(new Uri(proxy.Debug, "/debug/cluster"));
+
+        Assert.Contains("demo-1", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains($"akka.tcp://proxy@127.0.0.1:{clusterPort}", cluster, StringComparison.Ordinal);
+        Assert.Equal(0, await ProxyProcess.RunToExitAsync("--healthcheck", $"--Proxy:Debug:Listen={proxy.Debug.OriginalString}"));
+    }
+}

@@ -52,7 +52,10 @@ public sealed class ProxyProcess : IAsyncDisposable
         return process.ExitCode;
     }
 
-    public static ProxyProcess Start(params string[] settings)
+    public static ProxyProcess Start(params string[] settings) => Start(new Dictionary<string, string>(), settings);
+
+    /// <summary>Starts Proxy.Host with these environment variables (as a container would) and arguments.</summary>
+    public static ProxyProcess Start(IReadOnlyDictionary<string, string> environment, params string[] settings)
     {
         var client = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         var debug = new Uri($"http://127.0.0.1:{FreePort.Next()}");
@@ -62,9 +65,18 @@ public sealed class ProxyProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"));
-        start.ArgumentList.Add($"--Proxy:Listen={client.OriginalString}");
-        start.ArgumentList.Add($"--Proxy:Debug:Listen={debug.OriginalString}");
+        if (!settings.Contains("--demo-node"))
+        {
+            start.ArgumentList.Add($"--Proxy:Listen={client.OriginalString}");
+            start.ArgumentList.Add($"--Proxy:Debug:Listen={debug.OriginalString}");
+        }
+
         foreach (var setting in settings)
         {
             start.ArgumentList.Add(setting);

@@ -32,6 +32,18 @@ internal sealed class DemoNodes(ILogger<DemoNodes> logger) : IHostedService
         }
     }
 
+    /// <summary>
+    /// <c>Proxy.Host --demo-node --Demo:Name=demo-1 --Demo:Listen=http://0.0.0.0:9001</c>: one demo
+    /// node on its own (the docker compose file runs its nodes this way).
+    /// </summary>
+    public static async Task<int> RunOneAsync(string[] args)
+    {
+        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
+        var app = CreateNode(configuration["Demo:Name"] ?? "demo", configuration["Demo:Listen"] ?? "http://0.0.0.0:9001");
+        await app.RunAsync().ConfigureAwait(false);
+        return 0;
+    }
+
     internal static WebApplication CreateNode(string name, string address)
     {
         var builder = WebApplication.CreateSlimBuilder();

@@ -19,6 +19,11 @@ internal static class HealthCheck
         var listen = Microsoft.AspNetCore.Http.BindingAddress.Parse(configuration["Proxy:Debug:Listen"] ?? new DebugOptions().Listen);
         var host = listen.Host is "*" or "+" or "0.0.0.0" ? "127.0.0.1" : listen.Host is "::" or "[::]" ? "[::1]" : listen.Host;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        if (configuration["Proxy:Debug:Token"] is { Length: > 0 } token)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
         try
         {
             using var response = await http.GetAsync(new Uri($"http://{host}:{listen.Port}/healthz")).ConfigureAwait(false);
