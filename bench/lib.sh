@@ -52,30 +52,28 @@ http {
   keepalive_requests 1000000;
   default_type text/xml;
   log_format calls '.';
-  server {
-    listen 127.0.0.1:$NODE1_PORT;
-    access_log $WORK/logs/node1.log calls buffer=64k;
-    root $WORK/www;
-    error_page 405 =200 \$uri;
-    location / {
-      if (-f $WORK/node1.overload) { rewrite ^ /fault.xml break; }
-      rewrite ^/(small|4k|64k)\$ /\$1.xml break;
-    }
-  }
-  server {
-    listen 127.0.0.1:$NODE2_PORT;
-    access_log $WORK/logs/node2.log calls buffer=64k;
-    root $WORK/www;
-    error_page 405 =200 \$uri;
-    location / {
-      if (-f $WORK/node2.overload) { rewrite ^ /fault.xml break; }
-      rewrite ^/(small|4k|64k)\$ /\$1.xml break;
-    }
-  }
+$(server_block 1 $NODE1_PORT)
+$(server_block 2 $NODE2_PORT)
 }
 CONF
   mkdir -p "$WORK/tmp"
   "$NGINX" -c "$WORK/nginx.conf" -p "$WORK"
+}
+
+# One nginx node: node$1 on port $2, answering the fault while $WORK/node$1.overload exists.
+server_block() {
+  cat <<BLOCK
+  server {
+    listen 127.0.0.1:$2;
+    access_log $WORK/logs/node$1.log calls buffer=64k;
+    root $WORK/www;
+    error_page 405 =200 \$uri;
+    location / {
+      if (-f $WORK/node$1.overload) { rewrite ^ /fault.xml break; }
+      rewrite ^/(small|4k|64k)\$ /\$1.xml break;
+    }
+  }
+BLOCK
 }
 
 stop_nodes() { [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; }
