@@ -86,6 +86,25 @@ public sealed class ClusterTests : NodesTest
     }
 
     [Fact]
+    public async Task On_sigterm_a_member_leaves_the_cluster_gracefully_and_exits_0()
+    {
+        var seedPort = FreePort.Next();
+        // Downing would take a minute here: only a graceful leave removes the member sooner.
+        string[] slowDowning = ["--Proxy:Cluster:StableAfter=00:01:00"];
+        await using var survivor = await ProxyHarness.StartAsync(Nodes, [.. Member(seedPort, seedPort), .. slowDowning]);
+        await using var leaving = ProxyProcess.Start([
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}", "--Proxy:Nodes:1:Name=n2", $"--Proxy:Nodes:1:Address={N2.Address}",
+            .. Member(FreePort.Next(), seedPort), "--Proxy:Cluster:StableAfter=00:01:00"]);
+        await leaving.WaitUntilServingAsync();
+        await AwaitMembersUpAsync(survivor.Debug, 2);
+
+        leaving.Terminate();
+
+        Assert.Equal(0, await leaving.WaitForExitAsync());
+        await AwaitMembersUpAsync(survivor.Debug, 1);
+    }
+
+    [Fact]
     public async Task When_the_seed_is_killed_the_survivor_keeps_serving_and_downs_it()
     {
         var seedPort = FreePort.Next();
