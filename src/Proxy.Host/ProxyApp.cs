@@ -80,7 +80,8 @@ public static class ProxyApp
             .MinimumLevel.Override("Microsoft.Hosting", Serilog.Events.LogEventLevel.Information)
             .ReadFrom.Configuration(builder.Configuration)
             .Enrich.FromLogContext()
-            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));
+            // One line per request: the console is written off the request path.
+            .WriteTo.Async(sink => sink.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")));
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -96,9 +96,9 @@ public sealed class ReliabilityTests : NodesTest
 
         var failures = 0;
         var next = 0;
-        await Task.WhenAll(Enumerable.Range(0, 32).Select(async _ =>
+        await Task.WhenAll(Enumerable.Range(0, 200).Select(async _ =>
         {
-            while (Interlocked.Increment(ref next) <= 2000)
+            while (Interlocked.Increment(ref next) <= 4000)
             {
                 using var response = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
                 var body = await response.Content.ReadAsStringAsync();
