@@ -40,7 +40,7 @@ public sealed class RequestActor : ReceiveActor
             }
 
             _attempts.Add(new Attempt(a.Node, "answered"));
-            Complete(new Delivered(a.Answer, _attempts));
+            Complete(new Delivered(a.Answer, _attempts.ToArray()));
         });
         Receive<Overloaded>(o =>
         {
@@ -60,21 +60,19 @@ public sealed class RequestActor : ReceiveActor
             _attempts.Add(new Attempt(f.Node, Attempt.Describe(f)));
             if (f.Kind == FailureKind.ClientGone)
             {
-                Complete(new Refused(499, "client closed request", null, _attempts));
+                Complete(new Refused(499, "client closed request", null, _attempts.ToArray()));
                 return;
             }
 
             if (f.Kind == FailureKind.ClientBody)
             {
-                Complete(new Refused(400, "the request body could not be read", null, _attempts));
+                Complete(new Refused(400, "the request body could not be read", null, _attempts.ToArray()));
                 return;
             }
 
             // RFC 9110: only an idempotent request, or one that never reached the node, may go again.
             TryNextOr(_request.Body.CanReplay && (!f.ReachedNode || _request.IsIdempotent), f);
         });
-        Receive<GetRequestState>(_ => Sender.Tell(new RequestState(
-            _request.Id, _request.Method, _request.PathAndQuery, _triedCount, DateTime.UtcNow - _startedUtc)));
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(RequestActor),
             $"request={_request.Id} {_request.Method} {_request.PathAndQuery} attempt={_triedCount} age={(DateTime.UtcNow - _startedUtc).TotalMilliseconds:0}ms",
@@ -90,13 +88,18 @@ public sealed class RequestActor : ReceiveActor
     {
         if (!TryNext())
         {
-            Complete(new Refused(502, "no node available", null, _attempts));
+            Complete(new Refused(502, "no node available", null, _attempts.ToArray()));
         }
     }
 
     // A crash or stop before completion still answers the client, exactly once.
-    protected override void PostStop() =>
-        _completion.TrySetResult(new Refused(502, "proxy error while handling the request", null, _attempts));
+    protected override void PostStop()
+    {
+        if (!_completion.Task.IsCompleted)
+        {
+            _completion.TrySetResult(new Refused(502, "proxy error while handling the request", null, _attempts.ToArray()));
+        }
+    }
 
     private bool IsCurrent(TryOutcome outcome) =>
         _triedCount > 0 && outcome.Node == _roster.Names[_tried[_triedCount - 1]] && !_completion.Task.IsCompleted;
@@ -108,13 +111,15 @@ public sealed class RequestActor : ReceiveActor
             return;
         }
 
+        // The outcome carries its own copy of the attempts: messages are immutable.
+        var attempts = _attempts.ToArray();
         Complete(last switch
         {
-            Overloaded => new Refused(503, "all tried nodes are overloaded", _settings.RetryAfter, _attempts),
-            Failed { Kind: FailureKind.TimedOut } => new Refused(504, "node did not answer in time", null, _attempts),
-            Failed { Kind: FailureKind.InvalidAnswer } => new Refused(502, "node gave an invalid answer", null, _attempts),
-            Failed { Kind: FailureKind.Classified } => new Refused(502, "node answered with a failure", null, _attempts),
-            _ => new Refused(502, "could not reach a node", null, _attempts),
+            Overloaded => new Refused(503, "all tried nodes are overloaded", _settings.RetryAfter, attempts),
+            Failed { Kind: FailureKind.TimedOut } => new Refused(504, "node did not answer in time", null, attempts),
+            Failed { Kind: FailureKind.InvalidAnswer } => new Refused(502, "node gave an invalid answer", null, attempts),
+            Failed { Kind: FailureKind.Classified } => new Refused(502, "node answered with a failure", null, attempts),
+            _ => new Refused(502, "could not reach a node", null, attempts),
         });
     }
 
@@ -159,12 +164,6 @@ public sealed class RequestActor : ReceiveActor
         }
     }
 
-    public sealed record GetRequestState
-    {
-        public static GetRequestState Instance { get; } = new();
-    }
-
-    public sealed record RequestState(long Id, string Method, string Path, int Attempt, TimeSpan Age);
 
 }
 

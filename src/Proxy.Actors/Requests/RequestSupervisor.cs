@@ -44,7 +44,6 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<Dispatch>(d => Context.ActorOf(
             RequestActor.Props(d.Request, _settings, _roster!, _balancer, d.Completion),
             "request-" + d.Request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        Receive<GetInFlight>(_ => Sender.Tell(new InFlight(Context.GetChildren().ToArray())));
         Receive<DescribeActor>(_ =>
         {
             var children = Context.GetChildren().ToArray();
@@ -54,11 +53,4 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
 
     /// <summary>Handle this client request; the outcome completes <see cref="Completion"/> exactly once.</summary>
     public sealed record Dispatch(ProxyRequest Request, TaskCompletionSource<RequestOutcome> Completion);
-
-    public sealed record GetInFlight
-    {
-        public static GetInFlight Instance { get; } = new();
-    }
-
-    public sealed record InFlight(IReadOnlyList<IActorRef> Requests);
 }
