@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Hosting;
+using Microsoft.Net.Http.Headers;
 using Proxy.Actors.Requests;
 using Proxy.Host.Telemetry;
 
@@ -17,12 +18,23 @@ internal sealed partial class ProxyRequestHandler(
     PrometheusProxyMetrics metrics,
     ILogger<ProxyRequestHandler> logger)
 {
+    private const string KestrelMovedContentLength = "X-Content-Length";
+
     private IActorRef? _requests;
 
     public async Task HandleAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
         var requests = _requests ??= await requestSupervisor.GetAsync(context.RequestAborted).ConfigureAwait(false);
+
+        // Request smuggling shape: framed both by Content-Length and Transfer-Encoding. Kestrel
+        // frames it by Transfer-Encoding and moves the Content-Length to X-Content-Length
+        // (aspnetcore#43523); the proxy refuses it rather than pass on a message read two ways.
+        if (context.Request.Headers.ContainsKey(HeaderNames.TransferEncoding) && context.Request.Headers.ContainsKey(KestrelMovedContentLength))
+        {
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, "Content-Length and Transfer-Encoding conflict").ConfigureAwait(false);
+            return;
+        }
 
         ProxyRequest request;
         try
