@@ -14,8 +14,6 @@ public static class HopByHopHeaders
         "Upgrade",
     };
 
-    public static bool Contains(string name) => Names.Contains(name);
-
     /// <summary>True when <paramref name="name"/> is hop-by-hop or listed as such in the message's Connection header.</summary>
     public static bool IsHopByHop(string name, IEnumerable<string>? connectionTokens)
     {

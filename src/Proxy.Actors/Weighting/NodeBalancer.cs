@@ -23,8 +23,6 @@ public sealed class NodeBalancer
         _table = new Table(SmoothWeightedSchedule.Build(_weights), (int[])_weights.Clone());
     }
 
-    public int NodeCount => _weights.Length;
-
     /// <summary>The weights the schedule currently uses (a copy).</summary>
     public IReadOnlyList<int> Weights => _table.Weights;
 
