@@ -170,22 +170,9 @@ public sealed class ReliabilityTests : NodesTest
         using var other = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
         Assert.Equal(HttpStatusCode.OK, other.StatusCode);
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var buffer = new byte[1024];
-        int read;
-        try
-        {
-            do
-            {
-                read = await stream.ReadAsync(buffer, timeout.Token);
-            }
-            while (read > 0);
-        }
-        catch (IOException)
-        {
-        }
-
-        Assert.False(timeout.IsCancellationRequested, "the half-sent request was never cut off");
+        // Kestrel may answer 408 before closing; either way the connection must end.
+        var answer = await ReadToEndAsync(stream, TimeSpan.FromSeconds(30));
+        Assert.True(answer is null || answer.StartsWith("HTTP/1.1 408", StringComparison.Ordinal), $"unexpected answer: {answer}");
     }
 
     [Fact]
