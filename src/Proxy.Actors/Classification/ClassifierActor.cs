@@ -1,6 +1,7 @@
 using System.Text;
 using Akka.Actor;
 using Akka.Event;
+using Proxy.Actors.Diagnostics;
 
 namespace Proxy.Actors.Classification;
 
@@ -88,8 +89,8 @@ public abstract class ClassifierActor : UntypedActor
             case GetClassifierState:
                 Sender.Tell(new ClassifierState(Name, GetType().Name, Verdict, Describe(), _evaluated, _matched, _faults));
                 break;
-            case Diagnostics.DescribeActor:
-                Sender.Tell(new Diagnostics.ActorDescription(
+            case DescribeActor:
+                Sender.Tell(new ActorDescription(
                     GetType().Name,
                     $"rule={Name} verdict={Verdict} {Describe()} evaluated={_evaluated} matched={_matched} faults={_faults}",
                     []));

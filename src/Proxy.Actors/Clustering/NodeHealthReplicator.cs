@@ -42,7 +42,11 @@ public sealed class NodeHealthReplicator : ReceiveActor
         {
             var mark = o.Mark with { Member = _selfName };
             _applied[o.Node] = mark.AtUnixMs;
-            _replicator.Tell(Dsl.Update(Key, LWWDictionary<string, NodeMark>.Empty, WriteLocal.Instance, map => map.SetItem(_self, o.Node, mark)));
+
+            // The modify function runs inside the Replicator: it gets locals, never this actor's fields.
+            var self = _self;
+            var node = o.Node;
+            _replicator.Tell(Dsl.Update(Key, LWWDictionary<string, NodeMark>.Empty, WriteLocal.Instance, map => map.SetItem(self, node, mark)));
         });
         Receive<Changed>(c => Apply(c.Get(Key)));
         Receive<UpdateSuccess>(_ => { });

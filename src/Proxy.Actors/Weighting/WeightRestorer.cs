@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Proxy.Actors.Diagnostics;
 
 namespace Proxy.Actors.Weighting;
 
@@ -44,7 +45,7 @@ public sealed class WeightRestorer : ReceiveActor, IWithTimers
             }
         });
 
-        Receive<Proxy.Actors.Diagnostics.DescribeActor>(_ => Sender.Tell(new Proxy.Actors.Diagnostics.ActorDescription(
+        Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(WeightRestorer),
             $"interval={_interval} restoring=[{string.Join(',', _marked.Select(n => n.Path.Name).Order())}]",
             [])));

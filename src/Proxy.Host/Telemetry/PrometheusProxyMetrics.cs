@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Prometheus;
 using Proxy.Actors.Telemetry;
@@ -20,6 +21,9 @@ public sealed class PrometheusProxyMetrics : IProxyMetrics
     private readonly Counter _requests;
     private readonly Histogram _requestSeconds;
     private readonly Counter _redispatches;
+    private readonly ConcurrentDictionary<string, NodeInstruments> _nodes = new();
+    private readonly ConcurrentDictionary<(string Node, string Verdict, int Status), Counter.Child> _triesByLabels = new();
+    private readonly ConcurrentDictionary<int, Counter.Child> _requestsByStatus = new();
 
     public PrometheusProxyMetrics()
     {
@@ -40,19 +44,19 @@ public sealed class PrometheusProxyMetrics : IProxyMetrics
 
     public void TryCompleted(string node, string verdict, int status, TimeSpan upstream)
     {
-        _tries.WithLabels(node, verdict, Status(status)).Inc();
-        _upstreamSeconds.WithLabels(node).Observe(upstream.TotalSeconds);
+        _triesByLabels.GetOrAdd((node, verdict, status), static (key, tries) => tries.WithLabels(key.Node, key.Verdict, Status(key.Status)), _tries).Inc();
+        Node(node).UpstreamSeconds.Observe(upstream.TotalSeconds);
     }
 
-    public void Marked(string node) => _marks.WithLabels(node).Inc();
+    public void Marked(string node) => Node(node).Marks.Inc();
 
-    public void WeightChanged(string node, int weight) => _weight.WithLabels(node).Set(weight);
+    public void WeightChanged(string node, int weight) => Node(node).Weight.Set(weight);
 
-    public void InFlightChanged(string node, int inFlight) => _inFlight.WithLabels(node).Set(inFlight);
+    public void InFlightChanged(string node, int inFlight) => Node(node).InFlight.Set(inFlight);
 
     public void RequestCompleted(int status, int tries, TimeSpan duration)
     {
-        _requests.WithLabels(Status(status)).Inc();
+        _requestsByStatus.GetOrAdd(status, static (code, requests) => requests.WithLabels(Status(code)), _requests).Inc();
         _requestSeconds.Observe(duration.TotalSeconds);
         if (tries > 1)
         {
@@ -60,7 +64,14 @@ public sealed class PrometheusProxyMetrics : IProxyMetrics
         }
     }
 
+    // Labelled children are looked up once: WithLabels allocates and hashes on every call, and
+    // these are called several times per request.
+    private NodeInstruments Node(string node) => _nodes.GetOrAdd(node, static (name, metrics) => new NodeInstruments(
+        metrics._upstreamSeconds.WithLabels(name), metrics._marks.WithLabels(name), metrics._weight.WithLabels(name), metrics._inFlight.WithLabels(name)), this);
+
     public Task WriteAsync(Stream output, CancellationToken cancellationToken) => Registry.CollectAndExportAsTextAsync(output, cancellationToken);
 
     private static string Status(int status) => (uint)status < StatusNames.Length ? StatusNames[status] : status.ToString(CultureInfo.InvariantCulture);
+
+    private sealed record NodeInstruments(Histogram.Child UpstreamSeconds, Counter.Child Marks, Gauge.Child Weight, Gauge.Child InFlight);
 }
