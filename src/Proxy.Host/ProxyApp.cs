@@ -78,6 +78,9 @@ public static class ProxyApp
             .MinimumLevel.Information()
             .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.Hosting", Serilog.Events.LogEventLevel.Information)
+            // Off, not merely quiet: while this logger is enabled at any level, ASP.NET Core starts
+            // an Activity (and its async-local context) for every request. The proxy logs requests itself.
+            .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelOff)
             .ReadFrom.Configuration(builder.Configuration)
             .Enrich.FromLogContext()
             // One line per request: the console is written off the request path.
@@ -140,6 +143,9 @@ public static class ProxyApp
         app.Run(handler.HandleAsync);
         return app;
     }
+
+    // Above Fatal: Serilog has no "Off" level, and no event is ever this severe.
+    private const Serilog.Events.LogEventLevel LevelOff = Serilog.Events.LogEventLevel.Fatal + 1;
 
     private static string[] MapDemoSwitch(string[] args) =>
         args.Select(a => a == "--demo" ? "--Proxy:Demo=true" : a).ToArray();

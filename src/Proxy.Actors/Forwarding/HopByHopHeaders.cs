@@ -14,27 +14,51 @@ public static class HopByHopHeaders
         "Upgrade",
     };
 
-    /// <summary>True when <paramref name="name"/> is hop-by-hop or listed as such in the message's Connection header.</summary>
-    public static bool IsHopByHop(string name, IEnumerable<string>? connectionTokens)
+    /// <summary>
+    /// The header names a message's Connection header (its values joined by commas) lists, or null
+    /// when it lists none. Parsed once per message; <c>keep-alive</c> and <c>close</c> are options,
+    /// not names, and most messages carry only those.
+    /// </summary>
+    public static string[]? NamedByConnection(string? connection)
+    {
+        if (string.IsNullOrEmpty(connection))
+        {
+            return null;
+        }
+
+        List<string>? named = null;
+        foreach (var range in connection.AsSpan().Split(','))
+        {
+            var token = connection.AsSpan()[range].Trim();
+            if (token.Length > 0
+                && !token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
+                && !token.Equals("close", StringComparison.OrdinalIgnoreCase))
+            {
+                (named ??= []).Add(token.ToString());
+            }
+        }
+
+        return named?.ToArray();
+    }
+
+    /// <summary>True when <paramref name="name"/> is hop-by-hop, or one of <paramref name="namedByConnection"/>.</summary>
+    public static bool IsHopByHop(string name, string[]? namedByConnection)
     {
         if (Names.Contains(name))
         {
             return true;
         }
 
-        if (connectionTokens is null)
+        if (namedByConnection is null)
         {
             return false;
         }
 
-        foreach (var value in connectionTokens)
+        foreach (var named in namedByConnection)
         {
-            foreach (var token in value.AsSpan().Split(','))
+            if (named.Equals(name, StringComparison.OrdinalIgnoreCase))
             {
-                if (value.AsSpan()[token].Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
-                {
-                    return true;
-                }
+                return true;
             }
         }
 

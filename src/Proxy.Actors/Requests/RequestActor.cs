@@ -10,7 +10,7 @@ namespace Proxy.Actors.Requests;
 /// not tried yet on an overload (or a failure where that is safe), and completes the client's
 /// answer exactly once, then stops.
 /// </summary>
-public sealed class RequestActor : ReceiveActor
+public sealed class RequestActor : UntypedActor
 {
     private readonly ProxyRequest _request;
     private readonly RequestSettings _settings;
@@ -30,53 +30,68 @@ public sealed class RequestActor : ReceiveActor
         _balancer = balancer;
         _completion = completion;
         _tried = new int[Math.Min(roster.Nodes.Count, settings.MaxRedispatch + 1)];
+    }
 
-        Receive<Answered>(a =>
+    // An UntypedActor with a switch: a ReceiveActor builds its match handlers per instance, and
+    // this actor lives for one request.
+    protected override void OnReceive(object message)
+    {
+        switch (message)
         {
-            if (!IsCurrent(a))
-            {
-                a.Answer.Dispose();
-                return;
-            }
+            case Answered answered:
+                OnAnswered(answered);
+                break;
+            case Overloaded overloaded when IsCurrent(overloaded):
+                _attempts.Add(new Attempt(overloaded.Node, "overloaded:" + overloaded.Rule));
+                TryNextOr(redispatchable: _request.Body.CanReplay, overloaded);
+                break;
+            case Failed failed when IsCurrent(failed):
+                OnFailed(failed);
+                break;
+            case TryOutcome:
+                // An outcome of a try this request no longer waits for.
+                break;
+            case DescribeActor:
+                Sender.Tell(new ActorDescription(
+                    nameof(RequestActor),
+                    $"request={_request.Id} {_request.Method} {_request.PathAndQuery} attempt={_triedCount} age={(DateTime.UtcNow - _startedUtc).TotalMilliseconds:0}ms",
+                    []));
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
 
-            _attempts.Add(new Attempt(a.Node, "answered"));
-            Complete(new Delivered(a.Answer, _attempts.ToArray()));
-        });
-        Receive<Overloaded>(o =>
+    private void OnAnswered(Answered answered)
+    {
+        if (!IsCurrent(answered))
         {
-            if (IsCurrent(o))
-            {
-                _attempts.Add(new Attempt(o.Node, "overloaded:" + o.Rule));
-                TryNextOr(redispatchable: _request.Body.CanReplay, o);
-            }
-        });
-        Receive<Failed>(f =>
+            answered.Answer.Dispose();
+            return;
+        }
+
+        _attempts.Add(new Attempt(answered.Node, "answered"));
+        Complete(new Delivered(answered.Answer, _attempts.ToArray()));
+    }
+
+    private void OnFailed(Failed failed)
+    {
+        _attempts.Add(new Attempt(failed.Node, Attempt.Describe(failed)));
+        if (failed.Kind == FailureKind.ClientGone)
         {
-            if (!IsCurrent(f))
-            {
-                return;
-            }
+            Complete(new Refused(499, "client closed request", null, _attempts.ToArray()));
+            return;
+        }
 
-            _attempts.Add(new Attempt(f.Node, Attempt.Describe(f)));
-            if (f.Kind == FailureKind.ClientGone)
-            {
-                Complete(new Refused(499, "client closed request", null, _attempts.ToArray()));
-                return;
-            }
+        if (failed.Kind == FailureKind.ClientBody)
+        {
+            Complete(new Refused(400, "the request body could not be read", null, _attempts.ToArray()));
+            return;
+        }
 
-            if (f.Kind == FailureKind.ClientBody)
-            {
-                Complete(new Refused(400, "the request body could not be read", null, _attempts.ToArray()));
-                return;
-            }
-
-            // RFC 9110: only an idempotent request, or one that never reached the node, may go again.
-            TryNextOr(_request.Body.CanReplay && (!f.ReachedNode || _request.IsIdempotent), f);
-        });
-        Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
-            nameof(RequestActor),
-            $"request={_request.Id} {_request.Method} {_request.PathAndQuery} attempt={_triedCount} age={(DateTime.UtcNow - _startedUtc).TotalMilliseconds:0}ms",
-            [])));
+        // RFC 9110: only an idempotent request, or one that never reached the node, may go again.
+        TryNextOr(_request.Body.CanReplay && (!failed.ReachedNode || _request.IsIdempotent), failed);
     }
 
     // One actor per request: a producer instead of an expression tree, which Akka would take apart
@@ -163,8 +178,6 @@ public sealed class RequestActor : ReceiveActor
         {
         }
     }
-
-
 }
 
 /// <summary>Per-request policy: how many redispatches, and the Retry-After of a 503.</summary>

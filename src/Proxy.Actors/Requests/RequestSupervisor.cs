@@ -20,6 +20,7 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
     {
         _settings = settings;
         _balancer = balancer;
+        Context.System.Settings.InjectTopLevelFallback(RequestMailbox.DefaultConfig);
 
         // Until the node roster arrives, hold requests back rather than refuse them.
         Receive<NodeRoster>(roster =>
@@ -42,7 +43,7 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
     private void Ready()
     {
         Receive<Dispatch>(d => Context.ActorOf(
-            RequestActor.Props(d.Request, _settings, _roster!, _balancer, d.Completion),
+            RequestActor.Props(d.Request, _settings, _roster!, _balancer, d.Completion).WithMailbox(RequestMailbox.Id),
             "request-" + d.Request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         Receive<DescribeActor>(_ =>
         {

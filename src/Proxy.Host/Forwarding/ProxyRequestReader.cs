@@ -54,8 +54,7 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
     {
         var request = context.Request;
         var source = request.Headers;
-        var connection = source.Connection;
-        var connectionTokens = connection.Count == 0 ? null : (IEnumerable<string>)connection!;
+        var connectionTokens = HopByHopHeaders.NamedByConnection(source.Connection.ToString());
         var headers = new List<KeyValuePair<string, string>>(source.Count + 3);
         string? priorForwardedFor = null;
         string? priorProto = null;

@@ -34,7 +34,9 @@ internal static class ProxyResponseWriter
         var response = context.Response;
         var upstream = answer.Response;
         response.StatusCode = answer.Status;
-        var connectionTokens = upstream.Headers.Connection.Count == 0 ? null : upstream.Headers.Connection;
+        var connectionTokens = upstream.Headers.NonValidated.TryGetValues(HeaderNames.Connection, out var connection)
+            ? HopByHopHeaders.NamedByConnection(connection.ToString())
+            : null;
         CopyHeaders(upstream.Headers, response.Headers, connectionTokens);
         CopyHeaders(upstream.Content.Headers, response.Headers, connectionTokens);
 
@@ -63,7 +65,7 @@ internal static class ProxyResponseWriter
         }
     }
 
-    private static void CopyHeaders(HttpHeaders source, IHeaderDictionary target, HttpHeaderValueCollection<string>? connectionTokens)
+    private static void CopyHeaders(HttpHeaders source, IHeaderDictionary target, string[]? connectionTokens)
     {
         foreach (var (name, values) in source.NonValidated)
         {

@@ -19,11 +19,15 @@ public sealed class HopByHopHeadersTests
     [Fact]
     public void Fields_named_in_the_connection_header_are_hop_by_hop()
     {
-        string[] connection = ["keep-alive, X-Private", "x-other"];
+        var connection = HopByHopHeaders.NamedByConnection("keep-alive, X-Private,x-other");
 
         Assert.True(HopByHopHeaders.IsHopByHop("x-private", connection));
         Assert.True(HopByHopHeaders.IsHopByHop("X-Other", connection));
         Assert.False(HopByHopHeaders.IsHopByHop("X-Public", connection));
         Assert.False(HopByHopHeaders.IsHopByHop("Content-Type", null));
     }
+
+    [Fact]
+    public void Keep_alive_and_close_are_options_not_header_names() =>
+        Assert.Null(HopByHopHeaders.NamedByConnection("keep-alive, Close ,"));
 }

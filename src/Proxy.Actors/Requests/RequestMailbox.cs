@@ -1,0 +1,80 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Dispatch;
+using Akka.Dispatch.MessageQueues;
+
+namespace Proxy.Actors.Requests;
+
+/// <summary>
+/// The mailbox of a RequestActor: a small locked queue. The default mailbox's lock-free queue starts
+/// with a 32-slot segment (~800 bytes) per actor; a RequestActor lives for one request and receives
+/// one to three messages, so that segment was the largest single allocation per request.
+/// </summary>
+public sealed class RequestMailbox : MailboxType, IProducesMessageQueue<RequestMailbox.SmallMessageQueue>
+{
+    /// <summary>The mailbox id RequestActors are deployed with.</summary>
+    public const string Id = "proxy.request-mailbox";
+
+    public RequestMailbox(Settings settings, Config config)
+        : base(settings, config)
+    {
+    }
+
+    /// <summary>The configuration that defines <see cref="Id"/>; injected by the RequestSupervisor.</summary>
+    public static Config DefaultConfig { get; } = ConfigurationFactory.ParseString(
+        $"{Id}.mailbox-type = \"{typeof(RequestMailbox).AssemblyQualifiedName}\"");
+
+    public override IMessageQueue Create(IActorRef owner, ActorSystem system) => new SmallMessageQueue();
+
+    /// <summary>Unbounded, multi-producer, guarded by a lock that is almost never contended.</summary>
+    public sealed class SmallMessageQueue : IMessageQueue, IUnboundedMessageQueueSemantics
+    {
+        private readonly Queue<Envelope> _queue = new(2);
+
+        public bool HasMessages
+        {
+            get
+            {
+                lock (_queue)
+                {
+                    return _queue.Count > 0;
+                }
+            }
+        }
+
+        public int Count
+        {
+            get
+            {
+                lock (_queue)
+                {
+                    return _queue.Count;
+                }
+            }
+        }
+
+        public void Enqueue(IActorRef receiver, Envelope envelope)
+        {
+            lock (_queue)
+            {
+                _queue.Enqueue(envelope);
+            }
+        }
+
+        public bool TryDequeue(out Envelope envelope)
+        {
+            lock (_queue)
+            {
+                return _queue.TryDequeue(out envelope);
+            }
+        }
+
+        public void CleanUp(IActorRef owner, IMessageQueue deadletters)
+        {
+            while (TryDequeue(out var envelope))
+            {
+                deadletters.Enqueue(owner, envelope);
+            }
+        }
+    }
+}
