@@ -8,29 +8,39 @@ namespace Proxy.Actors.Requests;
 /// <summary>
 /// One client request: picks a node by weight, has it forward the request, redispatches to a node
 /// not tried yet on an overload (or a failure where that is safe), and completes the client's
-/// answer exactly once, then stops.
+/// answer exactly once, then stops. It learns its request from the <see cref="RequestSupervisor.Dispatch"/>
+/// its parent sends it first, so every RequestActor shares one <see cref="Props"/>.
 /// </summary>
 public sealed class RequestActor : UntypedActor
 {
-    private readonly ProxyRequest _request;
     private readonly RequestSettings _settings;
     private readonly NodeRoster _roster;
     private readonly NodeBalancer _balancer;
-    private readonly TaskCompletionSource<RequestOutcome> _completion;
     private readonly List<Attempt> _attempts = new(2);
     private readonly int[] _tried;
     private readonly DateTime _startedUtc = DateTime.UtcNow;
+    private ProxyRequest? _request;
+    private TaskCompletionSource<RequestOutcome>? _completion;
     private int _triedCount;
 
-    public RequestActor(ProxyRequest request, RequestSettings settings, NodeRoster roster, NodeBalancer balancer, TaskCompletionSource<RequestOutcome> completion)
+    public RequestActor(RequestSettings settings, NodeRoster roster, NodeBalancer balancer)
     {
-        _request = request;
         _settings = settings;
         _roster = roster;
         _balancer = balancer;
-        _completion = completion;
         _tried = new int[Math.Min(roster.Nodes.Count, settings.MaxRedispatch + 1)];
     }
+
+    private ProxyRequest Request => _request!;
+
+    /// <summary>
+    /// The Props every RequestActor of one roster shares, on the <see cref="RequestMailbox"/> (whose
+    /// configuration must be in the system's: see <see cref="RequestMailbox.DefaultConfig"/>). Built
+    /// once: Props, their producer and a mailbox deployment per request were a measurable share of
+    /// the per-request allocations.
+    /// </summary>
+    public static Props Props(RequestSettings settings, NodeRoster roster, NodeBalancer balancer) =>
+        Akka.Actor.Props.CreateBy(new Producer(settings, roster, balancer)).WithMailbox(RequestMailbox.Id);
 
     // An UntypedActor with a switch: a ReceiveActor builds its match handlers per instance, and
     // this actor lives for one request.
@@ -38,12 +48,15 @@ public sealed class RequestActor : UntypedActor
     {
         switch (message)
         {
+            case RequestSupervisor.Dispatch dispatch when _request is null:
+                Begin(dispatch);
+                break;
             case Answered answered:
                 OnAnswered(answered);
                 break;
             case Overloaded overloaded when IsCurrent(overloaded):
                 _attempts.Add(new Attempt(overloaded.Node, "overloaded:" + overloaded.Rule));
-                TryNextOr(redispatchable: _request.Body.CanReplay, overloaded);
+                TryNextOr(redispatchable: Request.Body.CanReplay, overloaded);
                 break;
             case Failed failed when IsCurrent(failed):
                 OnFailed(failed);
@@ -54,12 +67,31 @@ public sealed class RequestActor : UntypedActor
             case DescribeActor:
                 Sender.Tell(new ActorDescription(
                     nameof(RequestActor),
-                    $"request={_request.Id} {_request.Method} {_request.PathAndQuery} attempt={_triedCount} age={(DateTime.UtcNow - _startedUtc).TotalMilliseconds:0}ms",
+                    $"request={_request?.Id} {_request?.Method} {_request?.PathAndQuery} attempt={_triedCount} age={(DateTime.UtcNow - _startedUtc).TotalMilliseconds:0}ms",
                     []));
                 break;
             default:
                 Unhandled(message);
                 break;
+        }
+    }
+
+    // A crash or stop before completion still answers the client, exactly once.
+    protected override void PostStop()
+    {
+        if (_completion is { Task.IsCompleted: false })
+        {
+            _completion.TrySetResult(new Refused(502, "proxy error while handling the request", null, _attempts.ToArray()));
+        }
+    }
+
+    private void Begin(RequestSupervisor.Dispatch dispatch)
+    {
+        _request = dispatch.Request;
+        _completion = dispatch.Completion;
+        if (!TryNext())
+        {
+            Complete(new Refused(502, "no node available", null, _attempts.ToArray()));
         }
     }
 
@@ -91,33 +123,11 @@ public sealed class RequestActor : UntypedActor
         }
 
         // RFC 9110: only an idempotent request, or one that never reached the node, may go again.
-        TryNextOr(_request.Body.CanReplay && (!failed.ReachedNode || _request.IsIdempotent), failed);
-    }
-
-    // One actor per request: a producer instead of an expression tree, which Akka would take apart
-    // (and reflect over) on every request.
-    public static Props Props(ProxyRequest request, RequestSettings settings, NodeRoster roster, NodeBalancer balancer, TaskCompletionSource<RequestOutcome> completion) =>
-        Akka.Actor.Props.CreateBy(new Producer(request, settings, roster, balancer, completion));
-
-    protected override void PreStart()
-    {
-        if (!TryNext())
-        {
-            Complete(new Refused(502, "no node available", null, _attempts.ToArray()));
-        }
-    }
-
-    // A crash or stop before completion still answers the client, exactly once.
-    protected override void PostStop()
-    {
-        if (!_completion.Task.IsCompleted)
-        {
-            _completion.TrySetResult(new Refused(502, "proxy error while handling the request", null, _attempts.ToArray()));
-        }
+        TryNextOr(Request.Body.CanReplay && (!failed.ReachedNode || Request.IsIdempotent), failed);
     }
 
     private bool IsCurrent(TryOutcome outcome) =>
-        _triedCount > 0 && outcome.Node == _roster.Names[_tried[_triedCount - 1]] && !_completion.Task.IsCompleted;
+        _triedCount > 0 && outcome.Node == _roster.Names[_tried[_triedCount - 1]] && !_completion!.Task.IsCompleted;
 
     private void TryNextOr(bool redispatchable, TryOutcome last)
     {
@@ -152,13 +162,13 @@ public sealed class RequestActor : UntypedActor
         }
 
         _tried[_triedCount++] = node;
-        _roster.Nodes[node].Tell(new NodeActor.Forward(_request));
+        _roster.Nodes[node].Tell(new NodeActor.Forward(Request));
         return true;
     }
 
     private void Complete(RequestOutcome outcome)
     {
-        if (!_completion.TrySetResult(outcome) && outcome is Delivered late)
+        if (!_completion!.TrySetResult(outcome) && outcome is Delivered late)
         {
             late.Answer.Dispose();
         }
@@ -166,13 +176,13 @@ public sealed class RequestActor : UntypedActor
         Context.Stop(Self);
     }
 
-    private sealed class Producer(
-        ProxyRequest request, RequestSettings settings, NodeRoster roster, NodeBalancer balancer, TaskCompletionSource<RequestOutcome> completion)
-        : IIndirectActorProducer
+    // A producer instead of an expression tree, which Akka would take apart (and reflect over) on
+    // every actor it creates.
+    private sealed class Producer(RequestSettings settings, NodeRoster roster, NodeBalancer balancer) : IIndirectActorProducer
     {
         public Type ActorType => typeof(RequestActor);
 
-        public ActorBase Produce() => new RequestActor(request, settings, roster, balancer, completion);
+        public ActorBase Produce() => new RequestActor(settings, roster, balancer);
 
         public void Release(ActorBase actor)
         {

@@ -14,7 +14,7 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
 {
     private readonly RequestSettings _settings;
     private readonly NodeBalancer _balancer;
-    private NodeRoster? _roster;
+    private Props? _requestProps;
 
     public RequestSupervisor(IActorRef nodes, RequestSettings settings, NodeBalancer balancer)
     {
@@ -25,7 +25,7 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
         // Until the node roster arrives, hold requests back rather than refuse them.
         Receive<NodeRoster>(roster =>
         {
-            _roster = roster;
+            _requestProps = RequestActor.Props(_settings, roster, _balancer);
             Become(Ready);
             Stash.UnstashAll();
         });
@@ -42,9 +42,12 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
 
     private void Ready()
     {
-        Receive<Dispatch>(d => Context.ActorOf(
-            RequestActor.Props(d.Request, _settings, _roster!, _balancer, d.Completion).WithMailbox(RequestMailbox.Id),
-            "request-" + d.Request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Receive<Dispatch>(d =>
+        {
+            // The child's first message: it learns its request from the Dispatch itself.
+            var request = Context.ActorOf(_requestProps, "request-" + d.Request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            request.Tell(d);
+        });
         Receive<DescribeActor>(_ =>
         {
             var children = Context.GetChildren().ToArray();

@@ -20,6 +20,7 @@ public sealed class RequestActorTests : TestKit
     private readonly NodeBalancer _balancer = new([1, 1]);
 
     public RequestActorTests()
+        : base(RequestMailbox.DefaultConfig)
     {
         _a = CreateTestProbe("a");
         _b = CreateTestProbe("b");
@@ -34,7 +35,8 @@ public sealed class RequestActorTests : TestKit
     private (IActorRef Actor, Task<RequestOutcome> Outcome) Start(ProxyRequest request, RequestSettings? settings = null)
     {
         var completion = new TaskCompletionSource<RequestOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var actor = Sys.ActorOf(RequestActor.Props(request, settings ?? Settings, _roster, _balancer, completion));
+        var actor = Sys.ActorOf(RequestActor.Props(settings ?? Settings, _roster, _balancer));
+        actor.Tell(new RequestSupervisor.Dispatch(request, completion));
         return (actor, completion.Task.WaitAsync(TimeSpan.FromSeconds(5)));
     }
 
