@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Proxy vs plain YARP (round-robin, no classification) in front of the same two nginx nodes,
 # measured in one run, interleaved, after a warm-up. Writes bench/results/latest.md.
-#   bash bench/run.sh                 # full run (about 4 minutes)
+#   bash bench/run.sh                 # full run (about 7 minutes)
 #   DURATION=5 bash bench/run.sh      # shorter runs
 #   ONLY="healthy, 128 B" bash bench/run.sh   # only the scenarios whose name contains this
+#   ROUNDS=1 bash bench/run.sh        # one round instead of three (faster, noisier)
+# Each scenario runs ROUNDS times, YARP and Proxy alternating; the table gives the median of the
+# rounds (this VM's figures move by +-15% from one run to the next) and their total counts.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-3}
+DURATION=${DURATION:-8}
+WARMUP=${WARMUP:-2}
+ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-2}
 OUT="$ROOT/bench/results/latest.md"
 
@@ -29,35 +33,56 @@ SCENARIOS=(
   "healthy, 64 KiB|/64k|32|"
 )
 
-# One wrk run against one target: "rps p50 p99 faults backend_calls_per_request non2xx"
+# One wrk run against one target, after a warm-up:
+# "rps p50 p99 faults requests backend_calls node1_calls non2xx cpu_ticks"
 measure() {
-  local url=$1 conns=$2 script=$3
+  local url=$1 conns=$2 script=$3 pid=$4
   wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" -s "$WORK/$script" "$url" >/dev/null 2>&1
-  local before after out
+  local out b1 b2 a1 a2 c0 c1
   read -r b1 b2 <<<"$(backend_calls)"
+  c0=$(cpu_ticks "$pid")
   out=$(wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" -s "$WORK/$script" "$url" 2>&1)
+  c1=$(cpu_ticks "$pid")
   read -r a1 a2 <<<"$(backend_calls)"
-  local requests rps p50 p99 faults non2xx calls node1
-  requests=$(awk '/requests in/ { print $1 }' <<<"$out")
-  rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
-  p50=$(awk '/^P50/ { print $2 }' <<<"$out")
-  p99=$(awk '/^P99/ { print $2 }' <<<"$out")
-  faults=$(awk '/^FAULTS/ { print $2 }' <<<"$out")
+  local non2xx
   non2xx=$(awk '/Non-2xx/ { print $NF }' <<<"$out"); non2xx=${non2xx:-0}
-  calls=$(( (a1 - b1) + (a2 - b2) ))
-  node1=$(( a1 - b1 ))
-  echo "$rps $p50 $p99 $faults $(python3 -c "print(f'{$calls/max(1,$requests):.3f}')") $non2xx $(python3 -c "print(f'{100*$node1/max(1,$calls):.2f}')")"
+  echo "$(awk '/Requests\/sec/ { print $2 }' <<<"$out") $(awk '/^P50/ { print $2 }' <<<"$out") $(awk '/^P99/ { print $2 }' <<<"$out")" \
+    "$(awk '/^FAULTS/ { print $2 }' <<<"$out") $(awk '/requests in/ { print $1 }' <<<"$out")" \
+    "$(( (a1 - b1) + (a2 - b2) )) $(( a1 - b1 )) $non2xx $(( c1 - c0 ))"
+}
+
+# Process CPU time (user + system) in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# Medians of the rounds' rates, totals of their counts: one table row per target.
+summarize() {
+  python3 - "$@" <<'PY'
+import statistics, sys, os
+name, target, base, rounds = sys.argv[1:5]
+rows = [line.split() for line in open(rounds) if line.strip()]
+med = lambda i: statistics.median(float(r[i]) for r in rows)
+total = lambda i: sum(int(r[i]) for r in rows)
+faults = "-" if rows[0][3] == "-" else str(sum(int(r[3]) for r in rows))
+requests, calls, node1, ticks = total(4), total(5), total(6), total(8)
+hz = os.sysconf("SC_CLK_TCK")
+rps = med(0)
+ratio = "1.00x" if base == "-" else f"{rps / float(base):.2f}x"
+print(f"| {name} | {target} | {rps:.0f} | {med(1):.2f} | {med(2):.2f} | {ratio} | {1e6 * ticks / hz / max(1, requests):.1f} "
+      f"| {calls / max(1, requests):.3f} | {100 * node1 / max(1, calls):.2f} % | {total(7)} | {faults} |")
+print(f"{rps:.0f}", file=sys.stderr)
+PY
 }
 
 {
   echo "# Proxy vs YARP — $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "Command: \`bash bench/run.sh\` (wrk -t$THREADS, ${DURATION}s per run after ${WARMUP}s warm-up; XML-RPC POSTs; two nginx nodes;"
+  echo "Command: \`bash bench/run.sh\` (wrk -t$THREADS, $ROUNDS rounds of ${DURATION}s per target, each after ${WARMUP}s warm-up, YARP and Proxy"
+  echo "alternating; medians of the rounds, totals of their counts; XML-RPC POSTs; two nginx nodes;"
   echo "YARP 2.3.0 round-robin; Proxy with the default classifier chain, request logs at Warning)."
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo), load tool on the same box."
   echo
-  echo "| scenario | target | req/s | p50 ms | p99 ms | vs YARP | backend calls / request | node1 share of calls | non-2xx | faults leaked |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| scenario | target | req/s | p50 ms | p99 ms | vs YARP | CPU µs / request | backend calls / request | node1 share of calls | non-2xx | faults leaked |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } > "$OUT.tmp"
 
 for scenario in "${SCENARIOS[@]}"; do
@@ -66,12 +91,14 @@ for scenario in "${SCENARIOS[@]}"; do
   rm -f "$WORK"/node*.overload
   for node in $overloaded; do touch "$WORK/$node.overload"; done
   script=post.lua; [ -n "$overloaded" ] && script=post-faults.lua
-  read -r y_rps y_p50 y_p99 y_faults y_calls y_non y_share <<<"$(measure "http://127.0.0.1:$YARP_PORT$path" "$conns" "$script")"
-  read -r p_rps p_p50 p_p99 p_faults p_calls p_non p_share <<<"$(measure "http://127.0.0.1:$PROXY_PORT$path" "$conns" "$script")"
-  ratio=$(python3 -c "print(f'{$p_rps/$y_rps:.2f}x')")
-  echo "| $name | YARP | $y_rps | $y_p50 | $y_p99 | 1.00x | $y_calls | $y_share % | $y_non | $y_faults |" >> "$OUT.tmp"
-  echo "| $name | Proxy | $p_rps | $p_p50 | $p_p99 | $ratio | $p_calls | $p_share % | $p_non | $p_faults |" >> "$OUT.tmp"
-  echo "$name: YARP $y_rps req/s, Proxy $p_rps req/s ($ratio)" >&2
+  : > "$WORK/yarp.rounds"; : > "$WORK/proxy.rounds"
+  for _ in $(seq 1 "$ROUNDS"); do
+    measure "http://127.0.0.1:$YARP_PORT$path" "$conns" "$script" "$YARP_PID" >> "$WORK/yarp.rounds"
+    measure "http://127.0.0.1:$PROXY_PORT$path" "$conns" "$script" "$PROXY_PID" >> "$WORK/proxy.rounds"
+  done
+  y_rps=$(summarize "$name" YARP - "$WORK/yarp.rounds" 2>&1 >> "$OUT.tmp")
+  p_rps=$(summarize "$name" Proxy "$y_rps" "$WORK/proxy.rounds" 2>&1 >> "$OUT.tmp")
+  echo "$name: YARP $y_rps req/s, Proxy $p_rps req/s ($(python3 -c "print(f'{$p_rps/$y_rps:.2f}x')"))" >&2
 done
 rm -f "$WORK"/node*.overload
 
