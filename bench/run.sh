@@ -54,11 +54,14 @@ measure() {
 # Process CPU time (user + system) in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
+# Peak RSS since the last reset (VmHWM), and its reset, so each scenario reports its own peak.
+reset_peak_rss() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
+
 # Medians of the rounds' rates, totals of their counts: one table row per target.
 summarize() {
   python3 - "$@" <<'PY'
 import statistics, sys, os
-name, target, base, rounds = sys.argv[1:5]
+name, target, base, rounds, peak = sys.argv[1:6]
 rows = [line.split() for line in open(rounds) if line.strip()]
 med = lambda i: statistics.median(float(r[i]) for r in rows)
 total = lambda i: sum(int(r[i]) for r in rows)
@@ -68,7 +71,7 @@ hz = os.sysconf("SC_CLK_TCK")
 rps = med(0)
 ratio = "1.00x" if base == "-" else f"{rps / float(base):.2f}x"
 print(f"| {name} | {target} | {rps:.0f} | {med(1):.2f} | {med(2):.2f} | {ratio} | {1e6 * ticks / hz / max(1, requests):.1f} "
-      f"| {calls / max(1, requests):.3f} | {100 * node1 / max(1, calls):.2f} % | {total(7)} | {faults} |")
+      f"| {calls / max(1, requests):.3f} | {100 * node1 / max(1, calls):.2f} % | {total(7)} | {faults} | {peak} |")
 print(f"{rps:.0f}", file=sys.stderr)
 PY
 }
@@ -81,8 +84,8 @@ PY
   echo "YARP 2.3.0 round-robin; Proxy with the default classifier chain, request logs at Warning)."
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo), load tool on the same box."
   echo
-  echo "| scenario | target | req/s | p50 ms | p99 ms | vs YARP | CPU µs / request | backend calls / request | node1 share of calls | non-2xx | faults leaked |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| scenario | target | req/s | p50 ms | p99 ms | vs YARP | CPU µs / request | backend calls / request | node1 share of calls | non-2xx | faults leaked | peak RSS MB |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } > "$OUT.tmp"
 
 for scenario in "${SCENARIOS[@]}"; do
@@ -92,19 +95,20 @@ for scenario in "${SCENARIOS[@]}"; do
   for node in $overloaded; do touch "$WORK/$node.overload"; done
   script=post.lua; [ -n "$overloaded" ] && script=post-faults.lua
   : > "$WORK/yarp.rounds"; : > "$WORK/proxy.rounds"
+  reset_peak_rss "$YARP_PID"; reset_peak_rss "$PROXY_PID"
   for _ in $(seq 1 "$ROUNDS"); do
     measure "http://127.0.0.1:$YARP_PORT$path" "$conns" "$script" "$YARP_PID" >> "$WORK/yarp.rounds"
     measure "http://127.0.0.1:$PROXY_PORT$path" "$conns" "$script" "$PROXY_PID" >> "$WORK/proxy.rounds"
   done
-  y_rps=$(summarize "$name" YARP - "$WORK/yarp.rounds" 2>&1 >> "$OUT.tmp")
-  p_rps=$(summarize "$name" Proxy "$y_rps" "$WORK/proxy.rounds" 2>&1 >> "$OUT.tmp")
+  y_rps=$(summarize "$name" YARP - "$WORK/yarp.rounds" "$(peak_rss_mb "$YARP_PID")" 2>&1 >> "$OUT.tmp")
+  p_rps=$(summarize "$name" Proxy "$y_rps" "$WORK/proxy.rounds" "$(peak_rss_mb "$PROXY_PID")" 2>&1 >> "$OUT.tmp")
   echo "$name: YARP $y_rps req/s, Proxy $p_rps req/s ($(python3 -c "print(f'{$p_rps/$y_rps:.2f}x')"))" >&2
 done
 rm -f "$WORK"/node*.overload
 
 {
   echo
-  echo "Peak RSS: Proxy $(peak_rss_mb "$PROXY_PID") MB, YARP $(peak_rss_mb "$YARP_PID") MB (VmHWM over the whole run, 256 connections included)."
+  echo "Peak RSS: the process's VmHWM over the scenario's rounds and warm-ups (reset between scenarios)."
   echo
   echo "\"both overloaded\": YARP delivers the faults as 200s; Proxy answers 503 (non-2xx) and leaks none."
 } >> "$OUT.tmp"
