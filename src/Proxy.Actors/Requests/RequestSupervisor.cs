@@ -20,7 +20,11 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
     {
         _settings = settings;
         _balancer = balancer;
-        Context.System.Settings.InjectTopLevelFallback(RequestMailbox.DefaultConfig);
+        if (!Context.System.Settings.Config.HasPath(RequestMailbox.Id))
+        {
+            // Once per system, not per restart: each injection wraps the configuration again.
+            Context.System.Settings.InjectTopLevelFallback(RequestMailbox.DefaultConfig);
+        }
 
         // Until the node roster arrives, hold requests back rather than refuse them.
         Receive<NodeRoster>(roster =>
