@@ -49,7 +49,7 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<Dispatch>(d =>
         {
             // The child's first message: it learns its request from the Dispatch itself.
-            var request = Context.ActorOf(_requestProps, "request-" + d.Request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var request = Context.ActorOf(_requestProps, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"request-{d.Request.Id}"));
             request.Tell(d);
         });
         Receive<DescribeActor>(_ =>
