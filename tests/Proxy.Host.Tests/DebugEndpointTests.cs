@@ -43,6 +43,13 @@ public sealed class DebugEndpointTests : NodesTest
         var request = Assert.Single(all.Values, a => a.GetProperty("type").GetString() == "RequestActor");
         Assert.Contains("GET /slow attempt=1", request.GetProperty("state").GetString(), StringComparison.Ordinal);
 
+        // /user/requests is the pool of RequestSupervisor shards; the request lives under one of them.
+        Assert.Equal("RoundRobinPool", all["/user/requests"].GetProperty("type").GetString());
+        Assert.Contains("inFlight=1", all["/user/requests"].GetProperty("state").GetString(), StringComparison.Ordinal);
+        var shard = request.GetProperty("path").GetString()![..request.GetProperty("path").GetString()!.LastIndexOf('/')];
+        Assert.Equal("RequestSupervisor", all[shard].GetProperty("type").GetString());
+        Assert.StartsWith("/user/requests/", shard, StringComparison.Ordinal);
+
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hanging);
     }

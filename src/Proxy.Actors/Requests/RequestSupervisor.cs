@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Routing;
 using Proxy.Actors.Diagnostics;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Weighting;
@@ -8,7 +9,7 @@ namespace Proxy.Actors.Requests;
 /// <summary>
 /// Parent of the RequestActors: starts one per <see cref="Dispatch"/>. A RequestActor that fails
 /// is stopped, never restarted: a restart would send the request again, and its PostStop already
-/// answers the client.
+/// answers the client. The host runs several as one pool (<see cref="PoolProps"/>).
 /// </summary>
 public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
 {
@@ -41,6 +42,17 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
 
     public static Props Props(IActorRef nodes, RequestSettings settings, NodeBalancer balancer) =>
         Akka.Actor.Props.Create(() => new RequestSupervisor(nodes, settings, balancer));
+
+    /// <summary>
+    /// Several RequestSupervisors behind one round-robin pool router. The router picks a shard on the
+    /// sender's own thread, so the pool costs no extra hop; each shard keeps a small table of
+    /// children (Akka copies part of it on every child started and stopped), and the shards start
+    /// and reap their RequestActors in parallel. A shard that fails is restarted alone; its
+    /// RequestActors stop and answer their clients with a 502.
+    /// </summary>
+    public static Props PoolProps(IActorRef nodes, RequestSettings settings, NodeBalancer balancer, int shards) =>
+        Props(nodes, settings, balancer).WithRouter(
+            new RoundRobinPool(shards).WithSupervisorStrategy(new OneForOneStrategy(_ => Directive.Restart)));
 
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 

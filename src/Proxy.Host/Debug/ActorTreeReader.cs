@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Hosting;
+using Akka.Routing;
 using Proxy.Actors.Diagnostics;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
@@ -25,13 +26,34 @@ public sealed class ActorTreeReader(
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(3));
-        var roots = new[]
+        var restorerRef = await restorer.GetAsync(cancellationToken).ConfigureAwait(false);
+        var nodesRef = await nodes.GetAsync(cancellationToken).ConfigureAwait(false);
+        var requestsRef = await requests.GetAsync(cancellationToken).ConfigureAwait(false);
+        return await Task.WhenAll(
+            DescribeAsync(restorerRef, deadline.Token),
+            DescribeAsync(nodesRef, deadline.Token),
+            DescribePoolAsync(requestsRef, deadline.Token)).ConfigureAwait(false);
+    }
+
+    // A pool router answers for itself only to router messages: list its routees (the
+    // RequestSupervisor shards) and describe each.
+    private static async Task<ActorNode> DescribePoolAsync(IActorRef pool, CancellationToken cancellationToken)
+    {
+        var path = pool.Path.ToStringWithoutAddress();
+        Routees routees;
+        try
         {
-            await restorer.GetAsync(cancellationToken).ConfigureAwait(false),
-            await nodes.GetAsync(cancellationToken).ConfigureAwait(false),
-            await requests.GetAsync(cancellationToken).ConfigureAwait(false),
-        };
-        return await Task.WhenAll(roots.Select(r => DescribeAsync(r, deadline.Token))).ConfigureAwait(false);
+            routees = await pool.Ask<Routees>(GetRoutees.Instance, PerActor, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is AskTimeoutException or OperationCanceledException)
+        {
+            return new ActorNode(path, "unknown", "no answer (finished or busy)", [], 0);
+        }
+
+        var shards = routees.Members.OfType<ActorRefRoutee>().Select(r => r.Actor).ToArray();
+        var described = await Task.WhenAll(shards.Select(s => DescribeAsync(s, cancellationToken))).ConfigureAwait(false);
+        var inFlight = described.Sum(s => s.Children.Count + s.ChildrenNotListed);
+        return new ActorNode(path, "RoundRobinPool", $"shards={shards.Length} inFlight={inFlight}", described, 0);
     }
 
     private static async Task<ActorNode> DescribeAsync(IActorRef actor, CancellationToken cancellationToken)

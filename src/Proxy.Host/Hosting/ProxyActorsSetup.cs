@@ -14,10 +14,10 @@ namespace Proxy.Host.Hosting;
 /// <summary>The whole actor system of the proxy, wired in one place.</summary>
 public static class ProxyActorsSetup
 {
-    /// <summary>
-    /// /user/weight-restorer gives marked nodes their weight back; /user/nodes supervises one
-    /// NodeActor per node; /user/requests starts a RequestActor per client request.
-    /// </summary>
+    // RequestSupervisor shards: enough that each keeps a small children table at a few hundred
+    // requests in flight, and none is a bottleneck (ADR 0007).
+    private const int RequestShards = 32;
+
     /// <summary>
     /// Akka.Cluster membership for <c>Proxy:Cluster</c>. Each member downs the members it cannot
     /// reach after <c>StableAfter</c> (auto-downing), so every side of a split keeps running: the
@@ -40,6 +40,11 @@ public static class ProxyActorsSetup
                 + "akka.cluster.distributed-data.notify-subscribers-interval = 100ms\n",
                 HoconAddMode.Prepend);
 
+    /// <summary>
+    /// /user/weight-restorer gives marked nodes their weight back; /user/nodes supervises one
+    /// NodeActor per node; /user/requests, a pool of RequestSupervisors, starts a RequestActor per
+    /// client request.
+    /// </summary>
     public static AkkaConfigurationBuilder WithProxyActors(this AkkaConfigurationBuilder akka, ProxySettings settings, NodeBalancer balancer, IProxyMetrics metrics) =>
         akka.WithActors((system, registry) =>
         {
@@ -58,7 +63,7 @@ public static class ProxyActorsSetup
 
             var services = new NodeServices(settings.Health, balancer, restorer, metrics, replicator);
             var nodes = system.ActorOf(NodeSupervisor.Props(settings.Nodes, settings.Forwarding, settings.Classifiers, services), "nodes");
-            var requests = system.ActorOf(RequestSupervisor.Props(nodes, settings.Requests, balancer), "requests");
+            var requests = system.ActorOf(RequestSupervisor.PoolProps(nodes, settings.Requests, balancer, RequestShards), "requests");
             registry.Register<WeightRestorer>(restorer);
             registry.Register<NodeSupervisor>(nodes);
             registry.Register<RequestSupervisor>(requests);

@@ -1,4 +1,6 @@
 using Akka.Actor;
+using Akka.Routing;
+using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
@@ -30,5 +32,46 @@ public sealed class RequestSupervisorTests : TestKit
         var refused = Assert.IsType<Refused>(await completion.Task.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Equal(502, refused.Status);
         Assert.Equal("request-7", node.LastSender.Path.Name);
+    }
+
+    [Fact]
+    public async Task The_pool_spreads_requests_over_its_shards_and_a_failed_shard_fails_only_its_own_requests()
+    {
+        var node = CreateTestProbe();
+        var nodeSupervisor = CreateTestProbe();
+        nodeSupervisor.SetAutoPilot(new DelegateAutoPilot((sender, _) =>
+        {
+            sender.Tell(new NodeRoster([node.Ref], ["n"]));
+            return AutoPilot.KeepRunning;
+        }));
+        var pool = Sys.ActorOf(RequestSupervisor.PoolProps(
+            nodeSupervisor.Ref, new RequestSettings(1, TimeSpan.FromSeconds(1)), new NodeBalancer([1]), shards: 2));
+
+        var first = Dispatch(pool, 1);
+        await node.ExpectMsgAsync<NodeActor.Forward>();
+        var firstShard = node.LastSender.Path.Parent;
+        var second = Dispatch(pool, 2);
+        await node.ExpectMsgAsync<NodeActor.Forward>();
+        var secondRequest = node.LastSender;
+        Assert.NotEqual(firstShard, secondRequest.Path.Parent);
+
+        // The second request's shard fails: it is restarted, its request answered 502; the
+        // other shard's request is still waiting for its node, and new requests still flow.
+        var shards = (await pool.Ask<Routees>(GetRoutees.Instance, TimeSpan.FromSeconds(3))).Members.OfType<ActorRefRoutee>().Select(r => r.Actor);
+        shards.Single(s => s.Path == secondRequest.Path.Parent).Tell(Kill.Instance);
+        Assert.Equal(502, Assert.IsType<Refused>(await second.WaitAsync(TimeSpan.FromSeconds(5))).Status);
+        Assert.False(first.IsCompleted);
+
+        _ = Dispatch(pool, 3);
+        _ = Dispatch(pool, 4);
+        await node.ExpectMsgAsync<NodeActor.Forward>();
+        await node.ExpectMsgAsync<NodeActor.Forward>();
+    }
+
+    private static Task<RequestOutcome> Dispatch(IActorRef pool, long id)
+    {
+        var completion = new TaskCompletionSource<RequestOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pool.Tell(new RequestSupervisor.Dispatch(new ProxyRequest(id, "GET", "/", [], RequestBody.None, CancellationToken.None), completion));
+        return completion.Task;
     }
 }
