@@ -24,14 +24,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     private readonly int _index;
     private readonly NodeSettings _node;
-    private readonly NodeForwarder _forwarder;
     private readonly HealthSettings _health;
     private readonly NodeBalancer _balancer;
     private readonly IActorRef _restorer;
     private readonly IProxyMetrics _metrics;
     private readonly IActorRef _cluster;
     private readonly IActorRef[] _classifiers;
-    private readonly IActorRef[] _classifiersAfterFirst;
+    private readonly TryRoute _route;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private NodeHealth _state = NodeHealth.Healthy;
@@ -48,7 +47,6 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     {
         _index = index;
         _node = node;
-        _forwarder = forwarder;
         _health = services.Health;
         _balancer = services.Balancer;
         _restorer = services.Restorer;
@@ -56,8 +54,10 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _cluster = services.HealthReplicator ?? ActorRefs.Nobody;
         _configuredWeight = node.Weight;
         _weight = node.Weight;
-        _classifiers = classifiers.Select(c => Context.ActorOf(c.Props, "classifier-" + c.Name)).ToArray();
-        _classifiersAfterFirst = _classifiers.Skip(1).ToArray();
+        // A restarted NodeActor adopts the classifiers its previous incarnation left running (see
+        // PreRestart): tries still in flight hold their references.
+        _classifiers = classifiers.Select(AdoptOrStart).ToArray();
+        _route = new TryRoute(forwarder, node.Name, _classifiers, _classifiers.Skip(1).ToArray());
 
         Receive<Forward>(HandleForward);
         Receive<TryCompleted>(HandleCompleted);
@@ -76,6 +76,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    private static IActorRef AdoptOrStart(ClassifierSpec classifier)
+    {
+        var name = "classifier-" + classifier.Name;
+        var kept = Context.Child(name);
+        return kept.IsNobody() ? Context.ActorOf(classifier.Props, name) : kept;
+    }
 
     public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services) =>
         Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services));
@@ -100,20 +107,42 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                 break;
         }
 
-        base.PreRestart(reason, message);
+        // Unlike the default, keep the classifier children (Akka restarts them along with this actor,
+        // mailboxes intact): a try that finishes during the restart still reaches them.
+        PostStop();
     }
 
     private void HandleForward(Forward forward)
     {
-        var requester = Sender;
-        var name = _node.Name;
-        var started = Stopwatch.GetTimestamp();
         _requests++;
         _metrics.InFlightChanged(_node.Name, ++_inFlight);
-        _forwarder.SendAsync(forward.Request).PipeTo(
-            Self,
-            success: result => new TryCompleted(requester, result, started),
-            failure: ex => new TryCompleted(requester, new ForwardResult(null, new Failed(name, FailureKind.Dropped, ReachedNode: true, ex.Message)), started));
+        _ = ForwardAsync(_route, forward.Request, Sender, Self, Stopwatch.GetTimestamp());
+    }
+
+    // Runs off the actor, so everything it needs comes in as arguments. An answer goes straight to
+    // the first classifier, whose verdict comes back here as Classified; a failure (or an answer
+    // with no classifier to judge it) comes back as TryCompleted. Piping every result through this
+    // actor first cost a message and a mailbox run per try.
+    private static async Task ForwardAsync(TryRoute route, ProxyRequest request, IActorRef requester, IActorRef self, long started)
+    {
+        ForwardResult result;
+        try
+        {
+            result = await route.Forwarder.SendAsync(request).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            result = new ForwardResult(null, new Failed(route.Node, FailureKind.Dropped, ReachedNode: true, ex.Message));
+        }
+
+        if (result.Answer is { } answer && route.Classifiers.Length > 0)
+        {
+            route.Classifiers[0].Tell(new ClassifierActor.Classify(answer, route.AfterFirst, new Judging(requester, answer, started)), self);
+        }
+        else
+        {
+            self.Tell(new TryCompleted(requester, result, started));
+        }
     }
 
     private void HandleCompleted(TryCompleted completed)
@@ -122,14 +151,10 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         {
             Conclude(completed.Requester, completed.Result.Failure!, status: 0, completed.Started);
         }
-        else if (_classifiers.Length == 0)
-        {
-            Conclude(completed.Requester, new Answered(_node.Name, answer), answer.Status, completed.Started);
-        }
         else
         {
-            var ticket = new Judging(completed.Requester, answer, completed.Started);
-            _classifiers[0].Tell(new ClassifierActor.Classify(answer, _classifiersAfterFirst, ticket));
+            // Only with an empty classifier chain does an answer come back unjudged.
+            Conclude(completed.Requester, new Answered(_node.Name, answer), answer.Status, completed.Started);
         }
     }
 
@@ -398,6 +423,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     /// <summary>Another member of the cluster learnt this about the node.</summary>
     public sealed record Adopt(NodeMark Mark);
+
+    /// <summary>What a try needs once it runs off the actor: the connection pool and the classifier chain.</summary>
+    private sealed record TryRoute(NodeForwarder Forwarder, string Node, IActorRef[] Classifiers, IActorRef[] AfterFirst);
 
     private sealed record TryCompleted(IActorRef Requester, ForwardResult Result, long Started);
 

@@ -34,4 +34,27 @@ public sealed class NodeSupervisorTests : TestKit, IAsyncLifetime
         using var answer = (await ExpectMsgAsync<Answered>()).Answer;
         Assert.Contains("n1", Encoding.UTF8.GetString(answer.Buffered.Span), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_restarted_node_actor_keeps_its_classifier_actors()
+    {
+        var nodes = new[] { new NodeSettings("n1", NodeAddress.Parse(_backend.Address), 128) };
+        var supervisor = Sys.ActorOf(NodeSupervisor.Props(nodes, ForwardingSettings.Default, ClassifierSpec.DefaultChain, new NodeServices(HealthSettings.Default, new NodeBalancer([128]), CreateTestProbe().Ref, NullProxyMetrics.Instance)));
+        var node = (await supervisor.Ask<NodeRoster>(NodeSupervisor.GetRoster.Instance, TimeSpan.FromSeconds(3))).Nodes[0];
+        var classifierPath = node.Path / ("classifier-" + ClassifierSpec.DefaultRuleName);
+        var before = await Sys.ActorSelection(classifierPath).ResolveOne(TimeSpan.FromSeconds(3));
+
+        node.Tell(new NodeActor.Forward(new ProxyRequest(1, "GET", "/", [], RequestBody.None, CancellationToken.None)));
+        (await ExpectMsgAsync<Answered>()).Answer.Dispose();
+        node.Tell(Kill.Instance);
+        node.Tell(new NodeActor.Forward(new ProxyRequest(2, "GET", "/", [], RequestBody.None, CancellationToken.None)));
+        (await ExpectMsgAsync<Answered>()).Answer.Dispose();
+
+        // The classifier was restarted with its parent, not replaced: the reference a try in flight
+        // holds still reaches it, and it judged the answer after the restart.
+        var after = await Sys.ActorSelection(classifierPath).ResolveOne(TimeSpan.FromSeconds(3));
+        Assert.Equal(before, after);
+        var state = await after.Ask<ClassifierActor.ClassifierState>(ClassifierActor.GetClassifierState.Instance, TimeSpan.FromSeconds(3));
+        Assert.Equal(1, state.Evaluated);
+    }
 }
