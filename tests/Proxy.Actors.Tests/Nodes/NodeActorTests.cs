@@ -167,4 +167,24 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
         using var answer = (await ExpectMsgAsync<Answered>()).Answer;
         Assert.Contains("unix", Encoding.UTF8.GetString(answer.Buffered.Span), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_try_whose_client_left_ends_as_client_gone_and_the_next_tries_are_unaffected()
+    {
+        var node = StartNode(_backend.Address, CreateTestProbe().Ref);
+        using var left = new CancellationTokenSource();
+        await left.CancelAsync();
+
+        node.Tell(new NodeActor.Forward(new ProxyRequest(1, "GET", "/", [], RequestBody.None, left.Token)));
+        Assert.Equal(FailureKind.ClientGone, (await ExpectMsgAsync<Failed>()).Kind);
+
+        // Tries reuse their deadline sources: a cancelled one must never be handed to a later try.
+        for (var i = 0; i < 3; i++)
+        {
+            node.Tell(new NodeActor.Forward(Post()));
+            (await ExpectMsgAsync<Answered>()).Answer.Dispose();
+        }
+
+        Assert.Equal(NodeHealth.Healthy, (await StateOf(node)).State);
+    }
 }
