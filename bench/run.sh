@@ -5,12 +5,14 @@
 #   DURATION=5 bash bench/run.sh      # shorter runs
 #   ONLY="healthy, 128 B" bash bench/run.sh   # only the scenarios whose name contains this
 #   ROUNDS=1 bash bench/run.sh        # one round instead of three (faster, noisier)
+#   WARMUP_START=5                    # seconds per answer size of the initial warm-up of each target
 # Each scenario runs ROUNDS times, YARP and Proxy alternating; the table gives the median of the
 # rounds (this VM's figures move by +-15% from one run to the next) and their total counts.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}
+WARMUP_START=${WARMUP_START:-5}
 ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-2}
 OUT="$ROOT/bench/results/latest.md"
@@ -23,12 +25,25 @@ write_wrk_scripts
 start_yarp
 start_proxy
 
-# name | path | connections | overloaded nodes (node1, node2 or both)
+# Both targets start cold (tiered JIT, thread pool, connection pools): warm each with every answer
+# size, at the connections its scenarios use, before the first scenario, so the rounds compare
+# steady states.
+for url in "http://127.0.0.1:$YARP_PORT" "http://127.0.0.1:$PROXY_PORT"; do
+  for warm in /small:256 /small:32 /4k:32 /64k:32; do
+    wrk -t"$THREADS" -c"${warm#*:}" -d"$WARMUP_START"s -s "$WORK/post.lua" "$url${warm%:*}" >/dev/null 2>&1
+  done
+done
+
+# name | path | connections | overloaded nodes (node1, node2 or both) | wrk script | reference
+# "reference": each round also measures the proxy with no node overloaded, right after, so the
+# cost of an overload is read against a healthy run of the same moment (this VM drifts).
+# The 128 B scenarios at 32 connections all count leaked faults (wrk reads every body, which costs
+# it CPU on this shared box), so "node1 overloaded" compares with "healthy" like for like.
 SCENARIOS=(
-  "healthy, 128 B|/small|32|"
+  "healthy, 128 B|/small|32||post-faults.lua"
   "healthy, 128 B, 256 conns|/small|256|"
-  "node1 overloaded, 128 B|/small|32|node1"
-  "both overloaded, 128 B|/small|32|node1 node2"
+  "node1 overloaded, 128 B|/small|32|node1|post-faults.lua|reference"
+  "both overloaded, 128 B|/small|32|node1 node2|post-faults.lua"
   "healthy, 4 KiB|/4k|32|"
   "healthy, 64 KiB|/64k|32|"
 )
@@ -49,6 +64,13 @@ measure() {
   echo "$(awk '/Requests\/sec/ { print $2 }' <<<"$out") $(awk '/^P50/ { print $2 }' <<<"$out") $(awk '/^P99/ { print $2 }' <<<"$out")" \
     "$(awk '/^FAULTS/ { print $2 }' <<<"$out") $(awk '/requests in/ { print $1 }' <<<"$out")" \
     "$(( (a1 - b1) + (a2 - b2) )) $(( a1 - b1 )) $non2xx $(( c1 - c0 ))"
+}
+
+# The proxy with every node healthy again, for the scenario's reference (flags restored after).
+measure_healthy_reference() {
+  rm -f "$WORK"/node*.overload
+  measure "http://127.0.0.1:$PROXY_PORT$path" "$conns" "$script" "$PROXY_PID" >> "$WORK/reference.rounds"
+  for node in $overloaded; do touch "$WORK/$node.overload"; done
 }
 
 # Process CPU time (user + system) in clock ticks.
@@ -79,7 +101,8 @@ PY
 {
   echo "# Proxy vs YARP — $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "Command: \`bash bench/run.sh\` (wrk -t$THREADS, $ROUNDS rounds of ${DURATION}s per target, each after ${WARMUP}s warm-up, YARP and Proxy"
+  echo "Command: \`bash bench/run.sh\` (each target first warmed ${WARMUP_START}s per answer size and connection count; then"
+  echo "wrk -t$THREADS, $ROUNDS rounds of ${DURATION}s per target, each after ${WARMUP}s warm-up, YARP and Proxy"
   echo "alternating; medians of the rounds, totals of their counts; XML-RPC POSTs; two nginx nodes;"
   echo "YARP 2.3.0 round-robin; Proxy with the default classifier chain, request logs at Warning)."
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo), load tool on the same box."
@@ -89,17 +112,29 @@ PY
 } > "$OUT.tmp"
 
 for scenario in "${SCENARIOS[@]}"; do
-  IFS='|' read -r name path conns overloaded <<<"$scenario"
+  IFS='|' read -r name path conns overloaded script reference <<<"$scenario"
   [[ -z "${ONLY:-}" || "$name" == *"$ONLY"* ]] || continue
   rm -f "$WORK"/node*.overload
   for node in $overloaded; do touch "$WORK/$node.overload"; done
-  script=post.lua; [ -n "$overloaded" ] && script=post-faults.lua
-  : > "$WORK/yarp.rounds"; : > "$WORK/proxy.rounds"
+  script=${script:-post.lua}
+  : > "$WORK/yarp.rounds"; : > "$WORK/proxy.rounds"; : > "$WORK/reference.rounds"
   reset_peak_rss "$YARP_PID"; reset_peak_rss "$PROXY_PID"
-  for _ in $(seq 1 "$ROUNDS"); do
+  for round in $(seq 1 "$ROUNDS"); do
     measure "http://127.0.0.1:$YARP_PORT$path" "$conns" "$script" "$YARP_PID" >> "$WORK/yarp.rounds"
+    # The reference run goes first in every other round, so neither run always follows an idle spell.
+    if [ -n "$reference" ] && [ $((round % 2)) -eq 0 ]; then measure_healthy_reference; fi
     measure "http://127.0.0.1:$PROXY_PORT$path" "$conns" "$script" "$PROXY_PID" >> "$WORK/proxy.rounds"
+    if [ -n "$reference" ] && [ $((round % 2)) -eq 1 ]; then measure_healthy_reference; fi
   done
+  if [ -n "$reference" ]; then
+    OVERLOAD_VS_HEALTHY=$(python3 - "$WORK/proxy.rounds" "$WORK/reference.rounds" <<'PY'
+import statistics, sys
+med = lambda f: statistics.median(float(l.split()[0]) for l in open(f) if l.strip())
+over, healthy = med(sys.argv[1]), med(sys.argv[2])
+print(f"{over / healthy:.2f}x ({over:.0f} req/s against {healthy:.0f} req/s healthy, measured in the same rounds)")
+PY
+)
+  fi
   y_rps=$(summarize "$name" YARP - "$WORK/yarp.rounds" "$(peak_rss_mb "$YARP_PID")" 2>&1 >> "$OUT.tmp")
   p_rps=$(summarize "$name" Proxy "$y_rps" "$WORK/proxy.rounds" "$(peak_rss_mb "$PROXY_PID")" 2>&1 >> "$OUT.tmp")
   echo "$name: YARP $y_rps req/s, Proxy $p_rps req/s ($(python3 -c "print(f'{$p_rps/$y_rps:.2f}x')"))" >&2
@@ -107,6 +142,10 @@ done
 rm -f "$WORK"/node*.overload
 
 {
+  if [ -n "${OVERLOAD_VS_HEALTHY:-}" ]; then
+    echo
+    echo "Proxy with node1 overloaded vs its own healthy throughput: $OVERLOAD_VS_HEALTHY."
+  fi
   echo
   echo "Peak RSS: the process's VmHWM over the scenario's rounds and warm-ups (reset between scenarios)."
   echo
