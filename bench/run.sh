@@ -5,7 +5,7 @@
 #   DURATION=5 bash bench/run.sh      # shorter runs
 #   ONLY="healthy, 128 B" bash bench/run.sh   # only the scenarios whose name contains this
 #   ROUNDS=1 bash bench/run.sh        # one round instead of three (faster, noisier)
-#   WARMUP_START=5                    # seconds per answer size of the initial warm-up of each target
+#   WARMUP_START=5                    # seconds per connection count of each target's initial warm-up
 # Each scenario runs ROUNDS times, YARP and Proxy alternating; the table gives the median of the
 # rounds (this VM's figures move by +-15% from one run to the next) and their total counts.
 set -euo pipefail
@@ -25,11 +25,12 @@ write_wrk_scripts
 start_yarp
 start_proxy
 
-# Both targets start cold (tiered JIT, thread pool, connection pools): warm each with every answer
-# size, at the connections its scenarios use, before the first scenario, so the rounds compare
-# steady states.
+# Both targets start cold (tiered JIT, GC heap count, thread pool, connection pools): warm each at
+# both connection counts before the first scenario, so the rounds compare steady states. Larger
+# answers are warmed by their own scenario only: the buffers they leave pooled would count in the
+# 256-connection scenario's peak RSS.
 for url in "http://127.0.0.1:$YARP_PORT" "http://127.0.0.1:$PROXY_PORT"; do
-  for warm in /small:256 /small:32 /4k:32 /64k:32; do
+  for warm in /small:256 /small:32; do
     wrk -t"$THREADS" -c"${warm#*:}" -d"$WARMUP_START"s -s "$WORK/post.lua" "$url${warm%:*}" >/dev/null 2>&1
   done
 done
@@ -101,7 +102,7 @@ PY
 {
   echo "# Proxy vs YARP — $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "Command: \`bash bench/run.sh\` (each target first warmed ${WARMUP_START}s per answer size and connection count; then"
+  echo "Command: \`bash bench/run.sh\` (each target first warmed ${WARMUP_START}s at 256 and at 32 connections; then"
   echo "wrk -t$THREADS, $ROUNDS rounds of ${DURATION}s per target, each after ${WARMUP}s warm-up, YARP and Proxy"
   echo "alternating; medians of the rounds, totals of their counts; XML-RPC POSTs; two nginx nodes;"
   echo "YARP 2.3.0 round-robin; Proxy with the default classifier chain, request logs at Warning)."

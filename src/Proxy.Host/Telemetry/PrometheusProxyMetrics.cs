@@ -29,6 +29,10 @@ public sealed class PrometheusProxyMetrics : IProxyMetrics
     {
         Registry = Metrics.NewCustomRegistry();
         var factory = Metrics.WithCustomRegistry(Registry);
+
+        // No exemplars: the proxy starts no trace per request, so looking one up on every
+        // observation (four per request) found nothing and cost time on the hot path.
+        factory.ExemplarBehavior = new ExemplarBehavior { DefaultExemplarProvider = static (_, _) => Exemplar.None };
         var latencyBuckets = Histogram.ExponentialBuckets(0.0005, 2, 16);
         _tries = factory.CreateCounter("proxy_node_requests_total", "Tries sent to a node, by how they ended and the node's HTTP status (0: none).", "node", "verdict", "status");
         _upstreamSeconds = factory.CreateHistogram("proxy_node_upstream_duration_seconds", "Time from sending a try to its verdict.", new HistogramConfiguration { LabelNames = ["node"], Buckets = latencyBuckets });
