@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.RegularExpressions;
 using Akka.Actor;
 
@@ -8,11 +9,28 @@ namespace Proxy.Actors.Classification;
 /// like the founding Lua pattern), culture invariant, compiled once for all nodes, bounded by a
 /// match timeout so a catastrophic pattern cannot stall traffic.
 /// </summary>
-public sealed class BodyRegexClassifier(string name, Verdict verdict, Regex pattern) : ClassifierActor(name, verdict)
+/// <remarks>
+/// When every match must start with a plain ASCII literal (the default rule's <c>faultCode</c>),
+/// the raw bytes are searched for it first: most answers do not contain it, and those are then
+/// never decoded to text nor run through the regex.
+/// </remarks>
+public sealed class BodyRegexClassifier : ClassifierActor
 {
     public const string TypeName = "BodyRegex";
 
     public static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(100);
+
+    private const int ShortestUsefulLiteral = 3;
+
+    private readonly Regex _pattern;
+    private readonly byte[]? _requiredStart;
+
+    public BodyRegexClassifier(string name, Verdict verdict, Regex pattern)
+        : base(name, verdict)
+    {
+        _pattern = pattern;
+        _requiredStart = RequiredLeadingLiteral(pattern) is { } literal ? Encoding.ASCII.GetBytes(literal) : null;
+    }
 
     /// <summary>Compiles a pattern with the rule options; throws <see cref="ArgumentException"/> when it does not compile.</summary>
     public static Regex Compile(string pattern, TimeSpan? matchTimeout = null) =>
@@ -21,8 +39,53 @@ public sealed class BodyRegexClassifier(string name, Verdict verdict, Regex patt
     public static Props Props(string name, Verdict verdict, Regex pattern) =>
         Akka.Actor.Props.Create(() => new BodyRegexClassifier(name, verdict, pattern));
 
-    protected override bool Matches(IAnswerView answer) =>
-        !answer.Buffered.IsEmpty && pattern.IsMatch(BodyText(answer));
+    /// <summary>
+    /// The ASCII literal every match of <paramref name="regex"/> starts with, or null when there is
+    /// none worth searching for. Conservative: any alternation, case folding or whitespace mode, or a
+    /// quantifier on the literal's last character, and the rule simply runs the regex every time.
+    /// </summary>
+    public static string? RequiredLeadingLiteral(Regex regex)
+    {
+        if ((regex.Options & (RegexOptions.IgnoreCase | RegexOptions.IgnorePatternWhitespace | RegexOptions.RightToLeft)) != 0)
+        {
+            return null;
+        }
 
-    protected override string Describe() => $"Pattern={pattern}";
+        var pattern = regex.ToString();
+        if (pattern.Contains('|', StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var length = 0;
+        while (length < pattern.Length && IsPlainLiteral(pattern[length]))
+        {
+            length++;
+        }
+
+        // "abc?" or "abc*" or "abc{0,2}": the last character may be absent.
+        if (length < pattern.Length && pattern[length] is '?' or '*' or '{')
+        {
+            length--;
+        }
+
+        return length >= ShortestUsefulLiteral ? pattern[..length] : null;
+    }
+
+    protected override bool Matches(IAnswerView answer)
+    {
+        var body = answer.Buffered.Span;
+        if (body.IsEmpty || (_requiredStart is not null && body.IndexOf(_requiredStart) < 0))
+        {
+            return false;
+        }
+
+        return _pattern.IsMatch(BodyText(answer));
+    }
+
+    protected override string Describe() => $"Pattern={_pattern}";
+
+    // Characters that stand for themselves in a .NET pattern outside a character class.
+    private static bool IsPlainLiteral(char c) =>
+        char.IsAsciiLetterOrDigit(c) || c is ' ' or '<' or '>' or '/' or '=' or '"' or '\'' or ':' or ';' or ',' or '-' or '_' or '@' or '!' or '%' or '&' or '~';
 }

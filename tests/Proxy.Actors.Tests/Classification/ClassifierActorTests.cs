@@ -130,4 +130,31 @@ public sealed class ClassifierActorTests : TestKit
 
         Assert.Equal(Verdict.Deliver, verdict);
     }
+
+    [Theory]
+    [InlineData("faultCode.+value.+i4.+1007.+i4", "faultCode")]
+    [InlineData("<fault>.*1007", "<fault>")]
+    [InlineData("overloaded+", "overloaded")]
+    [InlineData("overloaded?", "overloade")]
+    [InlineData("busy|overloaded", null)]
+    [InlineData("^faultCode", null)]
+    [InlineData("ab.*c", null)]
+    [InlineData(@"fault\s*Code", "fault")]
+    public void A_body_rule_searches_the_bytes_only_for_a_literal_every_match_starts_with(string pattern, string? literal) =>
+        Assert.Equal(literal, BodyRegexClassifier.RequiredLeadingLiteral(BodyRegexClassifier.Compile(pattern)));
+
+    [Fact]
+    public void A_case_insensitive_body_rule_always_runs_its_regex() =>
+        Assert.Null(BodyRegexClassifier.RequiredLeadingLiteral(new System.Text.RegularExpressions.Regex("faultCode", System.Text.RegularExpressions.RegexOptions.IgnoreCase)));
+
+    [Fact]
+    public async Task A_body_rule_matches_its_literal_anywhere_and_an_alternation_on_either_side()
+    {
+        var literal = BodyRegexClassifier.Props("literal", Verdict.Overloaded, BodyRegexClassifier.Compile("faultCode.+1007"));
+        var either = BodyRegexClassifier.Props("either", Verdict.Failed, BodyRegexClassifier.Compile("busy|overloaded"));
+
+        Assert.Equal((Verdict.Overloaded, "literal"), await Classify([literal], new Answer("<a>\n<faultCode>1007</faultCode>")));
+        Assert.Equal((Verdict.Deliver, null), await Classify([literal], new Answer("<a>1007</a>")));
+        Assert.Equal((Verdict.Failed, "either"), await Classify([either], new Answer("the node is overloaded")));
+    }
 }
