@@ -47,7 +47,8 @@ public sealed class NodeForwarder : IDisposable
             var size = declared is { } length && length <= _settings.ResponseBufferLimit ? (int)length : _settings.ResponseBufferLimit;
             var read = 0;
             var complete = false;
-            var stream = await content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
+            // The connection's stream is already there: the synchronous call returns it without a Task.
+            var stream = content.ReadAsStream(deadline.Token);
             if (size > 0)
             {
                 rented = ArrayPool<byte>.Shared.Rent(size);
