@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proxy vs plain YARP (round-robin, no classification) in front of the same two nginx nodes,
 # measured in one run, interleaved, after a warm-up. Writes bench/results/latest.md.
-#   bash bench/run.sh                 # full run (about 7 minutes)
+#   bash bench/run.sh                 # full run (about 10 minutes)
 #   DURATION=5 bash bench/run.sh      # shorter runs
 #   ONLY="healthy, 128 B" bash bench/run.sh   # only the scenarios whose name contains this
 #   ROUNDS=1 bash bench/run.sh        # one round instead of three (faster, noisier)
