@@ -29,7 +29,6 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly IActorRef _restorer;
     private readonly IProxyMetrics _metrics;
     private readonly IActorRef _cluster;
-    private readonly IActorRef[] _classifiers;
     private readonly TryRoute _route;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -56,8 +55,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _weight = node.Weight;
         // A restarted NodeActor adopts the classifiers its previous incarnation left running (see
         // PreRestart): tries still in flight hold their references.
-        _classifiers = classifiers.Select(AdoptOrStart).ToArray();
-        _route = new TryRoute(forwarder, node.Name, _classifiers, _classifiers.Skip(1).ToArray());
+        var chain = classifiers.Select(AdoptOrStart).ToArray();
+        _route = new TryRoute(forwarder, node.Name, chain, chain.Skip(1).ToArray());
 
         Receive<Forward>(HandleForward);
         Receive<TryCompleted>(HandleCompleted);
@@ -72,7 +71,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(NodeActor),
             $"node={_node.Name} state={_state} weight={EffectiveWeight}/{_configuredWeight} inFlight={_inFlight} requests={_requests} overloads={_overloads} failures={_failures}",
-            _classifiers)));
+            _route.Classifiers)));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;

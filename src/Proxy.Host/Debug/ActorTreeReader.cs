@@ -39,7 +39,6 @@ public sealed class ActorTreeReader(
     // RequestSupervisor shards) and describe each.
     private static async Task<ActorNode> DescribePoolAsync(IActorRef pool, CancellationToken cancellationToken)
     {
-        var path = pool.Path.ToStringWithoutAddress();
         Routees routees;
         try
         {
@@ -47,13 +46,13 @@ public sealed class ActorTreeReader(
         }
         catch (Exception ex) when (ex is AskTimeoutException or OperationCanceledException)
         {
-            return new ActorNode(path, "unknown", "no answer (finished or busy)", [], 0);
+            return Unanswered(pool);
         }
 
         var shards = routees.Members.OfType<ActorRefRoutee>().Select(r => r.Actor).ToArray();
         var described = await Task.WhenAll(shards.Select(s => DescribeAsync(s, cancellationToken))).ConfigureAwait(false);
         var inFlight = described.Sum(s => s.Children.Count + s.ChildrenNotListed);
-        return new ActorNode(path, "RoundRobinPool", $"shards={shards.Length} inFlight={inFlight}", described, 0);
+        return new ActorNode(pool.Path.ToStringWithoutAddress(), "RoundRobinPool", $"shards={shards.Length} inFlight={inFlight}", described, 0);
     }
 
     private static async Task<ActorNode> DescribeAsync(IActorRef actor, CancellationToken cancellationToken)
@@ -66,13 +65,16 @@ public sealed class ActorTreeReader(
         catch (Exception ex) when (ex is AskTimeoutException or OperationCanceledException)
         {
             // A RequestActor may finish between listing and asking; anything else did not answer in time.
-            return new ActorNode(actor.Path.ToStringWithoutAddress(), "unknown", "no answer (finished or busy)", [], 0);
+            return Unanswered(actor);
         }
 
         var listed = description.Children.Take(MaxChildren).ToArray();
         var children = await Task.WhenAll(listed.Select(c => DescribeAsync(c, cancellationToken))).ConfigureAwait(false);
         return new ActorNode(actor.Path.ToStringWithoutAddress(), description.Type, description.State, children, description.Children.Count - listed.Length);
     }
+
+    private static ActorNode Unanswered(IActorRef actor) =>
+        new(actor.Path.ToStringWithoutAddress(), "unknown", "no answer (finished or busy)", [], 0);
 
     public sealed record ActorNode(string Path, string Type, string State, IReadOnlyList<ActorNode> Children, int ChildrenNotListed);
 }
