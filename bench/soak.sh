@@ -23,7 +23,7 @@ FLAPPER=$!
 
 live_actors() {
   curl -s "http://127.0.0.1:$PROXY_DEBUG_PORT/debug/actors" | python3 -c \
-    'import json,sys; a=json.load(sys.stdin)["actors"]; r=[x for x in a if x["type"]=="RequestSupervisor"][0]; print(r["state"].split("=")[1])'
+    'import json,sys; a=json.load(sys.stdin)["actors"]; r=[x for x in a if x["path"]=="/user/requests"][0]; print(dict(kv.split("=") for kv in r["state"].split())["inFlight"])'
 }
 rss_mb() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$PROXY_PID/status"; }
 
