@@ -39,12 +39,7 @@ public sealed class ActorTreeReader(
     // RequestSupervisor shards) and describe each.
     private static async Task<ActorNode> DescribePoolAsync(IActorRef pool, CancellationToken cancellationToken)
     {
-        Routees routees;
-        try
-        {
-            routees = await pool.Ask<Routees>(GetRoutees.Instance, PerActor, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is AskTimeoutException or OperationCanceledException)
+        if (await AskWithinAsync<Routees>(pool, GetRoutees.Instance, cancellationToken).ConfigureAwait(false) is not { } routees)
         {
             return Unanswered(pool);
         }
@@ -57,20 +52,29 @@ public sealed class ActorTreeReader(
 
     private static async Task<ActorNode> DescribeAsync(IActorRef actor, CancellationToken cancellationToken)
     {
-        ActorDescription description;
-        try
+        // A RequestActor may finish between listing and asking; anything else did not answer in time.
+        if (await AskWithinAsync<ActorDescription>(actor, DescribeActor.Instance, cancellationToken).ConfigureAwait(false) is not { } description)
         {
-            description = await actor.Ask<ActorDescription>(DescribeActor.Instance, PerActor, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is AskTimeoutException or OperationCanceledException)
-        {
-            // A RequestActor may finish between listing and asking; anything else did not answer in time.
             return Unanswered(actor);
         }
 
         var listed = description.Children.Take(MaxChildren).ToArray();
         var children = await Task.WhenAll(listed.Select(c => DescribeAsync(c, cancellationToken))).ConfigureAwait(false);
         return new ActorNode(actor.Path.ToStringWithoutAddress(), description.Type, description.State, children, description.Children.Count - listed.Length);
+    }
+
+    // The answer, or null when the actor is gone or did not answer within PerActor.
+    private static async Task<T?> AskWithinAsync<T>(IActorRef actor, object question, CancellationToken cancellationToken)
+        where T : class
+    {
+        try
+        {
+            return await actor.Ask<T>(question, PerActor, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is AskTimeoutException or OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     private static ActorNode Unanswered(IActorRef actor) =>
