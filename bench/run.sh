@@ -36,8 +36,9 @@ for url in "http://127.0.0.1:$YARP_PORT" "http://127.0.0.1:$PROXY_PORT"; do
 done
 
 # name | path | connections | overloaded nodes (node1, node2 or both) | wrk script | reference
-# "reference": each round also measures the proxy with no node overloaded, right after, so the
-# cost of an overload is read against a healthy run of the same moment (this VM drifts).
+# "reference": each round also measures the proxy with no node overloaded, just before or after
+# (alternating), so the cost of an overload is read against a healthy run of the same moment
+# (this VM drifts).
 # The 128 B scenarios at 32 connections all count leaked faults (wrk reads every body, which costs
 # it CPU on this shared box), so "node1 overloaded" compares with "healthy" like for like.
 SCENARIOS=(

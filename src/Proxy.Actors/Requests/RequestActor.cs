@@ -35,7 +35,7 @@ public sealed class RequestActor : UntypedActor
 
     /// <summary>
     /// The Props every RequestActor of one roster shares, on the <see cref="RequestMailbox"/> (whose
-    /// configuration must be in the system's: see <see cref="RequestMailbox.DefaultConfig"/>). Built
+    /// configuration must be in the system's: see <see cref="RequestMailbox.EnsureDefined"/>). Built
     /// once: Props, their producer and a mailbox deployment per request were a measurable share of
     /// the per-request allocations.
     /// </summary>

@@ -20,9 +20,26 @@ public sealed class RequestMailbox : MailboxType, IProducesMessageQueue<RequestM
     {
     }
 
-    /// <summary>The configuration that defines <see cref="Id"/>; injected by the RequestSupervisor.</summary>
+    // The pool's shards start on several threads at once, and the system's settings are not
+    // thread-safe to change.
+    private static readonly object DefineGate = new();
+
+    /// <summary>The configuration that defines <see cref="Id"/>; see <see cref="EnsureDefined"/>.</summary>
     public static Config DefaultConfig { get; } = ConfigurationFactory.ParseString(
         $"{Id}.mailbox-type = \"{typeof(RequestMailbox).AssemblyQualifiedName}\"");
+
+    /// <summary>Adds <see cref="DefaultConfig"/> to the system's configuration unless it already defines <see cref="Id"/>; once per system.</summary>
+    public static void EnsureDefined(ActorSystem system)
+    {
+        lock (DefineGate)
+        {
+            if (!system.Settings.Config.HasPath(Id))
+            {
+                // Each injection wraps the configuration again, hence the check.
+                system.Settings.InjectTopLevelFallback(DefaultConfig);
+            }
+        }
+    }
 
     public override IMessageQueue Create(IActorRef owner, ActorSystem system) => new SmallMessageQueue();
 

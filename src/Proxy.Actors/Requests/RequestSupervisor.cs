@@ -21,11 +21,7 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
     {
         _settings = settings;
         _balancer = balancer;
-        if (!Context.System.Settings.Config.HasPath(RequestMailbox.Id))
-        {
-            // Once per system, not per restart: each injection wraps the configuration again.
-            Context.System.Settings.InjectTopLevelFallback(RequestMailbox.DefaultConfig);
-        }
+        RequestMailbox.EnsureDefined(Context.System);
 
         // Until the node roster arrives, hold requests back rather than refuse them.
         Receive<NodeRoster>(roster =>
