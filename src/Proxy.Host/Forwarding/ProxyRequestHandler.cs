@@ -52,8 +52,12 @@ internal sealed partial class ProxyRequestHandler(
             return;
         }
 
-        var completion = new TaskCompletionSource<RequestOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        requests.Tell(new RequestSupervisor.Dispatch(request, completion));
+        // Completed by the RequestActor, which then stops: the rest of this method (writing the
+        // answer to Kestrel's pipe, which never blocks) runs on in the actor's turn instead of
+        // queueing a thread-pool item per request. NoSender: an implicit sender would be whatever
+        // actor this thread is running.
+        var completion = new TaskCompletionSource<RequestOutcome>();
+        requests.Tell(new RequestSupervisor.Dispatch(request, completion), ActorRefs.NoSender);
         var outcome = await completion.Task.ConfigureAwait(false);
         if (outcome is Refused { Status: 400 } && request.Body is StreamedBody { ReadFailure: BadHttpRequestException bodyFailure })
         {
