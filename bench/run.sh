@@ -5,6 +5,7 @@
 #   DURATION=5 bash bench/run.sh      # shorter runs
 #   ONLY="healthy, 128 B" bash bench/run.sh   # only the scenarios whose name contains this
 #   ROUNDS=1 bash bench/run.sh        # one round instead of three (faster, noisier)
+#   REFERENCE_ROUNDS=5                # rounds of the scenario read against a healthy run (at least ROUNDS)
 #   WARMUP_START=5                    # seconds per connection count of each target's initial warm-up
 # Each scenario runs ROUNDS times, YARP and Proxy alternating; the table gives the median of the
 # rounds (this VM's figures move by +-15% from one run to the next) and their total counts.
@@ -14,6 +15,7 @@ DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}
 WARMUP_START=${WARMUP_START:-5}
 ROUNDS=${ROUNDS:-3}
+REFERENCE_ROUNDS=${REFERENCE_ROUNDS:-5}
 THREADS=${THREADS:-2}
 OUT="$ROOT/bench/results/latest.md"
 
@@ -104,7 +106,7 @@ PY
   echo "# Proxy vs YARP — $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "Command: \`bash bench/run.sh\` (each target first warmed ${WARMUP_START}s at 256 and at 32 connections; then"
-  echo "wrk -t$THREADS, $ROUNDS rounds of ${DURATION}s per target, each after ${WARMUP}s warm-up, YARP and Proxy"
+  echo "wrk -t$THREADS, $ROUNDS rounds ($REFERENCE_ROUNDS for \"node1 overloaded\") of ${DURATION}s per target, each after ${WARMUP}s warm-up, YARP and Proxy"
   echo "alternating; medians of the rounds, totals of their counts; XML-RPC POSTs; two nginx nodes;"
   echo "YARP 2.3.0 round-robin; Proxy with the default classifier chain, request logs at Warning)."
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo), load tool on the same box."
@@ -121,7 +123,10 @@ for scenario in "${SCENARIOS[@]}"; do
   script=${script:-post.lua}
   : > "$WORK/yarp.rounds"; : > "$WORK/proxy.rounds"; : > "$WORK/reference.rounds"
   reset_peak_rss "$YARP_PID"; reset_peak_rss "$PROXY_PID"
-  for round in $(seq 1 "$ROUNDS"); do
+  # The overloaded-vs-healthy comparison is a ratio of two noisy runs: it gets more rounds.
+  rounds=$ROUNDS
+  if [ -n "$reference" ] && [ "$rounds" -lt "$REFERENCE_ROUNDS" ]; then rounds=$REFERENCE_ROUNDS; fi
+  for round in $(seq 1 "$rounds"); do
     measure "http://127.0.0.1:$YARP_PORT$path" "$conns" "$script" "$YARP_PID" >> "$WORK/yarp.rounds"
     # The reference run goes first in every other round, so neither run always follows an idle spell.
     if [ -n "$reference" ] && [ $((round % 2)) -eq 0 ]; then measure_healthy_reference; fi
@@ -131,9 +136,12 @@ for scenario in "${SCENARIOS[@]}"; do
   if [ -n "$reference" ]; then
     OVERLOAD_VS_HEALTHY=$(python3 - "$WORK/proxy.rounds" "$WORK/reference.rounds" <<'PY'
 import statistics, sys
-med = lambda f: statistics.median(float(l.split()[0]) for l in open(f) if l.strip())
-over, healthy = med(sys.argv[1]), med(sys.argv[2])
-print(f"{over / healthy:.2f}x ({over:.0f} req/s against {healthy:.0f} req/s healthy, measured in the same rounds)")
+rates = lambda f: [float(l.split()[0]) for l in open(f) if l.strip()]
+over, healthy = rates(sys.argv[1]), rates(sys.argv[2])
+# Each overloaded run against the healthy run next to it, so the VM's drift cancels out.
+ratios = sorted(o / h for o, h in zip(over, healthy))
+print(f"{statistics.median(ratios):.2f}x, the median of {len(ratios)} rounds' ratios ({ratios[0]:.2f}x–{ratios[-1]:.2f}x; "
+      f"{statistics.median(over):.0f} req/s against {statistics.median(healthy):.0f} req/s healthy)")
 PY
 )
   fi
