@@ -168,6 +168,8 @@ public sealed class RequestActor : UntypedActor
 
     private void Complete(RequestOutcome outcome)
     {
+        // The host's completion runs its continuation synchronously: its handler writes the answer
+        // on this turn, up to its first write that cannot finish at once.
         if (!_completion!.TrySetResult(outcome) && outcome is Delivered late)
         {
             late.Answer.Dispose();
