@@ -70,8 +70,10 @@ measure() {
     "$(( (a1 - b1) + (a2 - b2) )) $(( a1 - b1 )) $non2xx $(( c1 - c0 ))"
 }
 
-# The proxy with every node healthy again, for the scenario's reference (flags restored after).
+# The proxy with every node healthy again, for the scenario's reference; the scenario's overload
+# flags are put back after. Arguments: path, connections, wrk script, overloaded nodes.
 measure_healthy_reference() {
+  local path=$1 conns=$2 script=$3 overloaded=$4
   rm -f "$WORK"/node*.overload
   measure "http://127.0.0.1:$PROXY_PORT$path" "$conns" "$script" "$PROXY_PID" >> "$WORK/reference.rounds"
   for node in $overloaded; do touch "$WORK/$node.overload"; done
@@ -129,9 +131,9 @@ for scenario in "${SCENARIOS[@]}"; do
   for round in $(seq 1 "$rounds"); do
     measure "http://127.0.0.1:$YARP_PORT$path" "$conns" "$script" "$YARP_PID" >> "$WORK/yarp.rounds"
     # The reference run goes first in every other round, so neither run always follows an idle spell.
-    if [ -n "$reference" ] && [ $((round % 2)) -eq 0 ]; then measure_healthy_reference; fi
+    if [ -n "$reference" ] && [ $((round % 2)) -eq 0 ]; then measure_healthy_reference "$path" "$conns" "$script" "$overloaded"; fi
     measure "http://127.0.0.1:$PROXY_PORT$path" "$conns" "$script" "$PROXY_PID" >> "$WORK/proxy.rounds"
-    if [ -n "$reference" ] && [ $((round % 2)) -eq 1 ]; then measure_healthy_reference; fi
+    if [ -n "$reference" ] && [ $((round % 2)) -eq 1 ]; then measure_healthy_reference "$path" "$conns" "$script" "$overloaded"; fi
   done
   if [ -n "$reference" ]; then
     OVERLOAD_VS_HEALTHY=$(python3 - "$WORK/proxy.rounds" "$WORK/reference.rounds" <<'PY'

@@ -18,9 +18,8 @@ public sealed class RequestSupervisorTests : TestKit
         var node = CreateTestProbe();
         var supervisor = Sys.ActorOf(RequestSupervisor.Props(
             nodeSupervisor.Ref, new RequestSettings(1, TimeSpan.FromSeconds(1)), new NodeBalancer([1])));
-        var completion = new TaskCompletionSource<RequestOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        supervisor.Tell(new RequestSupervisor.Dispatch(new ProxyRequest(7, "GET", "/", [], RequestBody.None, CancellationToken.None), completion));
+        var outcome = Dispatch(supervisor, 7);
         await nodeSupervisor.ExpectMsgAsync<NodeSupervisor.GetRoster>();
         await node.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(50));
         nodeSupervisor.Reply(new NodeRoster([node.Ref], ["n"]));
@@ -29,7 +28,7 @@ public sealed class RequestSupervisorTests : TestKit
         // Kill makes the RequestActor fail; the supervisor stops it (a restart would resend the request).
         node.LastSender.Tell(Kill.Instance);
 
-        var refused = Assert.IsType<Refused>(await completion.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+        var refused = Assert.IsType<Refused>(await outcome.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Equal(502, refused.Status);
         Assert.Equal("request-7", node.LastSender.Path.Name);
     }
@@ -68,10 +67,10 @@ public sealed class RequestSupervisorTests : TestKit
         await node.ExpectMsgAsync<NodeActor.Forward>();
     }
 
-    private static Task<RequestOutcome> Dispatch(IActorRef pool, long id)
+    private static Task<RequestOutcome> Dispatch(IActorRef requests, long id)
     {
         var completion = new TaskCompletionSource<RequestOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        pool.Tell(new RequestSupervisor.Dispatch(new ProxyRequest(id, "GET", "/", [], RequestBody.None, CancellationToken.None), completion));
+        requests.Tell(new RequestSupervisor.Dispatch(new ProxyRequest(id, "GET", "/", [], RequestBody.None, CancellationToken.None), completion));
         return completion.Task;
     }
 }
