@@ -55,7 +55,7 @@ public sealed class DebugEndpointTests : NodesTest
     }
 
     [Fact]
-    public async Task No_request_actor_outlives_its_request()
+    public async Task Every_request_actor_is_idle_again_once_its_request_is_answered()
     {
         await using var proxy = await ProxyHarness.StartAsync(Nodes);
         await Task.WhenAll(Enumerable.Range(0, 50).Select(async _ =>
@@ -67,13 +67,19 @@ public sealed class DebugEndpointTests : NodesTest
         while (true)
         {
             var tree = await proxy.Debug.GetFromJsonAsync<JsonElement>("/debug/actors");
-            var live = Flatten(tree.GetProperty("actors")).Count(a => a.GetProperty("type").GetString() == "RequestActor");
-            if (live == 0)
+            var actors = Flatten(tree.GetProperty("actors")).ToList();
+            var requestActors = actors.Where(a => a.GetProperty("type").GetString() == "RequestActor").ToList();
+            var busy = requestActors.Count(a => !a.GetProperty("state").GetString()!.StartsWith("idle", StringComparison.Ordinal));
+            var pool = actors.Single(a => a.GetProperty("path").GetString() == "/user/requests").GetProperty("state").GetString()!;
+            if (busy == 0 && pool.Contains("inFlight=0", StringComparison.Ordinal))
             {
+                // Kept for the next requests: no more than ran at once.
+                Assert.InRange(requestActors.Count, 1, 50);
+                Assert.Contains($"idle={requestActors.Count}", pool, StringComparison.Ordinal);
                 break;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"{live} request actors still alive");
+            Assert.True(DateTime.UtcNow < deadline, $"{busy} request actors still busy; pool: {pool}");
             await Task.Delay(50);
         }
     }

@@ -6,10 +6,11 @@ using Proxy.Actors.Weighting;
 namespace Proxy.Actors.Requests;
 
 /// <summary>
-/// One client request: picks a node by weight, has it forward the request, redispatches to a node
-/// not tried yet on an overload (or a failure where that is safe), and completes the client's
-/// answer exactly once, then stops. It learns its request from the <see cref="RequestSupervisor.Dispatch"/>
-/// its parent sends it first, so every RequestActor shares one <see cref="Props"/>.
+/// One client request at a time: picks a node by weight, has it forward the request, redispatches
+/// to a node not tried yet on an overload (or a failure where that is safe), and completes the
+/// client's answer exactly once. Then it tells its parent it has <see cref="Finished"/> and waits,
+/// idle, for the next <see cref="RequestSupervisor.Dispatch"/> (ADR 0009): starting and stopping
+/// an actor per request was half of the proxy's allocations per request.
 /// </summary>
 public sealed class RequestActor : UntypedActor
 {
@@ -18,7 +19,8 @@ public sealed class RequestActor : UntypedActor
     private readonly NodeBalancer _balancer;
     private readonly List<Attempt> _attempts = new(2);
     private readonly int[] _tried;
-    private readonly DateTime _startedUtc = DateTime.UtcNow;
+    private DateTime _startedUtc;
+    private long _served;
     private ProxyRequest? _request;
     private TaskCompletionSource<RequestOutcome>? _completion;
     private int _triedCount;
@@ -48,7 +50,7 @@ public sealed class RequestActor : UntypedActor
     {
         switch (message)
         {
-            case RequestSupervisor.Dispatch dispatch when _request is null:
+            case RequestSupervisor.Dispatch dispatch:
                 Begin(dispatch);
                 break;
             case Answered answered:
@@ -62,12 +64,16 @@ public sealed class RequestActor : UntypedActor
                 OnFailed(failed);
                 break;
             case TryOutcome:
-                // An outcome of a try this request no longer waits for.
+                // Not the outcome of this request's current try. A NodeActor answers every Forward
+                // exactly once and a request completes only on its last try's outcome, so nothing
+                // of an earlier request can arrive here; this only guards against a broken promise.
                 break;
             case DescribeActor:
                 Sender.Tell(new ActorDescription(
                     nameof(RequestActor),
-                    $"request={_request?.Id} {_request?.Method} {_request?.PathAndQuery} attempt={_triedCount} age={(DateTime.UtcNow - _startedUtc).TotalMilliseconds:0}ms",
+                    _request is { } r
+                        ? $"request={r.Id} {r.Method} {r.PathAndQuery} attempt={_triedCount} age={(DateTime.UtcNow - _startedUtc).TotalMilliseconds:0}ms served={_served}"
+                        : $"idle served={_served}",
                     []));
                 break;
             default:
@@ -79,16 +85,23 @@ public sealed class RequestActor : UntypedActor
     // A crash or stop before completion still answers the client, exactly once.
     protected override void PostStop()
     {
-        if (_completion is { Task.IsCompleted: false })
-        {
-            _completion.TrySetResult(new Refused(502, "proxy error while handling the request", null, _attempts.ToArray()));
-        }
+        _completion?.TrySetResult(new Refused(502, "proxy error while handling the request", null, _attempts.ToArray()));
     }
 
     private void Begin(RequestSupervisor.Dispatch dispatch)
     {
+        if (_request is not null)
+        {
+            // The supervisor hands out only idle RequestActors; answer rather than lose the request.
+            dispatch.Completion.TrySetResult(new Refused(502, "proxy error: the request actor was busy", null, []));
+            return;
+        }
+
         _request = dispatch.Request;
         _completion = dispatch.Completion;
+        _startedUtc = DateTime.UtcNow;
+        _attempts.Clear();
+        _triedCount = 0;
         if (!TryNext())
         {
             Complete(new Refused(502, "no node available", null, _attempts.ToArray()));
@@ -127,7 +140,7 @@ public sealed class RequestActor : UntypedActor
     }
 
     private bool IsCurrent(TryOutcome outcome) =>
-        _triedCount > 0 && outcome.Node == _roster.Names[_tried[_triedCount - 1]] && !_completion!.Task.IsCompleted;
+        _completion is not null && _triedCount > 0 && outcome.Node == _roster.Names[_tried[_triedCount - 1]];
 
     private void TryNextOr(bool redispatchable, TryOutcome last)
     {
@@ -175,7 +188,17 @@ public sealed class RequestActor : UntypedActor
             late.Answer.Dispose();
         }
 
-        Context.Stop(Self);
+        // Idle until the parent hands out this actor again.
+        _served++;
+        _request = null;
+        _completion = null;
+        Context.Parent.Tell(Finished.Instance);
+    }
+
+    /// <summary>To the parent: this RequestActor has completed its request and can take another.</summary>
+    public sealed record Finished
+    {
+        public static Finished Instance { get; } = new();
     }
 
     // A producer instead of an expression tree, which Akka would take apart (and reflect over) on
@@ -193,4 +216,8 @@ public sealed class RequestActor : UntypedActor
 }
 
 /// <summary>Per-request policy: how many redispatches, and the Retry-After of a 503.</summary>
-public sealed record RequestSettings(int MaxRedispatch, TimeSpan RetryAfter);
+public sealed record RequestSettings(int MaxRedispatch, TimeSpan RetryAfter)
+{
+    /// <summary>A RequestActor left idle through a whole interval of this is stopped (ADR 0009).</summary>
+    public TimeSpan IdleTrim { get; init; } = TimeSpan.FromSeconds(30);
+}

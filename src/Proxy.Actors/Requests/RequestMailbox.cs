@@ -7,8 +7,8 @@ namespace Proxy.Actors.Requests;
 
 /// <summary>
 /// The mailbox of a RequestActor: a small locked queue. The default mailbox's lock-free queue starts
-/// with a 32-slot segment (~800 bytes) per actor; a RequestActor lives for one request and receives
-/// one to three messages, so that segment was the largest single allocation per request.
+/// with a 32-slot segment (~800 bytes) per actor, and a RequestActor rarely holds more than one
+/// message. Its clean-up answers any request left in it when the actor stops.
 /// </summary>
 public sealed class RequestMailbox : MailboxType, IProducesMessageQueue<RequestMailbox.SmallMessageQueue>
 {
@@ -86,10 +86,16 @@ public sealed class RequestMailbox : MailboxType, IProducesMessageQueue<RequestM
             }
         }
 
+        // The actor stopped with messages left: a request handed to it just then is answered, not lost.
         public void CleanUp(IActorRef owner, IMessageQueue deadletters)
         {
             while (TryDequeue(out var envelope))
             {
+                if (envelope.Message is RequestSupervisor.Dispatch dispatch)
+                {
+                    dispatch.Completion.TrySetResult(new Refused(502, "proxy error: the request actor stopped", null, []));
+                }
+
                 deadletters.Enqueue(owner, envelope);
             }
         }

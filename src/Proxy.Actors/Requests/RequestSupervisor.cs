@@ -1,3 +1,4 @@
+using System.Globalization;
 using Akka.Actor;
 using Akka.Routing;
 using Proxy.Actors.Diagnostics;
@@ -7,14 +8,24 @@ using Proxy.Actors.Weighting;
 namespace Proxy.Actors.Requests;
 
 /// <summary>
-/// Parent of the RequestActors: starts one per <see cref="Dispatch"/>. A RequestActor that fails
-/// is stopped, never restarted: a restart would send the request again, and its PostStop already
-/// answers the client. The host runs several as one pool (<see cref="PoolProps"/>).
+/// Parent of the RequestActors: hands each <see cref="Dispatch"/> to an idle RequestActor, and
+/// starts one only when none is idle (ADR 0009). A RequestActor that has finished its request comes
+/// back to the idle list; one left idle for a whole <see cref="RequestSettings.IdleTrim"/> interval
+/// is stopped, so the actors a burst needed do not outlive it. A RequestActor that fails is stopped,
+/// never restarted: a restart would send the request again, and its PostStop already answers the
+/// client. The host runs several as one pool (<see cref="PoolProps"/>).
 /// </summary>
-public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
+public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
+    private const string TrimKey = "trim-idle";
+
     private readonly RequestSettings _settings;
     private readonly NodeBalancer _balancer;
+
+    // Most recently finished last: reused first while warm, and the front is what trimming stops.
+    private readonly List<IActorRef> _idle = [];
+    private int _idleLowWater;
+    private long _startedCount;
     private Props? _requestProps;
 
     public RequestSupervisor(IActorRef nodes, RequestSettings settings, NodeBalancer balancer)
@@ -36,14 +47,15 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
 
     public IStash Stash { get; set; } = null!;
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
     public static Props Props(IActorRef nodes, RequestSettings settings, NodeBalancer balancer) =>
         Akka.Actor.Props.Create(() => new RequestSupervisor(nodes, settings, balancer));
 
     /// <summary>
     /// Several RequestSupervisors behind one round-robin pool router. The router picks a shard on the
-    /// sender's own thread, so the pool costs no extra hop; each shard keeps a small table of
-    /// children (Akka copies part of it on every child started and stopped), and the shards start
-    /// and reap their RequestActors in parallel. A shard that fails is restarted alone; its
+    /// sender's own thread, so the pool costs no extra hop, and the shards hand out and take back
+    /// their RequestActors in parallel. A shard that fails is restarted alone; its busy
     /// RequestActors stop and answer their clients with a 502.
     /// </summary>
     public static Props PoolProps(IActorRef nodes, RequestSettings settings, NodeBalancer balancer, int shards) =>
@@ -52,21 +64,73 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash
 
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
+    protected override void PreStart() => Timers.StartPeriodicTimer(TrimKey, TrimIdle.Instance, _settings.IdleTrim);
+
     private void Ready()
     {
-        Receive<Dispatch>(d =>
-        {
-            // The child's first message: it learns its request from the Dispatch itself.
-            var request = Context.ActorOf(_requestProps, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"request-{d.Request.Id}"));
-            request.Tell(d);
-        });
+        Receive<Dispatch>(d => TakeIdleOrStart().Tell(d));
+        Receive<RequestActor.Finished>(_ => TakeBack(Sender));
+        // Calls a void method: a handler that returns bool tells Akka whether it handled the message.
+        Receive<Terminated>(t => ForgetIdle(t.ActorRef));
+        Receive<TrimIdle>(_ => Trim());
         Receive<DescribeActor>(_ =>
         {
             var children = Context.GetChildren().ToArray();
-            Sender.Tell(new ActorDescription(nameof(RequestSupervisor), $"inFlight={children.Length}", children));
+            Sender.Tell(new ActorDescription(nameof(RequestSupervisor), $"inFlight={children.Length - _idle.Count} idle={_idle.Count}", children));
         });
+    }
+
+    private IActorRef TakeIdleOrStart()
+    {
+        if (_idle.Count > 0)
+        {
+            var last = _idle.Count - 1;
+            var idle = _idle[last];
+            _idle.RemoveAt(last);
+            _idleLowWater = Math.Min(_idleLowWater, last);
+            return idle;
+        }
+
+        // Watched, so that one stopped from outside while idle leaves the idle list.
+        var started = Context.ActorOf(_requestProps, string.Create(CultureInfo.InvariantCulture, $"request-{++_startedCount}"));
+        Context.Watch(started);
+        return started;
+    }
+
+    private void TakeBack(IActorRef requestActor)
+    {
+        // Only a child of this incarnation: one that finished just before a restart is gone.
+        if (Context.Child(requestActor.Path.Name).Equals(requestActor))
+        {
+            _idle.Add(requestActor);
+        }
+    }
+
+    private void ForgetIdle(IActorRef stopped)
+    {
+        _idle.Remove(stopped);
+        _idleLowWater = Math.Min(_idleLowWater, _idle.Count);
+    }
+
+    // Stop the RequestActors that stayed idle through the whole interval: the fewest idle seen.
+    private void Trim()
+    {
+        var unused = Math.Min(_idleLowWater, _idle.Count);
+        for (var i = 0; i < unused; i++)
+        {
+            Context.Unwatch(_idle[i]);
+            Context.Stop(_idle[i]);
+        }
+
+        _idle.RemoveRange(0, unused);
+        _idleLowWater = _idle.Count;
     }
 
     /// <summary>Handle this client request; the outcome completes <see cref="Completion"/> exactly once.</summary>
     public sealed record Dispatch(ProxyRequest Request, TaskCompletionSource<RequestOutcome> Completion);
+
+    private sealed record TrimIdle
+    {
+        public static TrimIdle Instance { get; } = new();
+    }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Akka.Actor;
 using Akka.Hosting;
 using Akka.Routing;
@@ -46,8 +47,23 @@ public sealed class ActorTreeReader(
 
         var shards = routees.Members.OfType<ActorRefRoutee>().Select(r => r.Actor).ToArray();
         var described = await Task.WhenAll(shards.Select(s => DescribeAsync(s, cancellationToken))).ConfigureAwait(false);
-        var inFlight = described.Sum(s => s.Children.Count + s.ChildrenNotListed);
-        return new ActorNode(pool.Path.ToStringWithoutAddress(), "RoundRobinPool", $"shards={shards.Length} inFlight={inFlight}", described, 0);
+        var inFlight = described.Sum(s => Count(s.State, "inFlight="));
+        var idle = described.Sum(s => Count(s.State, "idle="));
+        return new ActorNode(pool.Path.ToStringWithoutAddress(), "RoundRobinPool", $"shards={shards.Length} inFlight={inFlight} idle={idle}", described, 0);
+    }
+
+    // A figure from a RequestSupervisor's state line ("inFlight=3 idle=5"); 0 for a shard that did not answer.
+    private static int Count(string state, string key)
+    {
+        var at = state.IndexOf(key, StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return 0;
+        }
+
+        var digits = state.AsSpan(at + key.Length);
+        var end = digits.IndexOf(' ');
+        return int.TryParse(end < 0 ? digits : digits[..end], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
 
     private static async Task<ActorNode> DescribeAsync(IActorRef actor, CancellationToken cancellationToken)

@@ -32,27 +32,54 @@ public sealed class RequestActorTests : TestKit
 
     private static UpstreamAnswer Answer() => new(new HttpResponseMessage(HttpStatusCode.OK), null, 0, complete: true, rest: null);
 
+    // The RequestActor is a child of the test actor, which so receives its Finished.
     private (IActorRef Actor, Task<RequestOutcome> Outcome) Start(ProxyRequest request, RequestSettings? settings = null)
     {
+        var actor = ChildActorOf(RequestActor.Props(settings ?? Settings, _roster, _balancer));
+        return (actor, Dispatch(actor, request));
+    }
+
+    private static Task<RequestOutcome> Dispatch(IActorRef actor, ProxyRequest request)
+    {
         var completion = new TaskCompletionSource<RequestOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var actor = Sys.ActorOf(RequestActor.Props(settings ?? Settings, _roster, _balancer));
         actor.Tell(new RequestSupervisor.Dispatch(request, completion));
-        return (actor, completion.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+        return completion.Task.WaitAsync(TimeSpan.FromSeconds(5));
     }
 
     [Fact]
-    public async Task An_answer_is_delivered_and_the_actor_stops()
+    public async Task An_answer_is_delivered_and_the_actor_then_takes_the_next_request_afresh()
     {
         var (actor, outcome) = Start(Request("GET"));
-        Watch(actor);
 
         await _a.ExpectMsgAsync<NodeActor.Forward>();
         _a.Reply(new Answered("a", Answer()));
 
         var delivered = Assert.IsType<Delivered>(await outcome);
         Assert.Equal([new Attempt("a", "answered")], delivered.Attempts);
-        await ExpectTerminatedAsync(actor);
+        await ExpectMsgAsync<RequestActor.Finished>();
         await _b.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(50));
+
+        // Idle: a stray outcome changes nothing. The next request starts with no attempts behind it.
+        actor.Tell(new Overloaded("a", "stray"));
+        var next = Dispatch(actor, Request("POST"));
+        var forward = await _b.ExpectMsgAsync<NodeActor.Forward>();
+        Assert.Equal("POST", forward.Request.Method);
+        _b.Reply(new Answered("b", Answer()));
+        Assert.Equal([new Attempt("b", "answered")], Assert.IsType<Delivered>(await next).Attempts);
+        await ExpectMsgAsync<RequestActor.Finished>();
+    }
+
+    [Fact]
+    public async Task A_request_handed_to_a_busy_actor_is_refused_and_the_first_goes_on()
+    {
+        var (actor, outcome) = Start(Request("GET"));
+        await _a.ExpectMsgAsync<NodeActor.Forward>();
+
+        var refused = Assert.IsType<Refused>(await Dispatch(actor, Request("GET")));
+        Assert.Equal(502, refused.Status);
+
+        _a.Reply(new Answered("a", Answer()));
+        Assert.IsType<Delivered>(await outcome);
     }
 
     [Fact]
@@ -159,5 +186,20 @@ public sealed class RequestActorTests : TestKit
 
         var refused = Assert.IsType<Refused>(await outcome);
         Assert.Equal(502, refused.Status);
+    }
+
+    [Fact]
+    public async Task A_request_left_in_the_mailbox_of_a_stopped_actor_is_answered()
+    {
+        // What Akka does with the mailbox of an actor that stopped before reading all of it.
+        var mailbox = new RequestMailbox.SmallMessageQueue();
+        var deadLetters = new RequestMailbox.SmallMessageQueue();
+        var completion = new TaskCompletionSource<RequestOutcome>();
+        mailbox.Enqueue(TestActor, new Envelope(new RequestSupervisor.Dispatch(Request("GET"), completion), TestActor));
+
+        mailbox.CleanUp(TestActor, deadLetters);
+
+        Assert.Equal(502, Assert.IsType<Refused>(await completion.Task.WaitAsync(TimeSpan.FromSeconds(5))).Status);
+        Assert.Equal(1, deadLetters.Count);
     }
 }
