@@ -88,7 +88,7 @@ public sealed class RequestSupervisorTests : TestKit
         await outcome.WaitAsync(TimeSpan.FromSeconds(5));
 
         await ExpectTerminatedAsync(idle, TimeSpan.FromSeconds(5));
-        Assert.Equal("inFlight=0 idle=0", (await DescribeAsync(supervisor)).State);
+        await AwaitAssertAsync(async () => Assert.Equal("inFlight=0 idle=0", (await DescribeAsync(supervisor)).State));
 
         // A request after the trim starts a new RequestActor.
         var next = Dispatch(supervisor, 2);
