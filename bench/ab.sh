@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A/B two builds of the proxy side by side on the same two nginx nodes: a git revision (A) against
+# the working tree (B), or against a second revision. Rounds alternate which goes first, so the
+# VM's drift and the second runner's advantage cancel out; compare within a round, not across.
+#   bash bench/ab.sh 127b427                   # that revision against the working tree
+#   bash bench/ab.sh 127b427 HEAD              # two revisions
+#   CONNECTIONS=32 ROUNDS=6 bash bench/ab.sh 127b427
+# Each line: round, build, requests/s, p99 ms, CPU µs per request. Then each build's peak RSS.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+[ $# -ge 1 ] || { sed -n '2,8p' "$0"; exit 2; }
+CONNECTIONS=${CONNECTIONS:-256}
+ROUNDS=${ROUNDS:-4}
+DURATION=${DURATION:-8}
+WARMUP=${WARMUP:-2}
+THREADS=2
+
+# The proxy of one revision, built in Release under $WORK/builds/<name>; "" means the working tree.
+build_revision() {
+  local name=$1 revision=$2 dir="$ROOT"
+  if [ -n "$revision" ]; then
+    dir="$WORK/builds/$name"
+    git clone -q "$ROOT" "$dir"
+    git -C "$dir" checkout -q "$revision"
+  fi
+  dotnet build "$dir/src/Proxy.Host" -c Release -v q -nologo >/dev/null
+  echo "$dir/src/Proxy.Host/bin/Release/net10.0/Proxy.Host.dll"
+}
+
+# start_build <dll> <port> <debug port>: prints the pid.
+start_build() {
+  dotnet "$1" --Proxy:Listen="http://127.0.0.1:$2" --Proxy:Debug:Listen="http://127.0.0.1:$3" \
+    --Proxy:Nodes:0:Name=node1 --Proxy:Nodes:0:Address="http://127.0.0.1:$NODE1_PORT" \
+    --Proxy:Nodes:1:Name=node2 --Proxy:Nodes:1:Address="http://127.0.0.1:$NODE2_PORT" \
+    --Serilog:MinimumLevel:Default=Warning > "$WORK/logs/proxy-$2.log" 2>&1 &
+  echo $!
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# measure <round> <name> <port> <pid>: one line of figures after a warm-up.
+measure() {
+  local url="http://127.0.0.1:$3/small" out c0 c1
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "$WORK/post.lua" "$url" >/dev/null 2>&1
+  c0=$(cpu_ticks "$4")
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/post.lua" "$url" 2>&1)
+  c1=$(cpu_ticks "$4")
+  python3 - "$1" "$2" "$(awk '/Requests\/sec/ { print $2 }' <<<"$out")" "$(awk '/^P99/ { print $2 }' <<<"$out")" \
+    "$(awk '/requests in/ { print $1 }' <<<"$out")" "$((c1 - c0))" <<'PY'
+import os, sys
+round_, name, rps, p99, requests, ticks = sys.argv[1:]
+cpu = 1e6 * int(ticks) / os.sysconf("SC_CLK_TCK") / max(1, int(requests))
+print(f"round {round_}  {name}  {float(rps):8.0f} req/s  p99 {float(p99):6.2f} ms  {cpu:5.1f} µs CPU / request")
+PY
+}
+
+ensure_tools
+mkdir -p "$WORK"
+trap stop_all EXIT
+start_nodes
+write_wrk_scripts
+mkdir -p "$WORK/builds"
+A_DLL=$(build_revision a "$1")
+B_DLL=$(build_revision b "${2:-}")
+A_PID=$(start_build "$A_DLL" 18200 18201); PIDS+=("$A_PID")
+B_PID=$(start_build "$B_DLL" 18300 18301); PIDS+=("$B_PID")
+wait_http http://127.0.0.1:18201/readyz
+wait_http http://127.0.0.1:18301/readyz
+
+echo "A = $1, B = ${2:-working tree}; $CONNECTIONS connections, ${DURATION}s rounds, 128 B XML-RPC POSTs"
+for port in 18200 18300; do
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d10s -s "$WORK/post.lua" "http://127.0.0.1:$port/small" >/dev/null 2>&1
+done
+for round in $(seq 1 "$ROUNDS"); do
+  if [ $((round % 2)) -eq 1 ]; then order="A:18200:$A_PID B:18300:$B_PID"; else order="B:18300:$B_PID A:18200:$A_PID"; fi
+  for entry in $order; do
+    IFS=: read -r name port pid <<<"$entry"
+    measure "$round" "$name" "$port" "$pid"
+  done
+done
+echo "peak RSS: A $(peak_rss_mb "$A_PID") MB, B $(peak_rss_mb "$B_PID") MB"
