@@ -74,6 +74,30 @@ public sealed class RequestSupervisorTests : TestKit
     }
 
     [Fact]
+    public async Task An_idle_request_actor_stopped_from_outside_is_not_handed_out_again()
+    {
+        var node = CreateTestProbe();
+        var supervisor = Sys.ActorOf(RequestSupervisor.Props(Roster(node), new RequestSettings(1, TimeSpan.FromSeconds(1)), new NodeBalancer([1])));
+        var first = Dispatch(supervisor, 1);
+        await node.ExpectMsgAsync<NodeActor.Forward>();
+        var stopped = node.LastSender;
+        node.Reply(new Answered("n", Answer()));
+        await first.WaitAsync(TimeSpan.FromSeconds(5));
+        await AwaitAssertAsync(async () => Assert.Equal("inFlight=0 idle=1", (await DescribeAsync(supervisor)).State));
+
+        Watch(stopped);
+        Sys.Stop(stopped);
+        await ExpectTerminatedAsync(stopped);
+        await AwaitAssertAsync(async () => Assert.Equal("inFlight=0 idle=0", (await DescribeAsync(supervisor)).State));
+
+        var next = Dispatch(supervisor, 2);
+        await node.ExpectMsgAsync<NodeActor.Forward>();
+        Assert.NotEqual(stopped, node.LastSender);
+        node.Reply(new Answered("n", Answer()));
+        Assert.IsType<Delivered>(await next.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
     public async Task Request_actors_left_idle_through_an_interval_are_stopped()
     {
         var node = CreateTestProbe();
