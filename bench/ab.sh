@@ -27,17 +27,6 @@ build_revision() {
   echo "$dir/src/Proxy.Host/bin/Release/net10.0/Proxy.Host.dll"
 }
 
-# start_build <dll> <port> <debug port>: prints the pid.
-start_build() {
-  dotnet "$1" --Proxy:Listen="http://127.0.0.1:$2" --Proxy:Debug:Listen="http://127.0.0.1:$3" \
-    --Proxy:Nodes:0:Name=node1 --Proxy:Nodes:0:Address="http://127.0.0.1:$NODE1_PORT" \
-    --Proxy:Nodes:1:Name=node2 --Proxy:Nodes:1:Address="http://127.0.0.1:$NODE2_PORT" \
-    --Serilog:MinimumLevel:Default=Warning > "$WORK/logs/proxy-$2.log" 2>&1 &
-  echo $!
-}
-
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
 # measure <round> <name> <port> <pid>: one line of figures after a warm-up.
 measure() {
   local url="http://127.0.0.1:$3/small" out c0 c1
@@ -55,17 +44,14 @@ PY
 }
 
 ensure_tools
-mkdir -p "$WORK"
 trap stop_all EXIT
 start_nodes
 write_wrk_scripts
 mkdir -p "$WORK/builds"
 A_DLL=$(build_revision a "$1")
 B_DLL=$(build_revision b "${2:-}")
-A_PID=$(start_build "$A_DLL" 18200 18201); PIDS+=("$A_PID")
-B_PID=$(start_build "$B_DLL" 18300 18301); PIDS+=("$B_PID")
-wait_http http://127.0.0.1:18201/readyz
-wait_http http://127.0.0.1:18301/readyz
+launch_proxy "$A_DLL" 18200 18201; A_PID=$LAUNCHED_PID
+launch_proxy "$B_DLL" 18300 18301; B_PID=$LAUNCHED_PID
 
 echo "A = $1, B = ${2:-working tree}; $CONNECTIONS connections, ${DURATION}s rounds, 128 B XML-RPC POSTs"
 for port in 18200 18300; do

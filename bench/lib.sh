@@ -1,4 +1,4 @@
-# Shared by bench/run.sh and bench/soak.sh: tools, two nginx nodes, the proxy and the YARP baseline.
+# Shared by bench/run.sh, bench/soak.sh and bench/ab.sh: tools, two nginx nodes, the proxy and the YARP baseline.
 # Sourced, not run. Everything lives under $WORK and listens on loopback only.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -85,14 +85,23 @@ backend_calls() {
   echo "$n1 $n2"
 }
 
-start_proxy() {
-  dotnet "$ROOT/src/Proxy.Host/bin/Release/net10.0/Proxy.Host.dll" \
-    --Proxy:Listen=http://127.0.0.1:$PROXY_PORT --Proxy:Debug:Listen=http://127.0.0.1:$PROXY_DEBUG_PORT \
+# launch_proxy <Proxy.Host.dll> <port> <debug port> [options]: a proxy in front of the two nodes,
+# logging to $WORK/logs/proxy-<port>.log; returns once it is ready, its pid in LAUNCHED_PID.
+launch_proxy() {
+  local dll=$1 port=$2 debug_port=$3; shift 3
+  dotnet "$dll" \
+    --Proxy:Listen=http://127.0.0.1:$port --Proxy:Debug:Listen=http://127.0.0.1:$debug_port \
     --Proxy:Nodes:0:Name=node1 --Proxy:Nodes:0:Address=http://127.0.0.1:$NODE1_PORT \
     --Proxy:Nodes:1:Name=node2 --Proxy:Nodes:1:Address=http://127.0.0.1:$NODE2_PORT \
-    --Serilog:MinimumLevel:Default=Warning "$@" > "$WORK/logs/proxy.log" 2>&1 &
-  PROXY_PID=$!; PIDS+=("$PROXY_PID")
-  wait_http "http://127.0.0.1:$PROXY_DEBUG_PORT/readyz"
+    --Serilog:MinimumLevel:Default=Warning "$@" > "$WORK/logs/proxy-$port.log" 2>&1 &
+  LAUNCHED_PID=$!; PIDS+=("$LAUNCHED_PID")
+  wait_http "http://127.0.0.1:$debug_port/readyz"
+}
+
+# This checkout's proxy on PROXY_PORT; its pid in PROXY_PID.
+start_proxy() {
+  launch_proxy "$ROOT/src/Proxy.Host/bin/Release/net10.0/Proxy.Host.dll" "$PROXY_PORT" "$PROXY_DEBUG_PORT" "$@"
+  PROXY_PID=$LAUNCHED_PID
 }
 
 start_yarp() {
@@ -107,6 +116,9 @@ wait_http() {
   for _ in $(seq 1 100); do curl -sf -o /dev/null -X "$method" "$1" && return 0; sleep 0.2; done
   echo "not answering: $1" >&2; return 1
 }
+
+# Process CPU time (user + system) in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 peak_rss_mb() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
 

@@ -79,9 +79,6 @@ measure_healthy_reference() {
   for node in $overloaded; do touch "$WORK/$node.overload"; done
 }
 
-# Process CPU time (user + system) in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
 # Peak RSS since the last reset (VmHWM), and its reset, so each scenario reports its own peak.
 reset_peak_rss() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
 

@@ -76,7 +76,8 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash, IWith
         Receive<DescribeActor>(_ =>
         {
             var children = Context.GetChildren().ToArray();
-            Sender.Tell(new ActorDescription(nameof(RequestSupervisor), $"inFlight={children.Length - _idle.Count} idle={_idle.Count}", children));
+            var counts = new RequestActorCounts(children.Length - _idle.Count, _idle.Count);
+            Sender.Tell(new ActorDescription(nameof(RequestSupervisor), $"inFlight={counts.InFlight} idle={counts.Idle}", children, counts));
         });
     }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Akka.Actor;
 using Akka.Hosting;
 using Akka.Routing;
@@ -37,7 +36,7 @@ public sealed class ActorTreeReader(
     }
 
     // A pool router answers for itself only to router messages: list its routees (the
-    // RequestSupervisor shards) and describe each.
+    // RequestSupervisor shards), describe each, and add up their RequestActor counts.
     private static async Task<ActorNode> DescribePoolAsync(IActorRef pool, CancellationToken cancellationToken)
     {
         if (await AskWithinAsync<Routees>(pool, GetRoutees.Instance, cancellationToken).ConfigureAwait(false) is not { } routees)
@@ -46,30 +45,21 @@ public sealed class ActorTreeReader(
         }
 
         var shards = routees.Members.OfType<ActorRefRoutee>().Select(r => r.Actor).ToArray();
-        var described = await Task.WhenAll(shards.Select(s => DescribeAsync(s, cancellationToken))).ConfigureAwait(false);
-        var inFlight = described.Sum(s => Count(s.State, "inFlight="));
-        var idle = described.Sum(s => Count(s.State, "idle="));
+        var descriptions = await Task.WhenAll(shards.Select(s => AskWithinAsync<ActorDescription>(s, DescribeActor.Instance, cancellationToken))).ConfigureAwait(false);
+        var described = await Task.WhenAll(shards.Zip(descriptions, (shard, description) => NodeAsync(shard, description, cancellationToken))).ConfigureAwait(false);
+        var inFlight = descriptions.Sum(d => d?.RequestActors?.InFlight ?? 0);
+        var idle = descriptions.Sum(d => d?.RequestActors?.Idle ?? 0);
         return new ActorNode(pool.Path.ToStringWithoutAddress(), "RoundRobinPool", $"shards={shards.Length} inFlight={inFlight} idle={idle}", described, 0);
     }
 
-    // A figure from a RequestSupervisor's state line ("inFlight=3 idle=5"); 0 for a shard that did not answer.
-    private static int Count(string state, string key)
-    {
-        var at = state.IndexOf(key, StringComparison.Ordinal);
-        if (at < 0)
-        {
-            return 0;
-        }
+    // A RequestActor may finish between listing and asking; anything else did not answer in time.
+    private static async Task<ActorNode> DescribeAsync(IActorRef actor, CancellationToken cancellationToken) =>
+        await NodeAsync(actor, await AskWithinAsync<ActorDescription>(actor, DescribeActor.Instance, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
 
-        var digits = state.AsSpan(at + key.Length);
-        var end = digits.IndexOf(' ');
-        return int.TryParse(end < 0 ? digits : digits[..end], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
-    }
-
-    private static async Task<ActorNode> DescribeAsync(IActorRef actor, CancellationToken cancellationToken)
+    // The node of an actor that answered (null: it did not), with its first children described.
+    private static async Task<ActorNode> NodeAsync(IActorRef actor, ActorDescription? description, CancellationToken cancellationToken)
     {
-        // A RequestActor may finish between listing and asking; anything else did not answer in time.
-        if (await AskWithinAsync<ActorDescription>(actor, DescribeActor.Instance, cancellationToken).ConfigureAwait(false) is not { } description)
+        if (description is null)
         {
             return Unanswered(actor);
         }

@@ -8,7 +8,7 @@ using Proxy.Host.Telemetry;
 namespace Proxy.Host.Forwarding;
 
 /// <summary>
-/// The client listener's only handler: hands each request to a new RequestActor (through the
+/// The client listener's only handler: hands each request to a RequestActor (through the
 /// RequestSupervisor) and writes the one outcome it completes. No Ask: the outcome arrives on a
 /// TaskCompletionSource the RequestActor owns.
 /// </summary>
@@ -52,7 +52,7 @@ internal sealed partial class ProxyRequestHandler(
             return;
         }
 
-        // Completed by the RequestActor, which then stops: the rest of this method (writing the
+        // Completed by the RequestActor, which then goes idle: the rest of this method (writing the
         // answer to Kestrel's pipe, which never blocks) runs on in the actor's turn instead of
         // queueing a thread-pool item per request. NoSender: an implicit sender would be whatever
         // actor this thread is running.

@@ -42,8 +42,8 @@ public static class ProxyActorsSetup
 
     /// <summary>
     /// /user/weight-restorer gives marked nodes their weight back; /user/nodes supervises one
-    /// NodeActor per node; /user/requests, a pool of RequestSupervisors, starts a RequestActor per
-    /// client request.
+    /// NodeActor per node; /user/requests, a pool of RequestSupervisors, hands each client request
+    /// to a RequestActor of its own, idle or new.
     /// </summary>
     public static AkkaConfigurationBuilder WithProxyActors(this AkkaConfigurationBuilder akka, ProxySettings settings, NodeBalancer balancer, IProxyMetrics metrics) =>
         akka.WithActors((system, registry) =>
