@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Proxy vs plain YARP (round-robin, no classification) in front of the same two nginx nodes,
 # measured in one run, interleaved, after a warm-up. Writes bench/results/latest.md.
-#   bash bench/run.sh                 # full run (about 10 minutes)
+#   bash bench/run.sh                 # full run (about 13 minutes)
 #   DURATION=5 bash bench/run.sh      # shorter runs
 #   ONLY="healthy, 128 B" bash bench/run.sh   # only the scenarios whose name contains this
-#   ROUNDS=1 bash bench/run.sh        # one round instead of three (faster, noisier)
-#   REFERENCE_ROUNDS=5                # rounds of the scenario read against a healthy run (at least ROUNDS)
+#   ROUNDS=2 bash bench/run.sh        # two rounds instead of four (faster, noisier)
+#   REFERENCE_ROUNDS=6                # rounds of the scenario read against a healthy run (at least ROUNDS)
 #   WARMUP_START=5                    # seconds per connection count of each target's initial warm-up
-# Each scenario runs ROUNDS times, YARP and Proxy alternating; the table gives the median of the
-# rounds (this VM's figures move by +-15% from one run to the next) and their total counts.
+# Each scenario runs ROUNDS times, YARP and Proxy back to back, which one goes first alternating;
+# the table gives the median of the rounds (this VM's figures move by +-15% from one run to the
+# next), their total counts, and the median of the rounds' Proxy/YARP ratios.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}
 WARMUP_START=${WARMUP_START:-5}
-ROUNDS=${ROUNDS:-3}
-REFERENCE_ROUNDS=${REFERENCE_ROUNDS:-5}
+ROUNDS=${ROUNDS:-4}
+REFERENCE_ROUNDS=${REFERENCE_ROUNDS:-6}
 THREADS=${THREADS:-2}
 OUT="$ROOT/bench/results/latest.md"
 
@@ -82,22 +83,29 @@ measure_healthy_reference() {
 # Peak RSS since the last reset (VmHWM), and its reset, so each scenario reports its own peak.
 reset_peak_rss() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
 
-# Medians of the rounds' rates, totals of their counts: one table row per target.
+# Medians of the rounds' rates, totals of their counts: one table row per target. "vs YARP" is the
+# median of each round's Proxy/YARP ratio: the two ran back to back, so the VM's drift between
+# rounds cancels out of each ratio.
 summarize() {
   python3 - "$@" <<'PY'
 import statistics, sys, os
-name, target, base, rounds, peak = sys.argv[1:6]
-rows = [line.split() for line in open(rounds) if line.strip()]
+name, target, base_rounds, rounds, peak = sys.argv[1:6]
+read = lambda f: [line.split() for line in open(f) if line.strip()]
+rows = read(rounds)
 med = lambda i: statistics.median(float(r[i]) for r in rows)
 total = lambda i: sum(int(r[i]) for r in rows)
 faults = "-" if rows[0][3] == "-" else str(sum(int(r[3]) for r in rows))
 requests, calls, node1, ticks = total(4), total(5), total(6), total(8)
 hz = os.sysconf("SC_CLK_TCK")
 rps = med(0)
-ratio = "1.00x" if base == "-" else f"{rps / float(base):.2f}x"
+ratio, spread = "1.00x", ""
+if base_rounds != "-":
+    ratios = sorted(float(r[0]) / float(b[0]) for r, b in zip(rows, read(base_rounds)))
+    ratio = f"{statistics.median(ratios):.2f}x"
+    spread = f"{ratios[0]:.2f}x–{ratios[-1]:.2f}x"
 print(f"| {name} | {target} | {rps:.0f} | {med(1):.2f} | {med(2):.2f} | {ratio} | {1e6 * ticks / hz / max(1, requests):.1f} "
       f"| {calls / max(1, requests):.3f} | {100 * node1 / max(1, calls):.2f} % | {total(7)} | {faults} | {peak} |")
-print(f"{rps:.0f}", file=sys.stderr)
+print(f"{rps:.0f} {ratio} {spread}", file=sys.stderr)
 PY
 }
 
@@ -106,7 +114,7 @@ PY
   echo
   echo "Command: \`bash bench/run.sh\` (each target first warmed ${WARMUP_START}s at 256 and at 32 connections; then"
   echo "wrk -t$THREADS, $ROUNDS rounds ($REFERENCE_ROUNDS for \"node1 overloaded\") of ${DURATION}s per target, each after ${WARMUP}s warm-up, YARP and Proxy"
-  echo "alternating; medians of the rounds, totals of their counts; XML-RPC POSTs; two nginx nodes;"
+  echo "back to back, first in turn; medians of the rounds, totals of their counts; XML-RPC POSTs; two nginx nodes;"
   echo "YARP 2.3.0 round-robin; Proxy with the default classifier chain, request logs at Warning)."
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo), load tool on the same box."
   echo
@@ -114,6 +122,7 @@ PY
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } > "$OUT.tmp"
 
+RATIO_SPREADS=()
 for scenario in "${SCENARIOS[@]}"; do
   IFS='|' read -r name path conns overloaded script reference <<<"$scenario"
   [[ -z "${ONLY:-}" || "$name" == *"$ONLY"* ]] || continue
@@ -126,11 +135,14 @@ for scenario in "${SCENARIOS[@]}"; do
   rounds=$ROUNDS
   if [ -n "$reference" ] && [ "$rounds" -lt "$REFERENCE_ROUNDS" ]; then rounds=$REFERENCE_ROUNDS; fi
   for round in $(seq 1 "$rounds"); do
-    measure "http://127.0.0.1:$YARP_PORT$path" "$conns" "$script" "$YARP_PID" >> "$WORK/yarp.rounds"
-    # The reference run goes first in every other round, so neither run always follows an idle spell.
+    # YARP goes first in odd rounds and last in even ones, so neither target always follows the
+    # other's load. The reference run goes first in every other round, so neither run always
+    # follows an idle spell.
+    if [ $((round % 2)) -eq 1 ]; then measure "http://127.0.0.1:$YARP_PORT$path" "$conns" "$script" "$YARP_PID" >> "$WORK/yarp.rounds"; fi
     if [ -n "$reference" ] && [ $((round % 2)) -eq 0 ]; then measure_healthy_reference "$path" "$conns" "$script" "$overloaded"; fi
     measure "http://127.0.0.1:$PROXY_PORT$path" "$conns" "$script" "$PROXY_PID" >> "$WORK/proxy.rounds"
     if [ -n "$reference" ] && [ $((round % 2)) -eq 1 ]; then measure_healthy_reference "$path" "$conns" "$script" "$overloaded"; fi
+    if [ $((round % 2)) -eq 0 ]; then measure "http://127.0.0.1:$YARP_PORT$path" "$conns" "$script" "$YARP_PID" >> "$WORK/yarp.rounds"; fi
   done
   if [ -n "$reference" ]; then
     OVERLOAD_VS_HEALTHY=$(python3 - "$WORK/proxy.rounds" "$WORK/reference.rounds" <<'PY'
@@ -144,13 +156,18 @@ print(f"{statistics.median(ratios):.2f}x, the median of {len(ratios)} rounds' ra
 PY
 )
   fi
-  y_rps=$(summarize "$name" YARP - "$WORK/yarp.rounds" "$(peak_rss_mb "$YARP_PID")" 2>&1 >> "$OUT.tmp")
-  p_rps=$(summarize "$name" Proxy "$y_rps" "$WORK/proxy.rounds" "$(peak_rss_mb "$PROXY_PID")" 2>&1 >> "$OUT.tmp")
-  echo "$name: YARP $y_rps req/s, Proxy $p_rps req/s ($(python3 -c "print(f'{$p_rps/$y_rps:.2f}x')"))" >&2
+  read -r y_rps _ <<<"$(summarize "$name" YARP - "$WORK/yarp.rounds" "$(peak_rss_mb "$YARP_PID")" 2>&1 >> "$OUT.tmp")"
+  read -r p_rps p_ratio p_spread <<<"$(summarize "$name" Proxy "$WORK/yarp.rounds" "$WORK/proxy.rounds" "$(peak_rss_mb "$PROXY_PID")" 2>&1 >> "$OUT.tmp")"
+  RATIO_SPREADS+=("$name: $p_spread")
+  echo "$name: YARP $y_rps req/s, Proxy $p_rps req/s ($p_ratio; rounds $p_spread)" >&2
 done
 rm -f "$WORK"/node*.overload
 
 {
+  echo
+  echo "\"vs YARP\" is the median of the rounds' Proxy/YARP ratios; each round's two runs are back to back,"
+  echo "YARP first in odd rounds, Proxy first in even ones. The rounds' ratios ranged:"
+  for spread in "${RATIO_SPREADS[@]}"; do echo "- $spread"; done
   if [ -n "${OVERLOAD_VS_HEALTHY:-}" ]; then
     echo
     echo "Proxy with node1 overloaded vs its own healthy throughput: $OVERLOAD_VS_HEALTHY."
