@@ -112,6 +112,7 @@ public static class ProxyApp
         builder.Services.AddSingleton(new ProxyRequestReader(settings.RequestBufferLimit, settings.TrustedProxies));
         builder.Services.AddSingleton<ProxyRequestHandler>();
         builder.Services.AddSingleton<NodeStatusReader>();
+        builder.Services.AddHostedService<NativeMemoryTrimmer>();
         if (settings.Demo)
         {
             builder.Services.AddHostedService<DemoNodes>();
