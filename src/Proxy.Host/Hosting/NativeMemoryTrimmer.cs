@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 
 namespace Proxy.Host.Hosting;
@@ -11,7 +12,7 @@ namespace Proxy.Host.Hosting;
 /// </summary>
 internal sealed partial class NativeMemoryTrimmer(ILogger<NativeMemoryTrimmer> logger) : BackgroundService
 {
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -23,15 +24,27 @@ internal sealed partial class NativeMemoryTrimmer(ILogger<NativeMemoryTrimmer> l
         using var timer = new PeriodicTimer(Interval);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            try
+            if (!TryTrim(out var reason))
             {
-                MallocTrim(0);
-            }
-            catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
-            {
-                LogUnavailable(logger, ex.Message);
+                LogUnavailable(logger, reason);
                 return;
             }
+        }
+    }
+
+    /// <summary>One trim; false, with the reason, where glibc's <c>malloc_trim</c> cannot be called.</summary>
+    internal static bool TryTrim([NotNullWhen(false)] out string? reason)
+    {
+        try
+        {
+            MallocTrim(0);
+            reason = null;
+            return true;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            reason = ex.Message;
+            return false;
         }
     }
 
