@@ -27,15 +27,11 @@ build_revision() {
   echo "$dir/src/Proxy.Host/bin/Release/net10.0/Proxy.Host.dll"
 }
 
-# measure <round> <name> <port> <pid>: one line of figures after a warm-up.
-measure() {
-  local url="http://127.0.0.1:$3/small" out c0 c1
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "$WORK/post.lua" "$url" >/dev/null 2>&1
-  c0=$(cpu_ticks "$4")
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/post.lua" "$url" 2>&1)
-  c1=$(cpu_ticks "$4")
-  python3 - "$1" "$2" "$(awk '/Requests\/sec/ { print $2 }' <<<"$out")" "$(awk '/^P99/ { print $2 }' <<<"$out")" \
-    "$(awk '/requests in/ { print $1 }' <<<"$out")" "$((c1 - c0))" <<'PY'
+# report <round> <name> <port> <pid>: one line of figures from lib.sh's measure.
+report() {
+  local rps p99 requests ticks
+  read -r rps _ p99 _ requests _ _ _ ticks <<<"$(measure "http://127.0.0.1:$3/small" "$CONNECTIONS" post.lua "$4")"
+  python3 - "$1" "$2" "$rps" "$p99" "$requests" "$ticks" <<'PY'
 import os, sys
 round_, name, rps, p99, requests, ticks = sys.argv[1:]
 cpu = 1e6 * int(ticks) / os.sysconf("SC_CLK_TCK") / max(1, int(requests))
@@ -61,7 +57,7 @@ for round in $(seq 1 "$ROUNDS"); do
   if [ $((round % 2)) -eq 1 ]; then order="A:18200:$A_PID B:18300:$B_PID"; else order="B:18300:$B_PID A:18200:$A_PID"; fi
   for entry in $order; do
     IFS=: read -r name port pid <<<"$entry"
-    measure "$round" "$name" "$port" "$pid"
+    report "$round" "$name" "$port" "$pid"
   done
 done
 echo "peak RSS: A $(peak_rss_mb "$A_PID") MB, B $(peak_rss_mb "$B_PID") MB"

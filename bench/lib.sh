@@ -117,6 +117,25 @@ wait_http() {
   echo "not answering: $1" >&2; return 1
 }
 
+# measure <url> <connections> <wrk script> <pid>: one wrk run of DURATION seconds with THREADS
+# threads, after a WARMUP-second one (the caller sets all three):
+# "rps p50 p99 faults requests backend_calls node1_calls non2xx cpu_ticks"
+measure() {
+  local url=$1 conns=$2 script=$3 pid=$4
+  wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" -s "$WORK/$script" "$url" >/dev/null 2>&1
+  local out b1 b2 a1 a2 c0 c1
+  read -r b1 b2 <<<"$(backend_calls)"
+  c0=$(cpu_ticks "$pid")
+  out=$(wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" -s "$WORK/$script" "$url" 2>&1)
+  c1=$(cpu_ticks "$pid")
+  read -r a1 a2 <<<"$(backend_calls)"
+  local non2xx
+  non2xx=$(awk '/Non-2xx/ { print $NF }' <<<"$out"); non2xx=${non2xx:-0}
+  echo "$(awk '/Requests\/sec/ { print $2 }' <<<"$out") $(awk '/^P50/ { print $2 }' <<<"$out") $(awk '/^P99/ { print $2 }' <<<"$out")" \
+    "$(awk '/^FAULTS/ { print $2 }' <<<"$out") $(awk '/requests in/ { print $1 }' <<<"$out")" \
+    "$(( (a1 - b1) + (a2 - b2) )) $(( a1 - b1 )) $non2xx $(( c1 - c0 ))"
+}
+
 # Process CPU time (user + system) in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 

@@ -53,23 +53,8 @@ SCENARIOS=(
   "healthy, 64 KiB|/64k|32|"
 )
 
-# One wrk run against one target, after a warm-up:
-# "rps p50 p99 faults requests backend_calls node1_calls non2xx cpu_ticks"
-measure() {
-  local url=$1 conns=$2 script=$3 pid=$4
-  wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" -s "$WORK/$script" "$url" >/dev/null 2>&1
-  local out b1 b2 a1 a2 c0 c1
-  read -r b1 b2 <<<"$(backend_calls)"
-  c0=$(cpu_ticks "$pid")
-  out=$(wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" -s "$WORK/$script" "$url" 2>&1)
-  c1=$(cpu_ticks "$pid")
-  read -r a1 a2 <<<"$(backend_calls)"
-  local non2xx
-  non2xx=$(awk '/Non-2xx/ { print $NF }' <<<"$out"); non2xx=${non2xx:-0}
-  echo "$(awk '/Requests\/sec/ { print $2 }' <<<"$out") $(awk '/^P50/ { print $2 }' <<<"$out") $(awk '/^P99/ { print $2 }' <<<"$out")" \
-    "$(awk '/^FAULTS/ { print $2 }' <<<"$out") $(awk '/requests in/ { print $1 }' <<<"$out")" \
-    "$(( (a1 - b1) + (a2 - b2) )) $(( a1 - b1 )) $non2xx $(( c1 - c0 ))"
-}
+# One round's YARP run. Arguments: path, connections, wrk script.
+measure_yarp() { measure "http://127.0.0.1:$YARP_PORT$1" "$2" "$3" "$YARP_PID" >> "$WORK/yarp.rounds"; }
 
 # The proxy with every node healthy again, for the scenario's reference; the scenario's overload
 # flags are put back after. Arguments: path, connections, wrk script, overloaded nodes.
@@ -138,11 +123,11 @@ for scenario in "${SCENARIOS[@]}"; do
     # YARP goes first in odd rounds and last in even ones, so neither target always follows the
     # other's load. The reference run goes first in every other round, so neither run always
     # follows an idle spell.
-    if [ $((round % 2)) -eq 1 ]; then measure "http://127.0.0.1:$YARP_PORT$path" "$conns" "$script" "$YARP_PID" >> "$WORK/yarp.rounds"; fi
+    if [ $((round % 2)) -eq 1 ]; then measure_yarp "$path" "$conns" "$script"; fi
     if [ -n "$reference" ] && [ $((round % 2)) -eq 0 ]; then measure_healthy_reference "$path" "$conns" "$script" "$overloaded"; fi
     measure "http://127.0.0.1:$PROXY_PORT$path" "$conns" "$script" "$PROXY_PID" >> "$WORK/proxy.rounds"
     if [ -n "$reference" ] && [ $((round % 2)) -eq 1 ]; then measure_healthy_reference "$path" "$conns" "$script" "$overloaded"; fi
-    if [ $((round % 2)) -eq 0 ]; then measure "http://127.0.0.1:$YARP_PORT$path" "$conns" "$script" "$YARP_PID" >> "$WORK/yarp.rounds"; fi
+    if [ $((round % 2)) -eq 0 ]; then measure_yarp "$path" "$conns" "$script"; fi
   done
   if [ -n "$reference" ]; then
     OVERLOAD_VS_HEALTHY=$(python3 - "$WORK/proxy.rounds" "$WORK/reference.rounds" <<'PY'
