@@ -40,6 +40,22 @@ public sealed class HttpSemanticsTests : NodesTest
     }
 
     [Fact]
+    public async Task Each_request_reaches_its_own_path_when_paths_alternate_on_one_node()
+    {
+        // The forwarder reuses the target Uri of a repeated path; a changed path must never get a stale one.
+        await using var proxy = await ProxyHarness.StartAsync([N1]);
+        string[] sent = ["/RPC2", "/RPC2", "/other?q=1", "/RPC2", "/RPC2?q=2", "/other?q=1"];
+
+        foreach (var path in sent)
+        {
+            using var response = await proxy.Client.PostAsync(path, new StringContent("call"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(sent, N1.Received.Select(r => r.PathAndQuery));
+    }
+
+    [Fact]
     public async Task A_head_request_gets_the_head_without_a_body()
     {
         N1.Handle(ctx =>

@@ -19,6 +19,7 @@ public sealed class RequestActor : UntypedActor
     private readonly NodeBalancer _balancer;
     private readonly List<Attempt> _attempts = new(2);
     private readonly int[] _tried;
+    private readonly IReadOnlyList<Attempt>[] _answeredFirst;
     private DateTime _startedUtc;
     private long _served;
     private ProxyRequest? _request;
@@ -31,6 +32,7 @@ public sealed class RequestActor : UntypedActor
         _roster = roster;
         _balancer = balancer;
         _tried = new int[Math.Min(roster.Nodes.Count, settings.MaxRedispatch + 1)];
+        _answeredFirst = roster.Names.Select(name => (IReadOnlyList<Attempt>)[new Attempt(name, "answered")]).ToArray();
     }
 
     private ProxyRequest Request => _request!;
@@ -113,6 +115,13 @@ public sealed class RequestActor : UntypedActor
         if (!IsCurrent(answered))
         {
             answered.Answer.Dispose();
+            return;
+        }
+
+        if (_attempts.Count == 0)
+        {
+            // The common outcome, answered by the first node tried: its attempts are built once per node.
+            Complete(new Delivered(answered.Answer, _answeredFirst[_tried[0]]));
             return;
         }
 
