@@ -38,7 +38,8 @@ public sealed class NodeForwarder : IDisposable
     }
 
     /// <summary>One try. Never throws: it ends with an answer to classify, or a failure.</summary>
-    // Pooled: the state machine of every try was the largest allocation of the proxy's own code.
+    // Pooled: a try's state machine was, with the request handler's (which Kestrel's delegate
+    // cannot pool), the largest allocation of the proxy's own code.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ForwardResult> SendAsync(ProxyRequest request)
     {
