@@ -1,4 +1,5 @@
-# Shared by bench/run.sh, bench/soak.sh, bench/ab.sh and bench/counters.sh: tools, two nginx nodes, the proxy and the YARP baseline.
+# Shared by bench/run.sh, bench/soak.sh, bench/ab.sh and bench/counters.sh: tools, two nginx nodes,
+# the proxy and the YARP baseline.
 # Sourced, not run. Everything lives under $WORK and listens on loopback only.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

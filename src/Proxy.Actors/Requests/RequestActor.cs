@@ -26,13 +26,13 @@ public sealed class RequestActor : UntypedActor
     private TaskCompletionSource<RequestOutcome>? _completion;
     private int _triedCount;
 
-    public RequestActor(RequestSettings settings, NodeRoster roster, NodeBalancer balancer)
+    private RequestActor(RequestSettings settings, NodeRoster roster, NodeBalancer balancer, IReadOnlyList<Attempt>[] answeredFirst)
     {
         _settings = settings;
         _roster = roster;
         _balancer = balancer;
         _tried = new int[Math.Min(roster.Nodes.Count, settings.MaxRedispatch + 1)];
-        _answeredFirst = roster.Names.Select(name => (IReadOnlyList<Attempt>)[new Attempt(name, "answered")]).ToArray();
+        _answeredFirst = answeredFirst;
     }
 
     private ProxyRequest Request => _request!;
@@ -120,7 +120,7 @@ public sealed class RequestActor : UntypedActor
 
         if (_attempts.Count == 0)
         {
-            // The common outcome, answered by the first node tried: its attempts are built once per node.
+            // The common outcome, answered by the first node tried: its attempts list is shared, one per node.
             Complete(new Delivered(answered.Answer, _answeredFirst[_tried[0]]));
             return;
         }
@@ -211,12 +211,16 @@ public sealed class RequestActor : UntypedActor
     }
 
     // A producer instead of an expression tree, which Akka would take apart (and reflect over) on
-    // every actor it creates.
+    // every actor it creates. It also builds, once for all its RequestActors, the immutable attempts
+    // list of a request its first node answered, per node.
     private sealed class Producer(RequestSettings settings, NodeRoster roster, NodeBalancer balancer) : IIndirectActorProducer
     {
+        private readonly IReadOnlyList<Attempt>[] _answeredFirst =
+            roster.Names.Select(name => (IReadOnlyList<Attempt>)[new Attempt(name, "answered")]).ToArray();
+
         public Type ActorType => typeof(RequestActor);
 
-        public ActorBase Produce() => new RequestActor(settings, roster, balancer);
+        public ActorBase Produce() => new RequestActor(settings, roster, balancer, _answeredFirst);
 
         public void Release(ActorBase actor)
         {
