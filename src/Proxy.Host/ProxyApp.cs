@@ -113,6 +113,7 @@ public static class ProxyApp
         builder.Services.AddSingleton<ProxyRequestHandler>();
         builder.Services.AddSingleton<NodeStatusReader>();
         builder.Services.AddHostedService<NativeMemoryTrimmer>();
+        builder.Services.AddHostedService<SocketThreadScheduling>();
         if (settings.Demo)
         {
             builder.Services.AddHostedService<DemoNodes>();

@@ -38,6 +38,7 @@ public sealed class ConfigurationTests
     [InlineData("Proxy:Overload:RestoreInterval", "--Proxy:Overload:RestoreInterval=-00:00:01")]
     [InlineData("Proxy:Timeouts:Response", "--Proxy:Timeouts:Response=soon")]
     [InlineData("Proxy:Redispatch:Max", "--Proxy:Redispatch:Max=-1")]
+    [InlineData("Proxy:Tuning:BatchScheduleSocketThreads", "--Proxy:Tuning:BatchScheduleSocketThreads=sometimes")]
     [InlineData("Proxy:Listen", "--Proxy:Listen=https://0.0.0.0:8443")]
     [InlineData("Proxy:Debug:Listen", "--Proxy:Listen=http://127.0.0.1:8000", "--Proxy:Debug:Listen=http://127.0.0.1:8000")]
     public void Invalid_settings_are_refused_naming_the_key(string key, params string[] args)
@@ -61,6 +62,8 @@ public sealed class ConfigurationTests
         Assert.Equal(8000, Assert.Single(settings.Listen).Port);
         Assert.Equal("127.0.0.1", settings.DebugListen.Host);
         Assert.Equal("xmlrpc-overload", Assert.Single(settings.Classifiers).Name);
+        Assert.True(settings.BatchScheduleSocketThreads);
+        Assert.False(Create([.. OneNode, "--Proxy:Tuning:BatchScheduleSocketThreads=false"]).BatchScheduleSocketThreads);
     }
 
     [Fact]

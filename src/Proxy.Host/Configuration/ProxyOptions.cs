@@ -27,6 +27,8 @@ public sealed class ProxyOptions
 
     public ClusterOptions Cluster { get; set; } = new();
 
+    public TuningOptions Tuning { get; set; } = new();
+
     /// <summary>Starts two embedded demo nodes (and proxies to them when no node is configured).</summary>
     public bool Demo { get; set; }
 }
@@ -109,6 +111,12 @@ public sealed class ShutdownOptions
 {
     /// <summary>How long SIGTERM waits for in-flight requests before the process exits.</summary>
     public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class TuningOptions
+{
+    /// <summary>On Linux, runs the runtime's socket event threads under <c>SCHED_BATCH</c> (ADR 0010).</summary>
+    public bool BatchScheduleSocketThreads { get; set; } = true;
 }
 
 public sealed class ClusterOptions

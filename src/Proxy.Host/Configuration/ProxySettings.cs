@@ -23,7 +23,11 @@ public sealed record ProxySettings(
     IReadOnlyList<System.Net.IPNetwork> TrustedProxies,
     TimeSpan ShutdownDrain,
     bool Demo,
-    ClusterSettings? Cluster);
+    ClusterSettings? Cluster)
+{
+    /// <summary><c>Proxy:Tuning:BatchScheduleSocketThreads</c>: see <see cref="Hosting.SocketThreadScheduling"/>.</summary>
+    public bool BatchScheduleSocketThreads { get; init; } = true;
+}
 
 /// <summary>Cluster membership, when <c>Proxy:Cluster:Enabled</c>.</summary>
 public sealed record ClusterSettings(string Host, int Port, IReadOnlyList<string> Seeds, TimeSpan StableAfter, TimeSpan MarkLifetime);

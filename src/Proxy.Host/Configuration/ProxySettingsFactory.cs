@@ -90,7 +90,10 @@ public static class ProxySettingsFactory
         return new ProxySettings(
             listen, debugListen, debugToken, nodes, forwarding, classifiers, health, requests, restoreInterval,
             options.Limits.RequestBuffer, options.Limits.MaxRequestBody, options.Limits.RequestHeadersTimeout, options.Limits.MinRequestBodyRate,
-            trusted, options.Shutdown.Drain, demo, cluster);
+            trusted, options.Shutdown.Drain, demo, cluster)
+        {
+            BatchScheduleSocketThreads = options.Tuning.BatchScheduleSocketThreads,
+        };
     }
 
     // The binder silently skips a list element it cannot convert (a node with Weight=heavy would
@@ -104,7 +107,7 @@ public static class ProxySettingsFactory
         (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
         (new Regex(@"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain|Limits:RequestHeadersTimeout)$", RegexOptions.IgnoreCase),
             v => TimeSpan.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _), "a duration such as 00:00:30"),
-        (new Regex(@"^Proxy:(Demo|Cluster:Enabled)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
+        (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
         (new Regex(@"^Proxy:Cluster:Port$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a port number"),
         (new Regex(@"^Proxy:Cluster:StableAfter$", RegexOptions.IgnoreCase), v => TimeSpan.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _), "a duration such as 00:00:07"),
     ];
