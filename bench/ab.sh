@@ -27,18 +27,6 @@ build_revision() {
   echo "$dir/src/Proxy.Host/bin/Release/net10.0/Proxy.Host.dll"
 }
 
-# report <round> <name> <port> <pid>: one line of figures from lib.sh's measure.
-report() {
-  local rps p99 requests ticks
-  read -r rps _ p99 _ requests _ _ _ ticks <<<"$(measure "http://127.0.0.1:$3/small" "$CONNECTIONS" post.lua "$4")"
-  python3 - "$1" "$2" "$rps" "$p99" "$requests" "$ticks" <<'PY'
-import os, sys
-round_, name, rps, p99, requests, ticks = sys.argv[1:]
-cpu = 1e6 * int(ticks) / os.sysconf("SC_CLK_TCK") / max(1, int(requests))
-print(f"round {round_}  {name}  {float(rps):8.0f} req/s  p99 {float(p99):6.2f} ms  {cpu:5.1f} µs CPU / request")
-PY
-}
-
 ensure_tools
 trap stop_all EXIT
 start_nodes

@@ -1,5 +1,5 @@
-# Shared by bench/run.sh, bench/soak.sh, bench/ab.sh and bench/counters.sh: tools, two nginx nodes,
-# the proxy and the YARP baseline.
+# Shared by bench/run.sh, bench/soak.sh, bench/ab.sh, bench/sched.sh and bench/counters.sh: tools,
+# two nginx nodes, the proxy and the YARP baseline.
 # Sourced, not run. Everything lives under $WORK and listens on loopback only.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -135,6 +135,30 @@ measure() {
   echo "$(awk '/Requests\/sec/ { print $2 }' <<<"$out") $(awk '/^P50/ { print $2 }' <<<"$out") $(awk '/^P99/ { print $2 }' <<<"$out")" \
     "$(awk '/^FAULTS/ { print $2 }' <<<"$out") $(awk '/requests in/ { print $1 }' <<<"$out")" \
     "$(( (a1 - b1) + (a2 - b2) )) $(( a1 - b1 )) $non2xx $(( c1 - c0 ))"
+}
+
+# report <round> <name> <port> <pid>: one line of figures from measure, at CONNECTIONS.
+report() {
+  local rps p99 requests ticks
+  read -r rps _ p99 _ requests _ _ _ ticks <<<"$(measure "http://127.0.0.1:$3/small" "$CONNECTIONS" post.lua "$4")"
+  python3 - "$1" "$2" "$rps" "$p99" "$requests" "$ticks" <<'PY'
+import os, sys
+round_, name, rps, p99, requests, ticks = sys.argv[1:]
+cpu = 1e6 * int(ticks) / os.sysconf("SC_CLK_TCK") / max(1, int(requests))
+print(f"round {round_}  {name}  {float(rps):8.0f} req/s  p99 {float(p99):6.2f} ms  {cpu:5.1f} µs CPU / request")
+PY
+}
+
+# schedule_socket_threads <pid> <chrt policy flag, e.g. --batch>: on every ".NET Sockets" thread
+# (the runtime's socket event threads) of that process; ADR 0010.
+schedule_socket_threads() {
+  local task found=0
+  for task in /proc/"$1"/task/*; do
+    if [ "$(cat "$task/comm" 2>/dev/null)" = ".NET Sockets" ]; then
+      chrt "$2" -p 0 "${task##*/}"; found=1
+    fi
+  done
+  [ "$found" -eq 1 ] || { echo "no .NET Sockets thread in process $1" >&2; return 1; }
 }
 
 # Process CPU time (user + system) in clock ticks.

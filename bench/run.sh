@@ -7,6 +7,8 @@
 #   ROUNDS=2 bash bench/run.sh        # two rounds instead of four (faster, noisier)
 #   REFERENCE_ROUNDS=6                # rounds of the scenario read against a healthy run (at least ROUNDS)
 #   WARMUP_START=5                    # seconds per connection count of each target's initial warm-up
+#   YARP_BATCH=1 bash bench/run.sh    # YARP's socket event thread under SCHED_BATCH too, as the proxy's
+#                                     # is by default (ADR 0010); writes bench/results/yarp-batch.md
 # Each scenario runs ROUNDS times, YARP and Proxy back to back, which one goes first alternating;
 # the table gives the median of the rounds (this VM's figures move by +-15% from one run to the
 # next), their total counts, and the median of the rounds' Proxy/YARP ratios.
@@ -18,7 +20,13 @@ WARMUP_START=${WARMUP_START:-5}
 ROUNDS=${ROUNDS:-4}
 REFERENCE_ROUNDS=${REFERENCE_ROUNDS:-6}
 THREADS=${THREADS:-2}
+YARP_BATCH=${YARP_BATCH:-0}
 OUT="$ROOT/bench/results/latest.md"
+YARP_NAME="YARP 2.3.0 round-robin"
+if [ "$YARP_BATCH" = 1 ]; then
+  OUT="$ROOT/bench/results/yarp-batch.md"
+  YARP_NAME="YARP 2.3.0 round-robin, its socket event thread under SCHED_BATCH (set by this script)"
+fi
 
 ensure_tools
 build
@@ -27,6 +35,7 @@ start_nodes
 write_wrk_scripts
 start_yarp
 start_proxy
+if [ "$YARP_BATCH" = 1 ]; then schedule_socket_threads "$YARP_PID" --batch; fi
 
 # Both targets start cold (tiered JIT, GC heap count, thread pool, connection pools): warm each at
 # both connection counts before the first scenario, so the rounds compare steady states. Larger
@@ -97,10 +106,10 @@ PY
 {
   echo "# Proxy vs YARP — $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "Command: \`bash bench/run.sh\` (each target first warmed ${WARMUP_START}s at 256 and at 32 connections; then"
+  echo "Command: \`$([ "$YARP_BATCH" = 1 ] && echo "YARP_BATCH=1 ")bash bench/run.sh\` (each target first warmed ${WARMUP_START}s at 256 and at 32 connections; then"
   echo "wrk -t$THREADS, $ROUNDS rounds ($REFERENCE_ROUNDS for \"node1 overloaded\") of ${DURATION}s per target, each after ${WARMUP}s warm-up, YARP and Proxy"
   echo "back to back, first in turn; medians of the rounds, totals of their counts; XML-RPC POSTs; two nginx nodes;"
-  echo "YARP 2.3.0 round-robin; Proxy with the default classifier chain, request logs at Warning)."
+  echo "$YARP_NAME; Proxy with the default classifier chain, request logs at Warning)."
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo), load tool on the same box."
   echo
   echo "| scenario | target | req/s | p50 ms | p99 ms | vs YARP | CPU µs / request | backend calls / request | node1 share of calls | non-2xx | faults leaked | peak RSS MB |"

@@ -48,7 +48,18 @@ internal sealed partial class SocketThreadScheduling(
 
     private void Apply()
     {
-        var (scheduled, failure) = BatchScheduleSocketThreads();
+        int scheduled;
+        string? failure;
+        try
+        {
+            (scheduled, failure) = BatchScheduleSocketThreads();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            // No /proc to read, or no glibc to call: the threads keep the default, as on other systems.
+            (scheduled, failure) = (0, ex.Message);
+        }
+
         if (failure is not null)
         {
             LogKeptDefault(logger, failure);
