@@ -74,7 +74,7 @@ internal sealed partial class SocketThreadScheduling(
     /// Sets <c>SCHED_BATCH</c> on every socket event thread of this process: how many it set, or why
     /// it set none (no such thread, or the kernel refused).
     /// </summary>
-    internal static (int Scheduled, string? Failure) BatchScheduleSocketThreads()
+    private static (int Scheduled, string? Failure) BatchScheduleSocketThreads()
     {
         var scheduled = 0;
         foreach (var task in Directory.EnumerateDirectories(TaskDirectory))
