@@ -23,9 +23,12 @@ public sealed class SocketThreadSchedulingTests
         await using var node = await TestNode.StartAsync("n1");
         await using var proxy = ProxyProcess.Start("--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}");
         await proxy.WaitUntilServingAsync();
-        await Until(() => proxy.Output.Contains("Socket event threads scheduled as SCHED_BATCH: 1", StringComparison.Ordinal), proxy);
+        await Until(() => proxy.Output.Contains("Socket event threads scheduled as SCHED_BATCH: ", StringComparison.Ordinal), proxy);
 
-        Assert.Equal([SchedBatch], SocketThreadPolicies(proxy.Id));
+        // One event thread per 30 cores, at least one.
+        var policies = SocketThreadPolicies(proxy.Id);
+        Assert.NotEmpty(policies);
+        Assert.All(policies, policy => Assert.Equal(SchedBatch, policy));
         Assert.Contains(SchedOther, OtherThreadPolicies(proxy.Id));
         using var http = new HttpClient();
         Assert.Contains("n1", await http.GetStringAsync(new Uri(proxy.Client, "/who")), StringComparison.Ordinal);
@@ -45,7 +48,9 @@ public sealed class SocketThreadSchedulingTests
         await proxy.WaitUntilServingAsync();
         await Until(() => proxy.Output.Contains("keep the default scheduling: Proxy:Tuning:BatchScheduleSocketThreads is false", StringComparison.Ordinal), proxy);
 
-        Assert.Equal([SchedOther], SocketThreadPolicies(proxy.Id));
+        var policies = SocketThreadPolicies(proxy.Id);
+        Assert.NotEmpty(policies);
+        Assert.All(policies, policy => Assert.Equal(SchedOther, policy));
     }
 
     private static List<int> SocketThreadPolicies(int pid) => Policies(pid, name => name == SocketThreadScheduling.SocketThreadName);
