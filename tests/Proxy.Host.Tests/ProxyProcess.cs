@@ -120,6 +120,21 @@ public sealed class ProxyProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until the proxy has written this text to its output (a log line, say).</summary>
+    public async Task WaitForOutputAsync(string text)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (_process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"the proxy did not write '{text}':\n{Output}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     public void Terminate() => Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
 
     public async Task<int> WaitForExitAsync()

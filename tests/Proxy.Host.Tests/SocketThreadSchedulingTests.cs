@@ -23,7 +23,7 @@ public sealed class SocketThreadSchedulingTests
         await using var node = await TestNode.StartAsync("n1");
         await using var proxy = ProxyProcess.Start("--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}");
         await proxy.WaitUntilServingAsync();
-        await Until(() => proxy.Output.Contains("Socket event threads scheduled as SCHED_BATCH: ", StringComparison.Ordinal), proxy);
+        await proxy.WaitForOutputAsync("Socket event threads scheduled as SCHED_BATCH: ");
 
         // One event thread per 30 cores, at least one.
         var policies = SocketThreadPolicies(proxy.Id);
@@ -46,7 +46,7 @@ public sealed class SocketThreadSchedulingTests
         await using var proxy = ProxyProcess.Start(
             "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}", "--Proxy:Tuning:BatchScheduleSocketThreads=false");
         await proxy.WaitUntilServingAsync();
-        await Until(() => proxy.Output.Contains("keep the default scheduling: Proxy:Tuning:BatchScheduleSocketThreads is false", StringComparison.Ordinal), proxy);
+        await proxy.WaitForOutputAsync("keep the default scheduling: Proxy:Tuning:BatchScheduleSocketThreads is false");
 
         var policies = SocketThreadPolicies(proxy.Id);
         Assert.NotEmpty(policies);
@@ -82,15 +82,5 @@ public sealed class SocketThreadSchedulingTests
         }
 
         return policies;
-    }
-
-    private static async Task Until(Func<bool> condition, ProxyProcess proxy)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"condition not met within 30 s; the proxy wrote:\n{proxy.Output}");
-            await Task.Delay(50);
-        }
     }
 }

@@ -48,25 +48,21 @@ internal sealed partial class SocketThreadScheduling(
 
     private void Apply()
     {
-        int scheduled;
-        string? failure;
         try
         {
-            (scheduled, failure) = BatchScheduleSocketThreads();
+            var (scheduled, failure) = BatchScheduleSocketThreads();
+            if (failure is null)
+            {
+                LogScheduled(logger, scheduled);
+                return;
+            }
+
+            LogKeptDefault(logger, failure);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
         {
             // No /proc to read, or no glibc to call: the threads keep the default, as on other systems.
-            (scheduled, failure) = (0, ex.Message);
-        }
-
-        if (failure is not null)
-        {
-            LogKeptDefault(logger, failure);
-        }
-        else
-        {
-            LogScheduled(logger, scheduled);
+            LogKeptDefault(logger, ex.Message);
         }
     }
 
