@@ -138,6 +138,7 @@ public static class ProxyApp
         });
 
         var app = builder.Build();
+        StartupWarnings.Log(app.Logger, settings.Warnings);
 
         // The debug listener gets its own pipeline; everything else is client traffic.
         app.MapWhen(IsDebugListener, debug => DebugEndpoints.Map(debug, settings));

@@ -38,7 +38,7 @@ public sealed class DebugEndpointTests : NodesTest
 
         Assert.Equal("NodeActor", all["/user/nodes/n1"].GetProperty("type").GetString());
         Assert.Contains("inFlight=1", all["/user/nodes/n1"].GetProperty("state").GetString(), StringComparison.Ordinal);
-        Assert.Equal("BodyRegexClassifier", all["/user/nodes/n2/classifier-xmlrpc-overload"].GetProperty("type").GetString());
+        Assert.Equal("XmlRpcFaultClassifier", all["/user/nodes/n2/classifier-xmlrpc-overload"].GetProperty("type").GetString());
         Assert.Equal("WeightRestorer", all["/user/weight-restorer"].GetProperty("type").GetString());
         var request = Assert.Single(all.Values, a => a.GetProperty("type").GetString() == "RequestActor");
         Assert.Contains("GET /slow attempt=1", request.GetProperty("state").GetString(), StringComparison.Ordinal);

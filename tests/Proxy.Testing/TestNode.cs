@@ -74,6 +74,23 @@ public sealed class TestNode : IAsyncDisposable
     /// <summary>From now on, answer with the XML-RPC overload fault (HTTP 200).</summary>
     public void Overload() => _behaviour = ctx => Xml(ctx, OverloadFault);
 
+    /// <summary>From now on, answer with exactly these bytes (HTTP 200), with the given Content-Type and Content-Encoding.</summary>
+    public void Serve(byte[] body, string? contentType = "text/xml", string? contentEncoding = null) => _behaviour = ctx =>
+    {
+        if (contentType is not null)
+        {
+            ctx.Response.ContentType = contentType;
+        }
+
+        if (contentEncoding is not null)
+        {
+            ctx.Response.Headers.ContentEncoding = contentEncoding;
+        }
+
+        ctx.Response.ContentLength = body.Length;
+        return ctx.Response.Body.WriteAsync(body, ctx.RequestAborted).AsTask();
+    };
+
     /// <summary>From now on, answer XML-RPC successes naming this node.</summary>
     public void Recover() => _behaviour = Succeed;
 

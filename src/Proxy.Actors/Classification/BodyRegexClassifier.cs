@@ -5,9 +5,10 @@ using Akka.Actor;
 namespace Proxy.Actors.Classification;
 
 /// <summary>
-/// <c>BodyRegex</c>: a .NET regex over the buffered body. Singleline (so <c>.</c> crosses newlines,
-/// like the founding Lua pattern), culture invariant, compiled once for all nodes, bounded by a
-/// match timeout so a catastrophic pattern cannot stall traffic.
+/// <c>BodyRegex</c>: a .NET regex over the buffered body (decoded from its Content-Encoding, as
+/// UTF-8). Singleline (so <c>.</c> crosses newlines, like the founding Lua pattern), culture
+/// invariant, built once for all nodes on the linear-time engine where the pattern allows, else
+/// bounded by a match timeout so a catastrophic pattern cannot stall traffic.
 /// </summary>
 /// <remarks>
 /// When every match must start with a plain ASCII literal (the default rule's <c>faultCode</c>),
@@ -32,9 +33,27 @@ public sealed class BodyRegexClassifier : ClassifierActor
         _requiredStart = RequiredLeadingLiteral(pattern) is { } literal ? Encoding.ASCII.GetBytes(literal) : null;
     }
 
-    /// <summary>Compiles a pattern with the rule options; throws <see cref="ArgumentException"/> when it does not compile.</summary>
-    public static Regex Compile(string pattern, TimeSpan? matchTimeout = null) =>
-        new(pattern, ClassifierSpec.PatternOptions, matchTimeout ?? MatchTimeout);
+    /// <summary>
+    /// Compiles a pattern with the rule options for the linear-time engine
+    /// (<see cref="RegexOptions.NonBacktracking"/>, as Envoy's RE2): no answer can make it slow. A
+    /// pattern that needs backtracking (backreferences, lookarounds, atomic groups) gets the
+    /// backtracking engine, bounded by the match timeout; <see cref="Backtracks"/> tells which.
+    /// Throws <see cref="ArgumentException"/> when the pattern does not compile.
+    /// </summary>
+    public static Regex Compile(string pattern, TimeSpan? matchTimeout = null)
+    {
+        try
+        {
+            return new Regex(pattern, ClassifierSpec.PatternOptions | RegexOptions.NonBacktracking, matchTimeout ?? MatchTimeout);
+        }
+        catch (NotSupportedException)
+        {
+            return new Regex(pattern, ClassifierSpec.PatternOptions | RegexOptions.Compiled, matchTimeout ?? MatchTimeout);
+        }
+    }
+
+    /// <summary>True when <paramref name="regex"/> runs on the backtracking engine: a crafted answer can drive it to its match timeout.</summary>
+    public static bool Backtracks(Regex regex) => (regex.Options & RegexOptions.NonBacktracking) == 0;
 
     public static Props Props(string name, Verdict verdict, Regex pattern) =>
         Akka.Actor.Props.Create(() => new BodyRegexClassifier(name, verdict, pattern));
@@ -74,7 +93,7 @@ public sealed class BodyRegexClassifier : ClassifierActor
 
     protected override bool Matches(IAnswerView answer)
     {
-        var body = answer.Buffered.Span;
+        var body = answer.Content.Span;
         if (body.IsEmpty || (_requiredStart is not null && body.IndexOf(_requiredStart) < 0))
         {
             return false;
@@ -83,7 +102,7 @@ public sealed class BodyRegexClassifier : ClassifierActor
         return _pattern.IsMatch(BodyText(answer));
     }
 
-    protected override string Describe() => $"Pattern={_pattern}";
+    protected override string Describe() => $"Pattern={_pattern} engine={(Backtracks(_pattern) ? "backtracking" : "linear")}";
 
     // Characters that stand for themselves in a .NET pattern outside a character class.
     private static bool IsPlainLiteral(char c) =>

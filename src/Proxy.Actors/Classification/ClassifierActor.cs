@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Text;
+using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Event;
 using Proxy.Actors.Diagnostics;
@@ -7,9 +9,10 @@ namespace Proxy.Actors.Classification;
 
 /// <summary>
 /// Base class of every classifier type: one rule of the <c>Proxy:Classifiers</c> chain. Each node
-/// runs its own instance of every rule, so classification never funnels all traffic through one
-/// actor. A rule that throws (a regex that times out, a parse error) is logged and counted and
-/// counts as no match: the answer is delivered rather than stalled or lost.
+/// runs its own instances of every rule (one per judging lane, so one slow answer holds up only
+/// its lane), and classification never funnels all traffic through one actor. A rule that throws
+/// (a regex that times out, a parse error) is counted, logged once per interval, and counts as no
+/// match: the answer is delivered rather than stalled or lost.
 /// </summary>
 /// <remarks>
 /// Derive, implement <see cref="Matches"/>, and register the type on the host builder with
@@ -17,13 +20,19 @@ namespace Proxy.Actors.Classification;
 /// </remarks>
 public abstract class ClassifierActor : UntypedActor
 {
+    /// <summary>How often a rule that keeps timing out or failing says so in the log.</summary>
+    public static readonly TimeSpan FaultLogInterval = TimeSpan.FromSeconds(10);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private char[] _text = [];
+    private char[]? _text;
     private IAnswerView? _decoded;
     private int _decodedLength;
     private long _evaluated;
     private long _matched;
     private long _faults;
+    private long _timeouts;
+    private long _unloggedFaults;
+    private long _nextFaultLog;
 
     protected ClassifierActor(string name, Verdict verdict)
     {
@@ -49,16 +58,21 @@ public abstract class ClassifierActor : UntypedActor
     /// <summary>A one-line description of this rule's settings for <c>/debug/actors</c>.</summary>
     protected virtual string Describe() => GetType().Name;
 
-    /// <summary>The buffered body decoded as UTF-8, into a buffer this actor reuses (no allocation per answer).</summary>
+    /// <summary>
+    /// The body as judged (<see cref="IAnswerView.Content"/>: decoded from its Content-Encoding)
+    /// decoded as UTF-8 text, into a pooled buffer held only while this answer is judged (no
+    /// allocation per answer, and no idle memory per rule instance).
+    /// </summary>
     protected ReadOnlySpan<char> BodyText(IAnswerView answer)
     {
         if (!ReferenceEquals(_decoded, answer))
         {
-            var body = answer.Buffered.Span;
+            var body = answer.Content.Span;
             var needed = Encoding.UTF8.GetMaxCharCount(body.Length);
-            if (_text.Length < needed)
+            if (_text is null || _text.Length < needed)
             {
-                _text = new char[needed];
+                ReturnText();
+                _text = ArrayPool<char>.Shared.Rent(needed);
             }
 
             _decodedLength = Encoding.UTF8.GetChars(body, _text);
@@ -87,12 +101,12 @@ public abstract class ClassifierActor : UntypedActor
                 Evaluate(classify);
                 break;
             case GetClassifierState:
-                Sender.Tell(new ClassifierState(Name, GetType().Name, Verdict, Describe(), _evaluated, _matched, _faults));
+                Sender.Tell(new ClassifierState(Name, GetType().Name, Verdict, Describe(), _evaluated, _matched, _faults, _timeouts));
                 break;
             case DescribeActor:
                 Sender.Tell(new ActorDescription(
                     GetType().Name,
-                    $"rule={Name} verdict={Verdict} {Describe()} evaluated={_evaluated} matched={_matched} faults={_faults}",
+                    $"rule={Name} verdict={Verdict} {Describe()} evaluated={_evaluated} matched={_matched} faults={_faults} timeouts={_timeouts}",
                     []));
                 break;
             default:
@@ -111,13 +125,22 @@ public abstract class ClassifierActor : UntypedActor
         }
         catch (Exception ex)
         {
-            _faults++;
-            _log.Warning("Classifier {0} could not judge an answer ({1}: {2}); delivering it", Name, ex.GetType().Name, ex.Message);
             matched = false;
+            if (ex is RegexMatchTimeoutException)
+            {
+                _timeouts++;
+            }
+            else
+            {
+                _faults++;
+            }
+
+            LogFault(ex);
         }
         finally
         {
             _decoded = null;
+            ReturnText();
         }
 
         if (matched)
@@ -136,6 +159,36 @@ public abstract class ClassifierActor : UntypedActor
         }
     }
 
+    // A rule that times out on a stream of crafted answers must not flood the log: one line per
+    // interval, with how many answers it gave up on since the last one.
+    private void LogFault(Exception ex)
+    {
+        _unloggedFaults++;
+        var now = Environment.TickCount64;
+        if (now < _nextFaultLog)
+        {
+            return;
+        }
+
+        _nextFaultLog = now + (long)FaultLogInterval.TotalMilliseconds;
+        var what = ex is RegexMatchTimeoutException timeout
+            ? $"timed out after {timeout.MatchTimeout.TotalMilliseconds:0} ms"
+            : $"failed ({ex.GetType().Name}: {ex.Message})";
+        _log.Warning(
+            "Classifier {0} {1} on {2} answer(s) in the last {3} s; they were delivered (timeouts={4} faults={5})",
+            Name, what, _unloggedFaults, FaultLogInterval.TotalSeconds, _timeouts, _faults);
+        _unloggedFaults = 0;
+    }
+
+    private void ReturnText()
+    {
+        if (_text is not null)
+        {
+            ArrayPool<char>.Shared.Return(_text);
+            _text = null;
+        }
+    }
+
     /// <summary>
     /// Judge this answer. The first rule that matches answers the sender with <see cref="Classified"/>;
     /// otherwise the message moves on to <see cref="Rest"/>, and the last rule answers Deliver.
@@ -150,5 +203,5 @@ public abstract class ClassifierActor : UntypedActor
         public static GetClassifierState Instance { get; } = new();
     }
 
-    public sealed record ClassifierState(string Name, string Type, Verdict Verdict, string Settings, long Evaluated, long Matched, long Faults);
+    public sealed record ClassifierState(string Name, string Type, Verdict Verdict, string Settings, long Evaluated, long Matched, long Faults, long Timeouts);
 }

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Proxy.Actors.Classification;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
 
@@ -18,7 +19,6 @@ public sealed class NodeForwarder : IDisposable
 {
     private readonly NodeSettings _node;
     private readonly ForwardingSettings _settings;
-    private readonly HttpMessageInvoker _invoker;
 
     // Per-try deadline sources, reused (as YARP reuses its activity timeouts): a linked source with
     // its own timer per try was a measurable share of the allocations per request. The queue holds
@@ -30,11 +30,26 @@ public sealed class NodeForwarder : IDisposable
     // so concurrent tries share it.
     private Target? _lastTarget;
 
-    public NodeForwarder(NodeSettings node, ForwardingSettings settings)
+    // A node that answers HTTP/1.0 without keep-alive (Python's xmlrpc.server and http.server) closes
+    // each connection after its answer, but SocketsHttpHandler pools the connection all the same
+    // (even when the request says Connection: close), and the next try sent on it races the close:
+    // "the response ended prematurely", a 502 for the client (37 % of calls at six at once, measured).
+    // Once the node has answered so, its tries go through a handler that never reuses a connection;
+    // a node that answers with keep-alive again goes back to the pooled one.
+    private readonly HttpMessageInvoker _pooled;
+    private HttpMessageInvoker? _unpooled;
+    private volatile HttpMessageInvoker _invoker;
+
+    // The chain's tests for an answer it can only judge whole (ClassifierSpec.NeedsWholeAnswer).
+    private readonly Func<IAnswerView, bool>[] _needsWholeAnswer;
+
+    public NodeForwarder(NodeSettings node, ForwardingSettings settings, IEnumerable<Func<IAnswerView, bool>>? needsWholeAnswer = null)
     {
         _node = node;
         _settings = settings;
-        _invoker = new HttpMessageInvoker(CreateHandler(node.Address, settings), disposeHandler: true);
+        _needsWholeAnswer = needsWholeAnswer?.ToArray() ?? [];
+        _pooled = new HttpMessageInvoker(CreateHandler(node.Address, settings, pooled: true), disposeHandler: true);
+        _invoker = _pooled;
     }
 
     /// <summary>One try. Never throws: it ends with an answer to classify, or a failure.</summary>
@@ -46,10 +61,12 @@ public sealed class NodeForwarder : IDisposable
         var deadline = StartDeadline(request.ClientAborted, out var clientGone);
         HttpResponseMessage? response = null;
         byte[]? rented = null;
+        UpstreamAnswer? answer = null;
         try
         {
             using var message = BuildMessage(request);
             response = await _invoker.SendAsync(message, deadline.Token).ConfigureAwait(false);
+            LearnConnectionReuse(response);
 
             var content = response.Content;
             var declared = content.Headers.ContentLength;
@@ -75,9 +92,11 @@ public sealed class NodeForwarder : IDisposable
             }
 
             complete |= declared == read || request.Method == "HEAD";
-            var answer = new UpstreamAnswer(response, rented, read, complete, stream);
+            answer = new UpstreamAnswer(response, rented, read, complete, stream);
             (response, rented) = (null, null);
-            return new ForwardResult(answer, null);
+            await PrepareForJudgingAsync(answer, declared, deadline.Token).ConfigureAwait(false);
+            (var judged, answer) = (answer, null);
+            return new ForwardResult(judged, null);
         }
         catch (OperationCanceledException) when (request.ClientAborted.IsCancellationRequested)
         {
@@ -103,11 +122,59 @@ public sealed class NodeForwarder : IDisposable
             }
 
             response?.Dispose();
+            answer?.Dispose();
             EndDeadline(deadline, clientGone);
         }
     }
 
-    public void Dispose() => _invoker.Dispose();
+    public void Dispose()
+    {
+        _pooled.Dispose();
+        _unpooled?.Dispose();
+    }
+
+    // What the classifiers judge: the content decoded from its Content-Encoding (the client still
+    // gets the node's bytes), and the whole of an answer a rule recognises as a fault it must judge
+    // whole. Both are rare on the hot path: most answers are neither encoded nor larger than the buffer.
+    private async ValueTask PrepareForJudgingAsync(UpstreamAnswer answer, long? declared, CancellationToken cancellationToken)
+    {
+        var coding = answer.Buffered.IsEmpty ? ContentDecoding.Coding.Identity : ContentDecoding.Of(answer.Response);
+        if (coding != ContentDecoding.Coding.Identity)
+        {
+            answer.DecodeContent(coding, _settings.ResponseBufferLimit);
+        }
+
+        if (answer.ContentComplete || answer.Content.IsEmpty || !NeedsWholeAnswer(answer))
+        {
+            return;
+        }
+
+        await answer.ReadOnAsync(_settings.FaultBufferLimit, declared, cancellationToken).ConfigureAwait(false);
+        if (coding != ContentDecoding.Coding.Identity)
+        {
+            answer.DecodeContent(coding, _settings.FaultBufferLimit);
+        }
+    }
+
+    private bool NeedsWholeAnswer(UpstreamAnswer answer)
+    {
+        foreach (var needsWhole in _needsWholeAnswer)
+        {
+            try
+            {
+                if (needsWhole(answer))
+                {
+                    return true;
+                }
+            }
+            catch (Exception)
+            {
+                // A rule's test that cannot tell: judge the answer on what is buffered, as usual.
+            }
+        }
+
+        return false;
+    }
 
     // The try's token: cancelled by the response timeout or by the client going away.
     private CancellationTokenSource StartDeadline(CancellationToken clientAborted, out CancellationTokenRegistration clientGone)
@@ -134,6 +201,35 @@ public sealed class NodeForwarder : IDisposable
         {
             deadline.Dispose();
         }
+    }
+
+    private void LearnConnectionReuse(HttpResponseMessage response)
+    {
+        var closes = response.Version == HttpVersion.Version10
+            && !(response.Headers.NonValidated.TryGetValues("Connection", out var connection)
+                && connection.ToString().Contains("keep-alive", StringComparison.OrdinalIgnoreCase));
+        if (closes == ReferenceEquals(_invoker, _pooled))
+        {
+            _invoker = closes ? UnpooledInvoker() : _pooled;
+        }
+    }
+
+    private HttpMessageInvoker UnpooledInvoker()
+    {
+        if (Volatile.Read(ref _unpooled) is { } unpooled)
+        {
+            return unpooled;
+        }
+
+        var created = new HttpMessageInvoker(CreateHandler(_node.Address, _settings, pooled: false), disposeHandler: true);
+        var winner = Interlocked.CompareExchange(ref _unpooled, created, null);
+        if (winner is not null)
+        {
+            created.Dispose();
+            return winner;
+        }
+
+        return created;
     }
 
     private ForwardResult Failure(FailureKind kind, bool reachedNode, string reason) =>
@@ -224,7 +320,7 @@ public sealed class NodeForwarder : IDisposable
         return message;
     }
 
-    private static SocketsHttpHandler CreateHandler(NodeAddress address, ForwardingSettings settings)
+    private static SocketsHttpHandler CreateHandler(NodeAddress address, ForwardingSettings settings, bool pooled)
     {
         var handler = new SocketsHttpHandler
         {
@@ -234,6 +330,8 @@ public sealed class NodeForwarder : IDisposable
             UseCookies = false,
             ConnectTimeout = settings.ConnectTimeout,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+            // Zero: a connection is never handed to a second try.
+            PooledConnectionLifetime = pooled ? Timeout.InfiniteTimeSpan : TimeSpan.Zero,
             ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
             EnableMultipleHttp2Connections = true,
         };

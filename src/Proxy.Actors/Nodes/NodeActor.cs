@@ -30,6 +30,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly IProxyMetrics _metrics;
     private readonly IActorRef _cluster;
     private readonly TryRoute _route;
+    private readonly IActorRef[][] _classifiers;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private NodeHealth _state = NodeHealth.Healthy;
@@ -55,8 +56,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _weight = node.Weight;
         // A restarted NodeActor adopts the classifiers its previous incarnation left running (see
         // PreRestart): tries still in flight hold their references.
-        var chain = classifiers.Select(AdoptOrStart).ToArray();
-        _route = new TryRoute(forwarder, node.Name, chain, chain.Skip(1).ToArray());
+        var lanes = classifiers.Count == 0 ? 0 : JudgingLanes.DefaultCount;
+        _classifiers = Enumerable.Range(0, lanes).Select(lane => classifiers.Select(c => AdoptOrStart(c, lane)).ToArray()).ToArray();
+        _route = new TryRoute(forwarder, node.Name, new JudgingLanes(_classifiers));
 
         Receive<Forward>(HandleForward);
         Receive<TryCompleted>(HandleCompleted);
@@ -71,14 +73,15 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(NodeActor),
             $"node={_node.Name} state={_state} weight={EffectiveWeight}/{_configuredWeight} inFlight={_inFlight} requests={_requests} overloads={_overloads} failures={_failures}",
-            _route.Classifiers)));
+            _classifiers.SelectMany(lane => lane).ToArray())));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    private static IActorRef AdoptOrStart(ClassifierSpec classifier)
+    // Lane 0 is /classifier-<rule>, lane k /classifier-<rule>~k ('~' is never in a rule's name).
+    private static IActorRef AdoptOrStart(ClassifierSpec classifier, int lane)
     {
-        var name = "classifier-" + classifier.Name;
+        var name = lane == 0 ? "classifier-" + classifier.Name : $"classifier-{classifier.Name}~{lane}";
         var kept = Context.Child(name);
         return kept.IsNobody() ? Context.ActorOf(classifier.Props, name) : kept;
     }
@@ -101,6 +104,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                 completed.Requester.Tell(new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"node actor failed: {reason.Message}"));
                 break;
             case ClassifierActor.Classified { Ticket: Judging judging }:
+                judging.Lane.Leave();
                 judging.Answer.Dispose();
                 judging.Requester.Tell(new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"node actor failed: {reason.Message}"));
                 break;
@@ -134,9 +138,10 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
             result = new ForwardResult(null, new Failed(route.Node, FailureKind.Dropped, ReachedNode: true, ex.Message));
         }
 
-        if (result.Answer is { } answer && route.Classifiers.Length > 0)
+        if (result.Answer is { } answer && !route.Lanes.IsEmpty)
         {
-            route.Classifiers[0].Tell(new ClassifierActor.Classify(answer, route.AfterFirst, new Judging(requester, answer, started)), self);
+            var lane = route.Lanes.Enter();
+            lane.First.Tell(new ClassifierActor.Classify(answer, lane.Rest, new Judging(requester, answer, started, lane)), self);
         }
         else
         {
@@ -159,7 +164,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     private void HandleClassified(ClassifierActor.Classified classified)
     {
-        var (requester, answer, started) = (Judging)classified.Ticket;
+        var (requester, answer, started, lane) = (Judging)classified.Ticket;
+        lane.Leave();
         var status = answer.Status;
         if (classified.Verdict == Verdict.Deliver)
         {
@@ -423,13 +429,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     /// <summary>Another member of the cluster learnt this about the node.</summary>
     public sealed record Adopt(NodeMark Mark);
 
-    /// <summary>What a try needs once it runs off the actor: the connection pool and the classifier chain.</summary>
-    private sealed record TryRoute(NodeForwarder Forwarder, string Node, IActorRef[] Classifiers, IActorRef[] AfterFirst);
+    /// <summary>What a try needs once it runs off the actor: the connection pool and the classifier lanes.</summary>
+    private sealed record TryRoute(NodeForwarder Forwarder, string Node, JudgingLanes Lanes);
 
     private sealed record TryCompleted(IActorRef Requester, ForwardResult Result, long Started);
 
     /// <summary>An answer out with the classifiers, and who waits for the outcome.</summary>
-    private sealed record Judging(IActorRef Requester, UpstreamAnswer Answer, long Started);
+    private sealed record Judging(IActorRef Requester, UpstreamAnswer Answer, long Started, JudgingLanes.Lane Lane);
 
     private sealed record HalfOpen
     {

@@ -3,10 +3,18 @@ namespace Proxy.Actors.Nodes;
 /// <summary>One backend node as configured.</summary>
 public sealed record NodeSettings(string Name, NodeAddress Address, int Weight);
 
-/// <summary>How a node forwards one try and how much of the answer it buffers for classification.</summary>
-public sealed record ForwardingSettings(TimeSpan ConnectTimeout, TimeSpan ResponseTimeout, int ResponseBufferLimit)
+/// <summary>
+/// How a node forwards one try and how much of the answer it buffers for classification: up to
+/// <see cref="ResponseBufferLimit"/> bytes of any answer, up to <see cref="FaultBufferLimit"/> of one
+/// that a rule recognises as a fault it must judge whole (and as much decoded content).
+/// </summary>
+public sealed record ForwardingSettings(TimeSpan ConnectTimeout, TimeSpan ResponseTimeout, int ResponseBufferLimit, int FaultBufferLimit = ForwardingSettings.DefaultFaultBufferLimit)
 {
-    public static ForwardingSettings Default { get; } = new(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), 64 * 1024);
+    public const int DefaultResponseBufferLimit = 64 * 1024;
+
+    public const int DefaultFaultBufferLimit = 1024 * 1024;
+
+    public static ForwardingSettings Default { get; } = new(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), DefaultResponseBufferLimit);
 }
 
 /// <summary>How a node's weight comes back after an overload, and when its circuit opens.</summary>

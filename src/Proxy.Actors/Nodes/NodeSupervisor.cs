@@ -20,7 +20,7 @@ public sealed class NodeSupervisor : ReceiveActor
         var refs = new IActorRef[nodes.Count];
         for (var i = 0; i < nodes.Count; i++)
         {
-            var forwarder = new NodeForwarder(nodes[i], forwarding);
+            var forwarder = new NodeForwarder(nodes[i], forwarding, classifiers.Select(c => c.NeedsWholeAnswer).OfType<Func<IAnswerView, bool>>());
             _forwarders.Add(forwarder);
             refs[i] = Context.ActorOf(NodeActor.Props(i, nodes[i], forwarder, classifiers, services), nodes[i].Name);
         }

@@ -33,13 +33,26 @@ public sealed class ClassifierConfiguration(string name, Verdict verdict, IConfi
             : throw Invalid(setting, $"'{value}' is not a whole number");
     }
 
-    /// <summary>A pattern compiled the way every rule compiles it (Singleline, culture invariant, match timeout).</summary>
+    /// <summary>What start-up should warn the operator of about this rule (logged once, start-up goes on).</summary>
+    public IList<string> Warnings { get; } = [];
+
+    /// <summary>
+    /// A pattern compiled the way every rule compiles it (Singleline, culture invariant, the linear-time
+    /// engine where the pattern allows, else backtracking with a match timeout and a start-up warning).
+    /// </summary>
     public Regex RequirePattern(string setting = "Pattern")
     {
         var pattern = Require(setting);
         try
         {
-            return BodyRegexClassifier.Compile(pattern);
+            var regex = BodyRegexClassifier.Compile(pattern);
+            if (BodyRegexClassifier.Backtracks(regex))
+            {
+                Warnings.Add($"{Section.Path}:{setting}: '{pattern}' needs the backtracking regex engine (backreferences, lookarounds or atomic groups): "
+                    + $"a crafted answer can make it run to its {BodyRegexClassifier.MatchTimeout.TotalMilliseconds:0} ms timeout, after which the answer is delivered");
+            }
+
+            return regex;
         }
         catch (ArgumentException ex)
         {

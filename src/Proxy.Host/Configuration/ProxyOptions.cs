@@ -87,6 +87,12 @@ public sealed class LimitOptions
     /// <summary>How much of an answer is buffered for classification; the rest streams through.</summary>
     public int ResponseBuffer { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// How much of an answer that is recognisably a fault (an XML-RPC <c>fault</c>) is buffered so it is
+    /// judged whole, and how much of a compressed one is decoded for judging.
+    /// </summary>
+    public int FaultBuffer { get; set; } = 1024 * 1024;
+
     /// <summary>Largest request body accepted (413 above it); unset means no limit.</summary>
     public long? MaxRequestBody { get; set; }
 

@@ -27,6 +27,9 @@ public sealed record ProxySettings(
 {
     /// <summary><c>Proxy:Tuning:BatchScheduleSocketThreads</c>: see <see cref="Hosting.SocketThreadScheduling"/>.</summary>
     public bool BatchScheduleSocketThreads { get; init; } = true;
+
+    /// <summary>What the configuration allows but an operator should know about; logged once at start-up.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 }
 
 /// <summary>Cluster membership, when <c>Proxy:Cluster:Enabled</c>.</summary>

@@ -52,7 +52,8 @@ public static class ProxySettingsFactory
         }
 
         var nodes = ValidateNodes(options.Nodes);
-        var classifiers = CreateClassifiers(configuration.GetSection("Proxy:Classifiers"), classifierTypes ?? ClassifierTypes.CreateWithBuiltIns());
+        var warnings = new List<string>();
+        var classifiers = CreateClassifiers(configuration.GetSection("Proxy:Classifiers"), classifierTypes ?? ClassifierTypes.CreateWithBuiltIns(), warnings);
 
         Positive("Proxy:Timeouts:Connect", options.Timeouts.Connect);
         Positive("Proxy:Timeouts:Response", options.Timeouts.Response);
@@ -64,6 +65,7 @@ public static class ProxySettingsFactory
         InRange("Proxy:Circuit:FailureThreshold", options.Circuit.FailureThreshold, 1, int.MaxValue);
         InRange("Proxy:Limits:RequestBuffer", options.Limits.RequestBuffer, 0, 64 * 1024 * 1024);
         InRange("Proxy:Limits:ResponseBuffer", options.Limits.ResponseBuffer, 0, 64 * 1024 * 1024);
+        InRange("Proxy:Limits:FaultBuffer", options.Limits.FaultBuffer, 0, 64 * 1024 * 1024);
         if (options.Limits.MaxRequestBody is < 0)
         {
             throw new ProxyConfigurationException("Proxy:Limits:MaxRequestBody", $"must not be negative (was {options.Limits.MaxRequestBody})");
@@ -83,7 +85,9 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException("Proxy:Shutdown:Drain", $"must not be negative (was {options.Shutdown.Drain})");
         }
 
-        var forwarding = new ForwardingSettings(options.Timeouts.Connect, options.Timeouts.Response, options.Limits.ResponseBuffer);
+        // A fault buffer below the response buffer would be no buffer at all: every answer gets the larger.
+        var forwarding = new ForwardingSettings(
+            options.Timeouts.Connect, options.Timeouts.Response, options.Limits.ResponseBuffer, Math.Max(options.Limits.ResponseBuffer, options.Limits.FaultBuffer));
         var health = new HealthSettings(options.Overload.RestoreSteps, options.Circuit.FailureThreshold, options.Circuit.BreakDuration);
         var requests = new RequestSettings(options.Redispatch.Max, restoreInterval);
 
@@ -93,6 +97,7 @@ public static class ProxySettingsFactory
             trusted, options.Shutdown.Drain, demo, cluster)
         {
             BatchScheduleSocketThreads = options.Tuning.BatchScheduleSocketThreads,
+            Warnings = warnings,
         };
     }
 
@@ -101,8 +106,8 @@ public static class ProxySettingsFactory
     private static readonly (Regex Key, Func<string, bool> IsValid, string Expected)[] TypedKeys =
     [
         (new Regex(@"^Proxy:Nodes:\d+:Weight$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a whole number"),
-        (new Regex(@"^Proxy:Classifiers:\d+:Codes:\d+$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "an HTTP status code"),
-        (new Regex(@"^Proxy:(Redispatch:Max|Overload:RestoreSteps|Circuit:FailureThreshold|Limits:RequestBuffer|Limits:ResponseBuffer|Limits:MinRequestBodyRate)$", RegexOptions.IgnoreCase),
+        (new Regex(@"^Proxy:Classifiers:\d+:Codes:\d+$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a whole number (a status or fault code)"),
+        (new Regex(@"^Proxy:(Redispatch:Max|Overload:RestoreSteps|Circuit:FailureThreshold|Limits:RequestBuffer|Limits:ResponseBuffer|Limits:FaultBuffer|Limits:MinRequestBodyRate)$", RegexOptions.IgnoreCase),
             v => int.TryParse(v, out _), "a whole number"),
         (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
         (new Regex(@"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain|Limits:RequestHeadersTimeout)$", RegexOptions.IgnoreCase),
@@ -236,7 +241,7 @@ public static class ProxySettingsFactory
         return result;
     }
 
-    private static IReadOnlyList<ClassifierSpec> CreateClassifiers(IConfigurationSection section, ClassifierTypes types)
+    private static IReadOnlyList<ClassifierSpec> CreateClassifiers(IConfigurationSection section, ClassifierTypes types, List<string> warnings)
     {
         var entries = section.GetChildren().OrderBy(c => int.TryParse(c.Key, out var i) ? i : int.MaxValue).ToArray();
         if (entries.Length == 0)
@@ -272,12 +277,14 @@ public static class ProxySettingsFactory
             }
 
             var type = entry["Type"];
-            if (string.IsNullOrWhiteSpace(type) || !types.TryGet(type, out var factory))
+            if (string.IsNullOrWhiteSpace(type) || !types.TryGet(type, out _))
             {
                 throw new ProxyConfigurationException($"{prefix}:Type", $"'{type}' is not a classifier type: expected one of {string.Join(", ", types.Names)}");
             }
 
-            result.Add(new ClassifierSpec(name, type, factory(new ClassifierConfiguration(name, verdict, entry))));
+            var rule = new ClassifierConfiguration(name, verdict, entry);
+            result.Add(types.Create(type, rule));
+            warnings.AddRange(rule.Warnings);
         }
 
         return result;

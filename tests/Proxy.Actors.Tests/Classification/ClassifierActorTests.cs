@@ -15,7 +15,12 @@ public sealed class ClassifierActorTests : TestKit
     {
         private readonly HttpResponseMessage _response;
 
-        public Answer(string body, int status = 200, bool complete = true, (string, string)? header = null)
+        public Answer(string body, int status = 200, bool complete = true, (string, string)? header = null, string? contentType = null)
+            : this(Encoding.UTF8.GetBytes(body), status, complete, header, contentType)
+        {
+        }
+
+        public Answer(byte[] body, int status = 200, bool complete = true, (string, string)? header = null, string? contentType = null)
         {
             _response = new HttpResponseMessage((HttpStatusCode)status) { Content = new ByteArrayContent([]) };
             if (header is var (name, value))
@@ -23,7 +28,12 @@ public sealed class ClassifierActorTests : TestKit
                 _response.Headers.TryAddWithoutValidation(name, value);
             }
 
-            Buffered = Encoding.UTF8.GetBytes(body);
+            if (contentType is not null)
+            {
+                _response.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            }
+
+            Buffered = body;
             Complete = complete;
         }
 
@@ -93,19 +103,62 @@ public sealed class ClassifierActorTests : TestKit
     }
 
     [Fact]
-    public async Task A_catastrophic_pattern_times_out_delivers_the_answer_and_is_counted()
+    public async Task A_pattern_that_needs_backtracking_times_out_delivers_the_answer_and_is_counted()
     {
-        var rule = Sys.ActorOf(BodyRegexClassifier.Props("evil", Verdict.Overloaded, BodyRegexClassifier.Compile("(a+)+b", TimeSpan.FromMilliseconds(10))));
+        // The backreference keeps this pattern on the backtracking engine.
+        var pattern = BodyRegexClassifier.Compile(@"(a+)+\1b", TimeSpan.FromMilliseconds(10));
+        Assert.True(BodyRegexClassifier.Backtracks(pattern));
+        var rule = Sys.ActorOf(BodyRegexClassifier.Props("evil", Verdict.Overloaded, pattern));
         using var answer = new Answer(new string('a', 5000) + "c");
 
         rule.Tell(new ClassifierActor.Classify(answer, [], 1));
 
         Assert.Equal(Verdict.Deliver, (await ExpectMsgAsync<ClassifierActor.Classified>()).Verdict);
         var state = await rule.Ask<ClassifierActor.ClassifierState>(ClassifierActor.GetClassifierState.Instance);
-        Assert.Equal(1, state.Faults);
+        Assert.Equal(1, state.Timeouts);
+        Assert.Equal(0, state.Faults);
         Assert.Equal(1, state.Evaluated);
         Assert.Equal(0, state.Matched);
     }
+
+    [Fact]
+    public async Task A_catastrophic_looking_pattern_runs_on_the_linear_engine_and_never_times_out()
+    {
+        var pattern = BodyRegexClassifier.Compile("(a+)+b", TimeSpan.FromMilliseconds(10));
+        Assert.False(BodyRegexClassifier.Backtracks(pattern));
+        var rule = Sys.ActorOf(BodyRegexClassifier.Props("evil", Verdict.Overloaded, pattern));
+        using var crafted = new Answer(new string('a', 60_000) + "c");
+        using var matching = new Answer(new string('a', 60_000) + "b");
+
+        rule.Tell(new ClassifierActor.Classify(crafted, [], 1));
+        rule.Tell(new ClassifierActor.Classify(matching, [], 2));
+
+        Assert.Equal(Verdict.Deliver, (await ExpectMsgAsync<ClassifierActor.Classified>()).Verdict);
+        Assert.Equal(Verdict.Overloaded, (await ExpectMsgAsync<ClassifierActor.Classified>()).Verdict);
+        var state = await rule.Ask<ClassifierActor.ClassifierState>(ClassifierActor.GetClassifierState.Instance);
+        Assert.Equal(0, state.Timeouts);
+    }
+
+    [Theory]
+    [MemberData(nameof(XmlRpcCorpus.Faults), MemberType = typeof(XmlRpcCorpus))]
+    public async Task The_default_rule_catches_the_overload_fault_as_every_server_writes_it(string name) =>
+        Assert.Equal((Verdict.Overloaded, "xmlrpc-overload"), await Classify([XmlRpcRule()], new Answer(XmlRpcCorpus.Fault(name), contentType: "text/xml")));
+
+    [Theory]
+    [MemberData(nameof(XmlRpcCorpus.Lookalikes), MemberType = typeof(XmlRpcCorpus))]
+    public async Task The_default_rule_delivers_every_lookalike(string name) =>
+        Assert.Equal((Verdict.Deliver, null), await Classify([XmlRpcRule()], new Answer(XmlRpcCorpus.Lookalike(name), contentType: "text/xml")));
+
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("text/html")]
+    [InlineData("application/octet-stream")]
+    public async Task The_default_rule_never_judges_an_answer_that_is_not_xml(string contentType) =>
+        Assert.Equal((Verdict.Deliver, null), await Classify([XmlRpcRule()], new Answer(TestNode.OverloadFault, contentType: contentType)));
+
+    [Fact]
+    public async Task The_default_rule_does_not_judge_a_truncated_fault() =>
+        Assert.Equal((Verdict.Deliver, null), await Classify([XmlRpcRule()], new Answer(TestNode.OverloadFault, complete: false)));
 
     [Theory]
     [InlineData("""{"jsonrpc":"2.0","error":{"code":-32000,"message":"server overloaded"},"id":1}""", Verdict.Overloaded)]
@@ -113,12 +166,31 @@ public sealed class ClassifierActorTests : TestKit
     [InlineData("""[{"jsonrpc":"2.0","result":1,"id":1},{"jsonrpc":"2.0","error":{"code":-32000},"id":2}]""", Verdict.Overloaded)]
     [InlineData("""{"jsonrpc":"2.0","error":{"code":-32601,"message":"method not found"},"id":1}""", Verdict.Deliver)]
     [InlineData("""{"jsonrpc":"2.0","result":{"code":-32000},"id":1}""", Verdict.Deliver)]
+    [InlineData("""{"jsonrpc":"2.0","result":{"error":{"code":-32000}},"id":1}""", Verdict.Deliver)]
+    [InlineData("""{"jsonrpc":"2.0","result":[{"jsonrpc":"2.0","error":{"code":-32000},"id":1}],"id":1}""", Verdict.Deliver)]
+    [InlineData("""{"error":{"code":-32000},"id":1}""", Verdict.Deliver)]
+    [InlineData("""{"jsonrpc":"1.0","error":{"code":-32000},"id":1}""", Verdict.Deliver)]
+    [InlineData("""{"jsonrpc":"2.0","error":{"code":-32000}}""", Verdict.Deliver)]
+    [InlineData("""{"jsonrpc":"2.0","error":{"code":-32000},"result":null,"id":1}""", Verdict.Deliver)]
+    [InlineData("""{"jsonrpc":"2.0","error":{"code":-32000.5},"id":1}""", Verdict.Deliver)]
+    [InlineData("""{"jsonrpc":"2.0","error":{"code":-32000},"id":1} {"more":1}""", Verdict.Deliver)]
+    [InlineData("""{"jsonrpc":"2.0","error":{"code":-32000},"id":null}""", Verdict.Overloaded)]
     [InlineData("""not json at all""", Verdict.Deliver)]
     public async Task The_json_rpc_sample_matches_only_its_error_code(string body, Verdict expected)
     {
         var (verdict, _) = await Classify([JsonRpcErrorClassifier.Props("jsonrpc-overload", Verdict.Overloaded, -32000)], new Answer(body));
 
         Assert.Equal(expected, verdict);
+    }
+
+    [Fact]
+    public async Task The_json_rpc_sample_judges_only_json()
+    {
+        var body = """{"jsonrpc":"2.0","error":{"code":-32000},"id":1}""";
+        var rule = JsonRpcErrorClassifier.Props("j", Verdict.Overloaded, -32000);
+
+        Assert.Equal(Verdict.Overloaded, (await Classify([rule], new Answer(body, contentType: "application/json; charset=utf-8"))).Verdict);
+        Assert.Equal(Verdict.Deliver, (await Classify([rule], new Answer(body, contentType: "text/plain"))).Verdict);
     }
 
     [Fact]

@@ -42,7 +42,9 @@ public sealed class NodeSupervisorTests : TestKit, IAsyncLifetime
         var supervisor = Sys.ActorOf(NodeSupervisor.Props(nodes, ForwardingSettings.Default, ClassifierSpec.DefaultChain, new NodeServices(HealthSettings.Default, new NodeBalancer([128]), CreateTestProbe().Ref, NullProxyMetrics.Instance)));
         var node = (await supervisor.Ask<NodeRoster>(NodeSupervisor.GetRoster.Instance, TimeSpan.FromSeconds(3))).Nodes[0];
         var classifierPath = node.Path / ("classifier-" + ClassifierSpec.DefaultRuleName);
-        var before = await Sys.ActorSelection(classifierPath).ResolveOne(TimeSpan.FromSeconds(3));
+        // The roster answers once the node actors are created, not constructed: their children follow.
+        IActorRef before = ActorRefs.Nobody;
+        await AwaitAssertAsync(async () => before = await Sys.ActorSelection(classifierPath).ResolveOne(TimeSpan.FromSeconds(3)));
 
         node.Tell(new NodeActor.Forward(new ProxyRequest(1, "GET", "/", [], RequestBody.None, CancellationToken.None)));
         (await ExpectMsgAsync<Answered>()).Answer.Dispose();

@@ -1,0 +1,377 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Xml;
+
+namespace Proxy.Actors.Classification;
+
+/// <summary>
+/// Reads an answer body as the XML-RPC specification defines a fault response: a well-formed
+/// document whose root <c>methodResponse</c> holds exactly one <c>fault</c>, whose single
+/// <c>value</c> is a <c>struct</c> with one <c>faultCode</c> member typed <c>i4</c> or <c>int</c>.
+/// Anything else (a success answer, a look-alike, a struct member named faultCode inside params,
+/// malformed or trailing content) is not a fault. Never resolves DTDs or external entities.
+/// </summary>
+/// <remarks>
+/// A byte search for <c>&lt;fault</c> comes first: a success answer cannot hold those bytes outside
+/// a comment or CDATA section, so it is turned away without a parser or an allocation. Only a
+/// document that passes is read by <see cref="XmlReader"/>, in time linear in its size, with its
+/// depth and size bounded.
+/// </remarks>
+public static class XmlRpcFaultReader
+{
+    /// <summary>Deeper nesting than this inside a fault is not something an XML-RPC server writes.</summary>
+    public const int MaxDepth = 64;
+
+    private static ReadOnlySpan<byte> FaultTag => "<fault"u8;
+
+    private static ReadOnlySpan<byte> FaultTagUtf16LE => "<\0f\0a\0u\0l\0t\0"u8;
+
+    private static ReadOnlySpan<byte> FaultTagUtf16BE => "\0<\0f\0a\0u\0l\0t"u8;
+
+    static XmlRpcFaultReader()
+    {
+        // XML-RPC servers declare windows-125x and other legacy encodings; .NET knows only the
+        // Unicode ones and Latin-1 until the code-page provider is registered.
+        Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+    }
+
+    /// <summary>True when the Content-Type says XML (<c>text/xml</c>, <c>application/xml</c>, <c>*+xml</c>), or is absent.</summary>
+    public static bool IsXmlContentType(IAnswerView answer) =>
+        !answer.ContentHeaders.NonValidated.TryGetValues("Content-Type", out var values)
+        || IsXmlMediaType(values.ToString());
+
+    internal static bool IsXmlMediaType(string contentType)
+    {
+        var media = contentType.AsSpan();
+        var semicolon = media.IndexOf(';');
+        if (semicolon >= 0)
+        {
+            media = media[..semicolon];
+        }
+
+        media = media.Trim();
+        return media.Equals("text/xml", StringComparison.OrdinalIgnoreCase)
+            || media.Equals("application/xml", StringComparison.OrdinalIgnoreCase)
+            || media.EndsWith("+xml", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// The cheap first look: could this body be an XML-RPC fault at all? It must start like an XML
+    /// document (after a byte-order mark and whitespace) and contain a <c>&lt;fault</c> tag in its
+    /// encoding. False for nearly every success answer, without allocating.
+    /// </summary>
+    public static bool MayBeFault(ReadOnlySpan<byte> body)
+    {
+        if (body.Length >= 4 && IsUtf32(body))
+        {
+            return true; // Rare enough to leave to the parser.
+        }
+
+        if (body.Length >= 2 && ((body[0] == 0xFF && body[1] == 0xFE) || (body[0] == (byte)'<' && body[1] == 0)))
+        {
+            return body.IndexOf(FaultTagUtf16LE) >= 0;
+        }
+
+        if (body.Length >= 2 && ((body[0] == 0xFE && body[1] == 0xFF) || (body[0] == 0 && body[1] == (byte)'<')))
+        {
+            return body.IndexOf(FaultTagUtf16BE) >= 0;
+        }
+
+        var start = body.Length >= 3 && body[0] == 0xEF && body[1] == 0xBB && body[2] == 0xBF ? 3 : 0;
+        while (start < body.Length && body[start] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+        {
+            start++;
+        }
+
+        return start < body.Length && body[start] == (byte)'<' && body[start..].IndexOf(FaultTag) >= 0;
+    }
+
+    // A UTF-32 byte-order mark, or '<' as the first UTF-32 character, either byte order.
+    private static bool IsUtf32(ReadOnlySpan<byte> body) =>
+        (body[0] == 0 && body[1] == 0 && ((body[2] == 0xFE && body[3] == 0xFF) || (body[2] == 0 && body[3] == (byte)'<')))
+        || (body[2] == 0 && body[3] == 0 && ((body[0] == 0xFF && body[1] == 0xFE) || (body[0] == (byte)'<' && body[1] == 0)));
+
+    /// <summary>
+    /// True when <paramref name="document"/> is a whole, well-formed XML-RPC fault response whose
+    /// <c>faultCode</c> is one of <paramref name="codes"/>.
+    /// </summary>
+    public static bool IsFault(ReadOnlyMemory<byte> document, IReadOnlySet<int> codes) =>
+        MayBeFault(document.Span) && TryReadFaultCode(document, out var code) && codes.Contains(code);
+
+    /// <summary>
+    /// True when the start of <paramref name="prefix"/> (possibly truncated) is a <c>methodResponse</c>
+    /// whose first child is <c>fault</c>: the answer is recognisably a fault and worth buffering whole.
+    /// </summary>
+    public static bool StartsAsFault(ReadOnlyMemory<byte> prefix)
+    {
+        if (!MayBeFault(prefix.Span))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var reader = Open(prefix);
+            return reader.MoveToContent() == XmlNodeType.Element && IsPlain(reader, "methodResponse") && !reader.IsEmptyElement
+                && Next(reader) && IsPlain(reader, "fault");
+        }
+        catch (XmlException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Reads a whole fault response; false for anything that is not exactly one.</summary>
+    public static bool TryReadFaultCode(ReadOnlyMemory<byte> document, out int code)
+    {
+        code = 0;
+        try
+        {
+            using var reader = Open(document);
+            if (!ReadFault(reader, out code))
+            {
+                return false;
+            }
+
+            // Well-formed to the end: nothing but comments, processing instructions or whitespace may follow.
+            while (reader.Read())
+            {
+                if (reader.NodeType is not (XmlNodeType.Whitespace or XmlNodeType.SignificantWhitespace))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+        catch (XmlException)
+        {
+            return false;
+        }
+        catch (ArgumentException)
+        {
+            // An encoding the declaration names but .NET does not know.
+            return false;
+        }
+    }
+
+    private static XmlReader Open(ReadOnlyMemory<byte> document)
+    {
+        var stream = MemoryMarshal.TryGetArray(document, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(document.ToArray(), writable: false);
+        return XmlReader.Create(stream, new XmlReaderSettings
+        {
+            DtdProcessing = DtdProcessing.Prohibit,
+            XmlResolver = null,
+            IgnoreComments = true,
+            IgnoreProcessingInstructions = true,
+            IgnoreWhitespace = true,
+            CloseInput = true,
+            MaxCharactersFromEntities = 1024,
+            MaxCharactersInDocument = document.Length * 4L + 1024,
+        });
+    }
+
+    private static bool ReadFault(XmlReader reader, out int code)
+    {
+        code = 0;
+        if (reader.MoveToContent() != XmlNodeType.Element || !IsPlain(reader, "methodResponse") || reader.IsEmptyElement)
+        {
+            return false;
+        }
+
+        // methodResponse > fault > value > struct, each the only child of its parent.
+        if (!EnterOnly(reader, "fault") || !EnterOnly(reader, "value") || !EnterOnly(reader, "struct"))
+        {
+            return false;
+        }
+
+        var seen = false;
+        if (!Next(reader))
+        {
+            return false;
+        }
+
+        while (reader.NodeType == XmlNodeType.Element)
+        {
+            if (!IsPlain(reader, "member") || reader.IsEmptyElement || !ReadMember(reader, out var isFaultCode, out var memberCode))
+            {
+                return false;
+            }
+
+            if (isFaultCode)
+            {
+                if (seen || memberCode is null)
+                {
+                    return false; // Two faultCodes, or one that is not an integer: not a fault we can trust.
+                }
+
+                seen = true;
+                code = memberCode.Value;
+            }
+        }
+
+        // </struct> </value> </fault> </methodResponse>, with nothing between them.
+        for (var i = 0; i < 4; i++)
+        {
+            if (reader.NodeType != XmlNodeType.EndElement || (i < 3 && !Next(reader)))
+            {
+                return false;
+            }
+        }
+
+        return seen;
+    }
+
+    // The reader stands on <member>; on return it stands on the node after </member>.
+    private static bool ReadMember(XmlReader reader, out bool isFaultCode, out int? code)
+    {
+        isFaultCode = false;
+        code = null;
+        string? name = null;
+        var hasValue = false;
+        int? valueCode = null;
+        if (!Next(reader))
+        {
+            return false;
+        }
+
+        while (reader.NodeType == XmlNodeType.Element)
+        {
+            if (IsPlain(reader, "name") && name is null)
+            {
+                if (reader.IsEmptyElement)
+                {
+                    name = "";
+                    if (!Next(reader))
+                    {
+                        return false;
+                    }
+                }
+                else if ((name = ReadText(reader)) is null)
+                {
+                    return false;
+                }
+            }
+            else if (IsPlain(reader, "value") && !hasValue)
+            {
+                hasValue = true;
+                if (!ReadValue(reader, out valueCode))
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        if (reader.NodeType != XmlNodeType.EndElement || name is null || !hasValue)
+        {
+            return false;
+        }
+
+        isFaultCode = name == "faultCode";
+        code = valueCode;
+        return Next(reader);
+    }
+
+    // The reader stands on <value>; on return it stands on the node after </value>. The code is set
+    // when the value is exactly one <i4> or <int> holding an integer.
+    private static bool ReadValue(XmlReader reader, out int? code)
+    {
+        code = null;
+        if (reader.IsEmptyElement)
+        {
+            return Next(reader);
+        }
+
+        var depth = reader.Depth;
+        if (!Next(reader))
+        {
+            return false;
+        }
+
+        if (reader.NodeType == XmlNodeType.Element && (IsPlain(reader, "i4") || IsPlain(reader, "int")) && !reader.IsEmptyElement)
+        {
+            var text = ReadText(reader);
+            if (text is null)
+            {
+                return false;
+            }
+
+            if (reader.NodeType == XmlNodeType.EndElement && reader.Depth == depth)
+            {
+                code = int.TryParse(text.AsSpan().Trim(" \t\r\n"), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
+                return Next(reader);
+            }
+        }
+
+        // Any other value (a string, a struct, ...): walk past it, bounding the depth.
+        while (reader.Depth > depth || reader.NodeType != XmlNodeType.EndElement)
+        {
+            if (reader.Depth - depth > MaxDepth || !reader.Read())
+            {
+                return false;
+            }
+        }
+
+        return Next(reader);
+    }
+
+    // The reader stands on a non-empty element whose content must be text only; on return it stands
+    // on the node after its end tag. Null when the element holds other elements.
+    private static string? ReadText(XmlReader reader)
+    {
+        var text = "";
+        while (reader.Read())
+        {
+            switch (reader.NodeType)
+            {
+                case XmlNodeType.Text or XmlNodeType.CDATA or XmlNodeType.Whitespace or XmlNodeType.SignificantWhitespace:
+                    text += reader.Value;
+                    break;
+                case XmlNodeType.EndElement:
+                    return Next(reader) ? text : null;
+                default:
+                    return null;
+            }
+        }
+
+        return null;
+    }
+
+    // The reader stands on a non-empty element; moves to its first child, which must be <name/> and
+    // the only element child (checked when the parent's end is reached).
+    private static bool EnterOnly(XmlReader reader, string name)
+    {
+        if (reader.IsEmptyElement || !Next(reader) || reader.NodeType != XmlNodeType.Element || !IsPlain(reader, name) || reader.IsEmptyElement)
+        {
+            return false;
+        }
+
+        return true;
+    }
+
+    // Reads on, past insignificant whitespace; text where structure is expected stops the walk.
+    private static bool Next(XmlReader reader)
+    {
+        while (reader.Read())
+        {
+            if (reader.NodeType is XmlNodeType.Whitespace or XmlNodeType.SignificantWhitespace)
+            {
+                continue;
+            }
+
+            return true;
+        }
+
+        return false;
+    }
+
+    private static bool IsPlain(XmlReader reader, string name) =>
+        reader.NodeType == XmlNodeType.Element && reader.NamespaceURI.Length == 0 && reader.LocalName == name;
+}

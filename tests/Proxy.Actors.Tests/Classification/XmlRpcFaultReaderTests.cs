@@ -1,0 +1,83 @@
+using System.Text;
+using Proxy.Actors.Classification;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Actors.Tests.Classification;
+
+public sealed class XmlRpcFaultReaderTests
+{
+    private static readonly HashSet<int> Overload = [1007];
+
+    [Theory]
+    [MemberData(nameof(XmlRpcCorpus.Faults), MemberType = typeof(XmlRpcCorpus))]
+    public void A_fault_as_a_real_server_writes_it_is_read_with_its_code(string name)
+    {
+        var document = XmlRpcCorpus.Fault(name);
+
+        Assert.True(XmlRpcFaultReader.MayBeFault(document));
+        Assert.True(XmlRpcFaultReader.TryReadFaultCode(document, out var code));
+        Assert.Equal(1007, code);
+        Assert.True(XmlRpcFaultReader.IsFault(document, Overload));
+    }
+
+    [Theory]
+    [MemberData(nameof(XmlRpcCorpus.Lookalikes), MemberType = typeof(XmlRpcCorpus))]
+    public void A_lookalike_is_not_an_overload_fault(string name) =>
+        Assert.False(XmlRpcFaultReader.IsFault(XmlRpcCorpus.Lookalike(name), Overload));
+
+    [Fact]
+    public void Other_codes_are_read_as_what_they_are()
+    {
+        Assert.True(XmlRpcFaultReader.TryReadFaultCode(XmlRpcCorpus.Lookalike("fault-21007.xml"), out var code));
+        Assert.Equal(21007, code);
+        Assert.True(XmlRpcFaultReader.IsFault(XmlRpcCorpus.Lookalike("fault-21007.xml"), new HashSet<int> { 4, 21007 }));
+    }
+
+    [Fact]
+    public void A_success_answer_is_turned_away_by_the_byte_search()
+    {
+        var success = Encoding.UTF8.GetBytes("<?xml version=\"1.0\"?><methodResponse><params><param><value><string>faultCode 1007 i4</string></value></param></params></methodResponse>");
+
+        Assert.False(XmlRpcFaultReader.MayBeFault(success));
+        Assert.False(XmlRpcFaultReader.MayBeFault("   not xml <fault>"u8));
+        Assert.False(XmlRpcFaultReader.MayBeFault([]));
+    }
+
+    [Fact]
+    public void The_start_of_a_long_fault_is_recognised_before_its_code_arrives()
+    {
+        var fault = XmlRpcCorpus.Fault("python-long-faultstring.xml");
+        var go = XmlRpcCorpus.Fault("go-faultstring-first.xml");
+
+        Assert.True(XmlRpcFaultReader.StartsAsFault(fault.AsMemory(0, 200)));
+        Assert.True(XmlRpcFaultReader.StartsAsFault(go.AsMemory(0, 80)));
+        Assert.False(XmlRpcFaultReader.StartsAsFault(XmlRpcCorpus.Lookalike("success-cdata-fault.xml")));
+        Assert.False(XmlRpcFaultReader.StartsAsFault(XmlRpcCorpus.Lookalike("methodcall-echo.xml")));
+    }
+
+    [Theory]
+    [InlineData("text/xml", true)]
+    [InlineData("text/xml; charset=utf-8", true)]
+    [InlineData("Application/XML", true)]
+    [InlineData("application/soap+xml", true)]
+    [InlineData("text/plain", false)]
+    [InlineData("text/html; charset=utf-8", false)]
+    [InlineData("application/json", false)]
+    public void Only_xml_media_types_are_judged_as_xml_rpc(string contentType, bool xml) =>
+        Assert.Equal(xml, XmlRpcFaultReader.IsXmlMediaType(contentType));
+
+    [Fact]
+    public void A_fault_as_big_as_a_billion_laughs_is_refused_without_expanding_it()
+    {
+        var laughs = new StringBuilder("<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">");
+        for (var i = 1; i < 10; i++)
+        {
+            laughs.Append($"<!ENTITY lol{i} \"{string.Concat(Enumerable.Repeat($"&lol{(i == 1 ? "" : i - 1)};", 10))}\">");
+        }
+
+        laughs.Append("]><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>1007</int></value></member><member><name>faultString</name><value><string>&lol9;</string></value></member></struct></value></fault></methodResponse>");
+
+        Assert.False(XmlRpcFaultReader.IsFault(Encoding.UTF8.GetBytes(laughs.ToString()), Overload));
+    }
+}

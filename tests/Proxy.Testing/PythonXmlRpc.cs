@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Proxy.Testing;
+
+/// <summary>
+/// A backend node that is Python's own <c>xmlrpc.server</c> (<c>Python/xmlrpc_node.py</c>) on a free
+/// loopback port: software nobody here wrote, as the most common XML-RPC server writes its answers.
+/// </summary>
+public sealed class PythonXmlRpcNode : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private PythonXmlRpcNode(string name, Process process, int port)
+    {
+        Name = name;
+        _process = process;
+        Address = $"http://127.0.0.1:{port}";
+    }
+
+    public string Name { get; }
+
+    public string Address { get; }
+
+    public static async Task<PythonXmlRpcNode> StartAsync(string name)
+    {
+        var port = FreePort.Next();
+        var process = PythonScript.Start("xmlrpc_node.py", name, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        if (ready is null || !ready.StartsWith("ready ", StringComparison.Ordinal))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"the Python XML-RPC node did not start: {ready} {await process.StandardError.ReadToEndAsync()}");
+        }
+
+        return new PythonXmlRpcNode(name, process, port);
+    }
+
+    /// <summary>From now on every call raises Fault(1007) with a faultString of this length (over 1,400 bytes: gzip-encoded).</summary>
+    public Task OverloadAsync(int faultLength = 20) => CallAsync(Address, "set_overloaded", 1, 1, faultLength);
+
+    public ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="count"/> calls with Python's <c>xmlrpc.client</c> and returns what each
+    /// ended with: <c>{"result": ...}</c>, <c>{"fault": code, "faultString": ...}</c> or <c>{"error": ...}</c>.
+    /// </summary>
+    public static async Task<IReadOnlyList<JsonElement>> CallAsync(string url, string method, int count, params int[] args)
+    {
+        using var process = PythonScript.Start("xmlrpc_calls.py", [url, method, count.ToString(System.Globalization.CultureInfo.InvariantCulture), .. args.Select(a => a.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        var output = await process.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync();
+        var results = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToArray();
+        return results.Length == count
+            ? results
+            : throw new InvalidOperationException($"xmlrpc.client made {results.Length} of {count} calls: {await process.StandardError.ReadToEndAsync()}");
+    }
+}
+
+internal static class PythonScript
+{
+    public static Process Start(string script, params string[] args)
+    {
+        var start = new ProcessStartInfo("python3")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("-u");
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Python", script));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        try
+        {
+            return Process.Start(start) ?? throw new InvalidOperationException("python3 did not start");
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new InvalidOperationException("these tests need python3 on PATH (bash .ci/run installs it): " + ex.Message, ex);
+        }
+    }
+}
