@@ -8,8 +8,9 @@ using Proxy.Actors.Classification;
 namespace Proxy.Benchmarks;
 
 /// <summary>
-/// The cost of judging one answer with the default XML-RPC chain, as a node pays it: a Classify
-/// message to the node's rule actor, the regex over the buffered body, the Classified reply.
+/// The cost of judging one answer with an XML-RPC overload rule, as a node pays it: a Classify
+/// message to the node's rule actor, the rule over the buffered body, the Classified reply. The
+/// default <c>XmlRpcFault</c> rule against the founding pattern as a <c>BodyRegex</c> rule.
 /// </summary>
 [MemoryDiagnoser]
 public class ClassifierChainBenchmarks
@@ -18,6 +19,9 @@ public class ClassifierChainBenchmarks
     private IActorRef _rule = null!;
     private IActorRef _replies = null!;
     private Answer _answer = null!;
+
+    [Params("XmlRpcFault", "BodyRegex")]
+    public string Rule { get; set; } = "XmlRpcFault";
 
     [Params(200, 4 * 1024, 64 * 1024)]
     public int BodyBytes { get; set; }
@@ -29,7 +33,9 @@ public class ClassifierChainBenchmarks
     public void Setup()
     {
         _system = ActorSystem.Create("bench", "akka.loglevel = WARNING");
-        _rule = _system.ActorOf(ClassifierSpec.DefaultChain[0].Props);
+        _rule = _system.ActorOf(Rule == "XmlRpcFault"
+            ? ClassifierSpec.DefaultChain[0].Props
+            : BodyRegexClassifier.Props("founding", Verdict.Overloaded, BodyRegexClassifier.Compile(ClassifierSpec.FoundingPattern)));
         _replies = _system.ActorOf(Props.Create(() => new ReplyCollector()));
         _answer = new Answer(Body(BodyBytes, IsFault));
     }
@@ -64,7 +70,7 @@ public class ClassifierChainBenchmarks
 
     private sealed class Answer(byte[] body) : IAnswerView
     {
-        private static readonly HttpResponseMessage Response = new(HttpStatusCode.OK) { Content = new ByteArrayContent([]) };
+        private static readonly HttpResponseMessage Response = CreateResponse();
 
         public int Status => 200;
 
@@ -75,5 +81,13 @@ public class ClassifierChainBenchmarks
         public ReadOnlyMemory<byte> Buffered => body;
 
         public bool Complete => true;
+
+        // As a node sends it: an XML-RPC answer says text/xml.
+        private static HttpResponseMessage CreateResponse()
+        {
+            var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent([]) };
+            response.Content.Headers.TryAddWithoutValidation("Content-Type", "text/xml");
+            return response;
+        }
     }
 }

@@ -13,9 +13,9 @@ namespace Proxy.Actors.Classification;
 /// malformed or trailing content) is not a fault. Never resolves DTDs or external entities.
 /// </summary>
 /// <remarks>
-/// A byte search for <c>&lt;fault</c> comes first: a success answer cannot hold those bytes outside
-/// a comment or CDATA section, so it is turned away without a parser or an allocation. Only a
-/// document that passes is read by <see cref="XmlReader"/>, in time linear in its size, with its
+/// A look at the first tags comes first (<see cref="MayBeFault"/>): a success answer's root holds
+/// <c>params</c>, so it is turned away without a parser or an allocation, however long it is. Only
+/// a document that passes is read by <see cref="XmlReader"/>, in time linear in its size, with its
 /// depth and size bounded.
 /// </remarks>
 public static class XmlRpcFaultReader
@@ -57,9 +57,11 @@ public static class XmlRpcFaultReader
     }
 
     /// <summary>
-    /// The cheap first look: could this body be an XML-RPC fault at all? It must start like an XML
-    /// document (after a byte-order mark and whitespace) and contain a <c>&lt;fault</c> tag in its
-    /// encoding. False for nearly every success answer, without allocating.
+    /// The cheap first look: could this body be an XML-RPC fault at all? Its root must be
+    /// <c>methodResponse</c> (after a byte-order mark, the XML declaration, comments and whitespace)
+    /// and the root's first child <c>fault</c>; in UTF-16 or UTF-32, it must contain a
+    /// <c>&lt;fault</c> tag. False for every success answer, after reading only its first tags,
+    /// without allocating.
     /// </summary>
     public static bool MayBeFault(ReadOnlySpan<byte> body)
     {
@@ -78,14 +80,66 @@ public static class XmlRpcFaultReader
             return body.IndexOf(FaultTagUtf16BE) >= 0;
         }
 
-        var start = body.Length >= 3 && body[0] == 0xEF && body[1] == 0xBB && body[2] == 0xBF ? 3 : 0;
-        while (start < body.Length && body[start] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+        // UTF-8 and every ASCII-compatible encoding: walk the prolog to the root, then to the root's
+        // first child, which must be <fault>. A success answer is turned away at <params>, after its
+        // first hundred bytes or so, however long it is.
+        var rest = body.Length >= 3 && body[0] == 0xEF && body[1] == 0xBB && body[2] == 0xBF ? body[3..] : body;
+        if (!SkipMarkup(ref rest) || !rest.StartsWith(MethodResponseTag) || !EndsName(rest, MethodResponseTag.Length))
         {
-            start++;
+            return false;
         }
 
-        return start < body.Length && body[start] == (byte)'<' && body[start..].IndexOf(FaultTag) >= 0;
+        // '<' cannot occur inside an attribute value, so the next one starts the root's first child.
+        var next = rest[MethodResponseTag.Length..].IndexOf((byte)'<');
+        if (next < 0)
+        {
+            return false;
+        }
+
+        rest = rest[(MethodResponseTag.Length + next)..];
+        return SkipMarkup(ref rest) && rest.StartsWith(FaultTag) && EndsName(rest, FaultTag.Length);
     }
+
+    private static ReadOnlySpan<byte> MethodResponseTag => "<methodResponse"u8;
+
+    // Skips whitespace, comments and processing instructions (the XML declaration is one); true
+    // when what follows is a tag.
+    private static bool SkipMarkup(ref ReadOnlySpan<byte> rest)
+    {
+        while (true)
+        {
+            rest = rest.TrimStart(" \t\r\n"u8);
+            int end;
+            if (rest.StartsWith("<!--"u8))
+            {
+                end = rest[4..].IndexOf("-->"u8);
+                if (end < 0)
+                {
+                    return false;
+                }
+
+                rest = rest[(end + 7)..];
+            }
+            else if (rest.StartsWith("<?"u8))
+            {
+                end = rest[2..].IndexOf("?>"u8);
+                if (end < 0)
+                {
+                    return false;
+                }
+
+                rest = rest[(end + 4)..];
+            }
+            else
+            {
+                return !rest.IsEmpty && rest[0] == (byte)'<';
+            }
+        }
+    }
+
+    // True when the tag name that fills rest[..length] ends there (not <faultX>).
+    private static bool EndsName(ReadOnlySpan<byte> rest, int length) =>
+        rest.Length > length && rest[length] is (byte)'>' or (byte)'/' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n';
 
     // A UTF-32 byte-order mark, or '<' as the first UTF-32 character, either byte order.
     private static bool IsUtf32(ReadOnlySpan<byte> body) =>

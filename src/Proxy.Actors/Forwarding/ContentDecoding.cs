@@ -67,6 +67,7 @@ internal static class ContentDecoding
                 _ => IsZlib(encoded.Span) ? new ZLibStream(source, CompressionMode.Decompress) : new DeflateStream(source, CompressionMode.Decompress),
             };
 
+            Span<byte> probe = stackalloc byte[1];
             while (true)
             {
                 if (length == rented.Length)
@@ -74,7 +75,6 @@ internal static class ContentDecoding
                     if (rented.Length >= limit)
                     {
                         // Full: complete only if the stream has nothing more to give.
-                        Span<byte> probe = stackalloc byte[1];
                         complete = encodedComplete && decoder.Read(probe) == 0;
                         return rented;
                     }

@@ -80,6 +80,11 @@ fault("tabs-and-empty-faultstring.xml",
       '<?xml version="1.0"?>\n<methodResponse>\n\t<fault>\n\t\t<value>\n\t\t\t<struct>\n\t\t\t\t<member><name>faultCode</name><value><i4>1007</i4></value></member>\n'
       '\t\t\t\t<member><name>faultString</name><value><string/></value></member>\n\t\t\t</struct>\n\t\t</value>\n\t</fault>\n</methodResponse>\n')
 
+fault("prolog-quotes-a-success.xml",
+      '<?xml version="1.0"?>\n<?xml-stylesheet href="rpc.xsl"?>\n<!-- was: <methodResponse><params> -->\n<methodResponse\n  xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions">\n'
+      '<!-- first child --><fault><value><struct><member><name>faultCode</name><value><i4>1007</i4></value></member>'
+      '<member><name>faultString</name><value><string>overloaded</string></value></member></struct></value></fault></methodResponse>')
+
 S = '<member><name>faultString</name><value><string>overloaded</string></value></member>'
 def fault_doc(code_value, extra=""):
     return ('<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value>' + code_value +
