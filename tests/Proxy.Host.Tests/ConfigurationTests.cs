@@ -35,6 +35,10 @@ public sealed class ConfigurationTests
     [InlineData("Proxy:Classifiers:0:Type", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=Psychic", "--Proxy:Classifiers:0:Verdict=Overloaded")]
     [InlineData("Proxy:Classifiers:0:Verdict", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=Status", "--Proxy:Classifiers:0:Codes:0=503", "--Proxy:Classifiers:0:Verdict=Maybe")]
     [InlineData("Proxy:Classifiers:0:Codes", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=Status", "--Proxy:Classifiers:0:Verdict=Failed")]
+    [InlineData("Proxy:Classifiers:0:Codes", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=XmlRpcFault", "--Proxy:Classifiers:0:Verdict=Overloaded")]
+    [InlineData("Proxy:Classifiers:0:Codes:0", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=XmlRpcFault", "--Proxy:Classifiers:0:Codes:0=busy", "--Proxy:Classifiers:0:Verdict=Overloaded")]
+    [InlineData("Proxy:Limits:FaultBuffer", "--Proxy:Limits:FaultBuffer=-1")]
+    [InlineData("Proxy:Limits:FaultBuffer", "--Proxy:Limits:FaultBuffer=1MB")]
     [InlineData("Proxy:Overload:RestoreInterval", "--Proxy:Overload:RestoreInterval=-00:00:01")]
     [InlineData("Proxy:Timeouts:Response", "--Proxy:Timeouts:Response=soon")]
     [InlineData("Proxy:Redispatch:Max", "--Proxy:Redispatch:Max=-1")]
@@ -61,7 +65,12 @@ public sealed class ConfigurationTests
         Assert.Equal(TimeSpan.FromSeconds(30), settings.Forwarding.ResponseTimeout);
         Assert.Equal(8000, Assert.Single(settings.Listen).Port);
         Assert.Equal("127.0.0.1", settings.DebugListen.Host);
-        Assert.Equal("xmlrpc-overload", Assert.Single(settings.Classifiers).Name);
+        var rule = Assert.Single(settings.Classifiers);
+        Assert.Equal(("xmlrpc-overload", "XmlRpcFault"), (rule.Name, rule.Type));
+        Assert.NotNull(rule.NeedsWholeAnswer);
+        Assert.Equal(64 * 1024, settings.Forwarding.ResponseBufferLimit);
+        Assert.Equal(1024 * 1024, settings.Forwarding.FaultBufferLimit);
+        Assert.Empty(settings.Warnings);
         Assert.True(settings.BatchScheduleSocketThreads);
         Assert.False(Create([.. OneNode, "--Proxy:Tuning:BatchScheduleSocketThreads=false"]).BatchScheduleSocketThreads);
     }
@@ -74,6 +83,37 @@ public sealed class ConfigurationTests
             "--Proxy:Classifiers:1:Name=shed", "--Proxy:Classifiers:1:Type=Header", "--Proxy:Classifiers:1:Header=X-Load", "--Proxy:Classifiers:1:Pattern=shed", "--Proxy:Classifiers:1:Verdict=Overloaded"]);
 
         Assert.Equal(["gw", "shed"], settings.Classifiers.Select(r => r.Name));
+    }
+
+    [Fact]
+    public void The_default_rule_can_be_configured_with_its_codes()
+    {
+        var settings = Create([.. OneNode,
+            "--Proxy:Classifiers:0:Name=busy", "--Proxy:Classifiers:0:Type=XmlRpcFault", "--Proxy:Classifiers:0:Codes:0=1007", "--Proxy:Classifiers:0:Codes:1=-32001", "--Proxy:Classifiers:0:Verdict=Overloaded"]);
+
+        var rule = Assert.Single(settings.Classifiers);
+        Assert.Equal(("busy", "XmlRpcFault"), (rule.Name, rule.Type));
+        Assert.NotNull(rule.NeedsWholeAnswer);
+    }
+
+    [Fact]
+    public void A_pattern_that_needs_backtracking_is_accepted_with_a_warning_naming_its_key()
+    {
+        var settings = Create([.. OneNode,
+            "--Proxy:Classifiers:0:Name=linear", "--Proxy:Classifiers:0:Type=BodyRegex", "--Proxy:Classifiers:0:Pattern=faultCode.+value.+i4.+1007.+i4", "--Proxy:Classifiers:0:Verdict=Overloaded",
+            "--Proxy:Classifiers:1:Name=backref", "--Proxy:Classifiers:1:Type=BodyRegex", @"--Proxy:Classifiers:1:Pattern=(busy)\1", "--Proxy:Classifiers:1:Verdict=Overloaded"]);
+
+        var warning = Assert.Single(settings.Warnings);
+        Assert.StartsWith("Proxy:Classifiers:1:Pattern:", warning, StringComparison.Ordinal);
+        Assert.Contains("backtracking", warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_fault_buffer_below_the_response_buffer_is_raised_to_it()
+    {
+        var settings = Create([.. OneNode, "--Proxy:Limits:ResponseBuffer=131072", "--Proxy:Limits:FaultBuffer=1024"]);
+
+        Assert.Equal(131072, settings.Forwarding.FaultBufferLimit);
     }
 
     [Fact]
