@@ -50,6 +50,60 @@ public sealed class XmlRpcDetectionTests : NodesTest
         Assert.Equal(1, n1.GetProperty("overloads").GetInt32());
     }
 
+    public static TheoryData<string> FaultsWhoseFaultTagIsPastTheResponseBuffer => new()
+    {
+        "prolog",
+        "root-tag",
+        "gzip-comment",
+    };
+
+    [Theory]
+    [MemberData(nameof(FaultsWhoseFaultTagIsPastTheResponseBuffer))]
+    public async Task A_fault_whose_fault_tag_comes_after_the_response_buffer_is_still_caught(string shape)
+    {
+        var fault = Encoding.UTF8.GetString(XmlRpcCorpus.Fault("founding-i4-compact.xml"));
+        byte[] body = shape switch
+        {
+            "prolog" => Encoding.UTF8.GetBytes(fault.Replace("?>", "?>" + new string('\n', 70_000), StringComparison.Ordinal)),
+            "root-tag" => Encoding.UTF8.GetBytes(fault.Replace("<methodResponse>", "<methodResponse" + string.Concat(Enumerable.Range(0, 5000).Select(i => $" xmlns:n{i}=\"urn:{i}\"")) + ">", StringComparison.Ordinal)),
+            _ => GzipWithComment(Encoding.UTF8.GetBytes(fault), 100_000),
+        };
+        N1.Serve(body, contentEncoding: shape == "gzip-comment" ? "gzip" : null);
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
+            Assert.Contains("<string>n2</string>", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal("overloaded", (await proxy.NodesAsync())["n1"].GetProperty("state").GetString());
+    }
+
+    [Theory]
+    [InlineData("no-trailer")]
+    [InlineData("trailing-garbage")]
+    [InlineData("charset-disagrees")]
+    public async Task A_fault_the_client_could_not_read_as_such_is_delivered_and_marks_nothing(string shape)
+    {
+        var fault = XmlRpcCorpus.Fault("founding-i4-compact.xml");
+        var gzip = Encode(fault, "gzip");
+        var (body, encoding, type) = shape switch
+        {
+            "no-trailer" => (gzip[..^8], "gzip", "text/xml"),
+            "trailing-garbage" => ([.. gzip, .. "GARBAGE"u8.ToArray()], "gzip", "text/xml"),
+            _ => (fault, null, "text/xml; charset=utf-16"),
+        };
+        N1.Serve(body, type, encoding);
+        N2.Serve(body, type, encoding);
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+
+        using var response = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
+
+        Assert.Equal(body, await response.Content.ReadAsByteArrayAsync());
+        await AssertNothingMarkedAsync(proxy, hits: 1);
+    }
+
     [Theory]
     [MemberData(nameof(XmlRpcCorpus.Lookalikes), MemberType = typeof(XmlRpcCorpus))]
     public async Task A_lookalike_is_delivered_byte_for_byte_and_marks_nothing(string name)
@@ -237,6 +291,16 @@ public sealed class XmlRpcDetectionTests : NodesTest
             Assert.Equal(0, n.GetProperty("overloads").GetInt32());
         });
         Assert.Equal(hits, nodes.Values.Sum(n => n.GetProperty("requests").GetInt32()));
+    }
+
+    // A gzip member whose header carries a long comment (FCOMMENT): nothing decodes from the first buffer.
+    private static byte[] GzipWithComment(byte[] body, int commentLength)
+    {
+        var plain = Encode(body, "gzip");
+        var comment = Enumerable.Repeat((byte)'c', commentLength).Append((byte)0).ToArray();
+        var header = plain[..10];
+        header[3] |= 0x10;
+        return [.. header, .. comment, .. plain[10..]];
     }
 
     private static byte[] Encode(byte[] body, string? contentEncoding)

@@ -36,18 +36,23 @@ public sealed class BodyRegexClassifier : ClassifierActor
     /// <summary>
     /// Compiles a pattern with the rule options for the linear-time engine
     /// (<see cref="RegexOptions.NonBacktracking"/>, as Envoy's RE2): no answer can make it slow. A
-    /// pattern that needs backtracking (backreferences, lookarounds, atomic groups) gets the
-    /// backtracking engine, bounded by the match timeout; <see cref="Backtracks"/> tells which.
+    /// pattern that engine cannot run (backreferences, lookarounds, atomic groups, very large
+    /// repetition counts) gets the backtracking engine, bounded by the match timeout; <see cref="Backtracks"/> tells which.
     /// Throws <see cref="ArgumentException"/> when the pattern does not compile.
     /// </summary>
-    public static Regex Compile(string pattern, TimeSpan? matchTimeout = null)
+    public static Regex Compile(string pattern, TimeSpan? matchTimeout = null) => Compile(pattern, out _, matchTimeout);
+
+    /// <summary>As <see cref="Compile(string, TimeSpan?)"/>; <paramref name="whyBacktracking"/> is the linear-time engine's reason for refusing the pattern, if it did.</summary>
+    public static Regex Compile(string pattern, out string? whyBacktracking, TimeSpan? matchTimeout = null)
     {
         try
         {
+            whyBacktracking = null;
             return new Regex(pattern, ClassifierSpec.PatternOptions | RegexOptions.NonBacktracking, matchTimeout ?? MatchTimeout);
         }
-        catch (NotSupportedException)
+        catch (NotSupportedException ex)
         {
+            whyBacktracking = ex.Message;
             return new Regex(pattern, ClassifierSpec.PatternOptions | RegexOptions.Compiled, matchTimeout ?? MatchTimeout);
         }
     }

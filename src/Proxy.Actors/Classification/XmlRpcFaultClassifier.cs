@@ -40,12 +40,12 @@ public sealed class XmlRpcFaultClassifier : ClassifierActor
     /// cannot carry the faultCode past the part that is judged.
     /// </summary>
     public static bool StartsAsFault(IAnswerView answer) =>
-        XmlRpcFaultReader.IsXmlContentType(answer) && XmlRpcFaultReader.StartsAsFault(answer.Content);
+        XmlRpcFaultReader.IsXmlContentType(answer, answer.Content.Span) && XmlRpcFaultReader.StartsAsFault(answer.Content);
 
     protected override bool Matches(IAnswerView answer) =>
         answer.ContentComplete
         && XmlRpcFaultReader.MayBeFault(answer.Content.Span)
-        && XmlRpcFaultReader.IsXmlContentType(answer)
+        && XmlRpcFaultReader.IsXmlContentType(answer, answer.Content.Span)
         && XmlRpcFaultReader.TryReadFaultCode(answer.Content, out var code)
         && _codes.Contains(code);
 

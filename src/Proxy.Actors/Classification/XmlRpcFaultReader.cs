@@ -23,6 +23,13 @@ public static class XmlRpcFaultReader
     /// <summary>Deeper nesting than this inside a fault is not something an XML-RPC server writes.</summary>
     public const int MaxDepth = 64;
 
+    // Longer member names and integers than these are compared as "too long": no faultCode.
+    private const int MaxNameLength = 256;
+    private const int MaxIntegerLength = 64;
+
+    // Never equal to a name, never an integer.
+    private const string TooLong = "\0";
+
     private static ReadOnlySpan<byte> FaultTag => "<fault"u8;
 
     private static ReadOnlySpan<byte> FaultTagUtf16LE => "<\0f\0a\0u\0l\0t\0"u8;
@@ -36,74 +43,123 @@ public static class XmlRpcFaultReader
         Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
     }
 
-    /// <summary>True when the Content-Type says XML (<c>text/xml</c>, <c>application/xml</c>, <c>*+xml</c>), or is absent.</summary>
-    public static bool IsXmlContentType(IAnswerView answer) =>
+    /// <summary>
+    /// True when the Content-Type says XML (<c>text/xml</c>, <c>application/xml</c>, <c>*+xml</c>),
+    /// or is absent; and a <c>charset</c> parameter, which RFC 7303 makes authoritative, agrees with
+    /// how <paramref name="body"/> is encoded (a UTF-16 charset over single-byte text, or the reverse,
+    /// is not this document).
+    /// </summary>
+    public static bool IsXmlContentType(IAnswerView answer, ReadOnlySpan<byte> body) =>
         !answer.ContentHeaders.NonValidated.TryGetValues("Content-Type", out var values)
-        || IsXmlMediaType(values.ToString());
+        || IsXmlMediaType(values.ToString(), body);
 
-    internal static bool IsXmlMediaType(string contentType)
+    internal static bool IsXmlMediaType(string contentType, ReadOnlySpan<byte> body = default)
     {
         var media = contentType.AsSpan();
         var semicolon = media.IndexOf(';');
-        if (semicolon >= 0)
+        var parameters = semicolon >= 0 ? media[(semicolon + 1)..] : [];
+        media = (semicolon >= 0 ? media[..semicolon] : media).Trim();
+        if (!media.Equals("text/xml", StringComparison.OrdinalIgnoreCase)
+            && !media.Equals("application/xml", StringComparison.OrdinalIgnoreCase)
+            && !media.EndsWith("+xml", StringComparison.OrdinalIgnoreCase))
         {
-            media = media[..semicolon];
+            return false;
         }
 
-        media = media.Trim();
-        return media.Equals("text/xml", StringComparison.OrdinalIgnoreCase)
-            || media.Equals("application/xml", StringComparison.OrdinalIgnoreCase)
-            || media.EndsWith("+xml", StringComparison.OrdinalIgnoreCase);
+        var charset = parameters.IndexOf("charset", StringComparison.OrdinalIgnoreCase);
+        if (charset < 0 || body.IsEmpty)
+        {
+            return true;
+        }
+
+        var value = parameters[(charset + "charset".Length)..].TrimStart();
+        value = value.StartsWith('=') ? value[1..].Trim().Trim('"') : [];
+        var width = Width(body);
+        return value.StartsWith("utf-16", StringComparison.OrdinalIgnoreCase) || value.Equals("unicode", StringComparison.OrdinalIgnoreCase) ? width == 2
+            : value.StartsWith("utf-32", StringComparison.OrdinalIgnoreCase) ? width == 4
+            : width == 1;
     }
 
+    // Bytes per code unit of the document, from its first bytes: 4 (UTF-32), 2 (UTF-16) or 1.
+    private static int Width(ReadOnlySpan<byte> body) =>
+        body.Length >= 4 && IsUtf32(body) ? 4
+        : body.Length >= 2 && ((body[0] == 0xFF && body[1] == 0xFE) || (body[0] == 0xFE && body[1] == 0xFF) || (body[0] == (byte)'<' && body[1] == 0) || (body[0] == 0 && body[1] == (byte)'<')) ? 2
+        : 1;
+
     /// <summary>
-    /// The cheap first look: could this body be an XML-RPC fault at all? Its root must be
+    /// The cheap first look: could this whole body be an XML-RPC fault at all? Its root must be
     /// <c>methodResponse</c> (after a byte-order mark, the XML declaration, comments and whitespace)
     /// and the root's first child <c>fault</c>; in UTF-16 or UTF-32, it must contain a
     /// <c>&lt;fault</c> tag. False for every success answer, after reading only its first tags,
     /// without allocating.
     /// </summary>
-    public static bool MayBeFault(ReadOnlySpan<byte> body)
+    public static bool MayBeFault(ReadOnlySpan<byte> body) => Walk(body, whole: true) == Prefix.MaybeFault;
+
+    private enum Prefix
     {
-        if (body.Length >= 4 && IsUtf32(body))
-        {
-            return true; // Rare enough to leave to the parser.
-        }
+        NotFault,
+        MaybeFault,
+        Undecided,
+    }
 
-        if (body.Length >= 2 && ((body[0] == 0xFF && body[1] == 0xFE) || (body[0] == (byte)'<' && body[1] == 0)))
+    // How far the first tags tell: not a fault, maybe one (the root's first child is <fault>), or
+    // undecided (the bytes end before the root's first child: a prefix of a longer answer; a whole
+    // document that ends there is no fault).
+    private static Prefix Walk(ReadOnlySpan<byte> body, bool whole)
+    {
+        switch (Width(body))
         {
-            return body.IndexOf(FaultTagUtf16LE) >= 0;
-        }
-
-        if (body.Length >= 2 && ((body[0] == 0xFE && body[1] == 0xFF) || (body[0] == 0 && body[1] == (byte)'<')))
-        {
-            return body.IndexOf(FaultTagUtf16BE) >= 0;
+            case 4:
+                return Prefix.MaybeFault; // Rare enough to leave to the parser.
+            case 2:
+                var tag = body[0] == 0xFF || body[0] == (byte)'<' ? FaultTagUtf16LE : FaultTagUtf16BE;
+                return body.IndexOf(tag) >= 0 ? Prefix.MaybeFault : whole ? Prefix.NotFault : Prefix.Undecided;
         }
 
         // UTF-8 and every ASCII-compatible encoding: walk the prolog to the root, then to the root's
         // first child, which must be <fault>. A success answer is turned away at <params>, after its
         // first hundred bytes or so, however long it is.
         var rest = body.Length >= 3 && body[0] == 0xEF && body[1] == 0xBB && body[2] == 0xBF ? body[3..] : body;
-        if (!SkipMarkup(ref rest) || !rest.StartsWith(MethodResponseTag) || !EndsName(rest, MethodResponseTag.Length))
+        if (!SkipMarkup(ref rest))
         {
-            return false;
+            return Prefix.Undecided;
+        }
+
+        var root = StartsWithTag(rest, MethodResponseTag);
+        if (root != Prefix.MaybeFault)
+        {
+            return root;
         }
 
         // '<' cannot occur inside an attribute value, so the next one starts the root's first child.
         var next = rest[MethodResponseTag.Length..].IndexOf((byte)'<');
         if (next < 0)
         {
-            return false;
+            return Prefix.Undecided;
         }
 
         rest = rest[(MethodResponseTag.Length + next)..];
-        return SkipMarkup(ref rest) && rest.StartsWith(FaultTag) && EndsName(rest, FaultTag.Length);
+        return SkipMarkup(ref rest) ? StartsWithTag(rest, FaultTag) : Prefix.Undecided;
     }
 
     private static ReadOnlySpan<byte> MethodResponseTag => "<methodResponse"u8;
 
+    // Whether rest starts with the start tag named by tag ("<fault", not "<faultX"); undecided when
+    // rest ends too soon to tell.
+    private static Prefix StartsWithTag(ReadOnlySpan<byte> rest, ReadOnlySpan<byte> tag)
+    {
+        if (rest.Length <= tag.Length)
+        {
+            return tag.StartsWith(rest) ? Prefix.Undecided : Prefix.NotFault;
+        }
+
+        return rest.StartsWith(tag) && rest[tag.Length] is (byte)'>' or (byte)'/' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'
+            ? Prefix.MaybeFault
+            : Prefix.NotFault;
+    }
+
     // Skips whitespace, comments and processing instructions (the XML declaration is one); true
-    // when what follows is a tag.
+    // when what follows is a tag, false when the bytes end first.
     private static bool SkipMarkup(ref ReadOnlySpan<byte> rest)
     {
         while (true)
@@ -132,14 +188,10 @@ public static class XmlRpcFaultReader
             }
             else
             {
-                return !rest.IsEmpty && rest[0] == (byte)'<';
+                return !rest.IsEmpty;
             }
         }
     }
-
-    // True when the tag name that fills rest[..length] ends there (not <faultX>).
-    private static bool EndsName(ReadOnlySpan<byte> rest, int length) =>
-        rest.Length > length && rest[length] is (byte)'>' or (byte)'/' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n';
 
     // A UTF-32 byte-order mark, or '<' as the first UTF-32 character, either byte order.
     private static bool IsUtf32(ReadOnlySpan<byte> body) =>
@@ -154,16 +206,19 @@ public static class XmlRpcFaultReader
         MayBeFault(document.Span) && TryReadFaultCode(document, out var code) && codes.Contains(code);
 
     /// <summary>
-    /// True when the start of <paramref name="prefix"/> (possibly truncated) is a <c>methodResponse</c>
-    /// whose first child is <c>fault</c>: the answer is recognisably a fault and worth buffering whole.
+    /// True when <paramref name="prefix"/>, the start of an answer longer than the response buffer,
+    /// is a <c>methodResponse</c> whose first child is <c>fault</c>, or cannot yet tell (a long prolog
+    /// or root tag): the answer is worth buffering whole, up to the fault buffer, and judging then.
     /// </summary>
     public static bool StartsAsFault(ReadOnlyMemory<byte> prefix)
     {
-        if (!MayBeFault(prefix.Span))
+        var walk = Walk(prefix.Span, whole: false);
+        if (walk != Prefix.MaybeFault || Width(prefix.Span) == 1)
         {
-            return false;
+            return walk != Prefix.NotFault;
         }
 
+        // UTF-16 holding a <fault> tag somewhere: let the parser find the root's first child.
         try
         {
             using var reader = Open(prefix);
@@ -172,7 +227,7 @@ public static class XmlRpcFaultReader
         }
         catch (XmlException)
         {
-            return false;
+            return true; // The prefix ended first (or is malformed): the whole answer will tell.
         }
     }
 
@@ -304,13 +359,15 @@ public static class XmlRpcFaultReader
                         return false;
                     }
                 }
-                else if ((name = ReadText(reader)) is null)
+                else if ((name = ReadText(reader, MaxNameLength)) is null)
                 {
                     return false;
                 }
             }
-            else if (IsPlain(reader, "value") && !hasValue)
+            else if (IsPlain(reader, "value") && !hasValue && name is not null)
             {
+                // After its name, as the specification writes a member (Python would read a value
+                // first as the key of the next pair).
                 hasValue = true;
                 if (!ReadValue(reader, out valueCode))
                 {
@@ -351,7 +408,7 @@ public static class XmlRpcFaultReader
 
         if (reader.NodeType == XmlNodeType.Element && (IsPlain(reader, "i4") || IsPlain(reader, "int")) && !reader.IsEmptyElement)
         {
-            var text = ReadText(reader);
+            var text = ReadText(reader, MaxIntegerLength);
             if (text is null)
             {
                 return false;
@@ -377,19 +434,40 @@ public static class XmlRpcFaultReader
     }
 
     // The reader stands on a non-empty element whose content must be text only; on return it stands
-    // on the node after its end tag. Null when the element holds other elements.
-    private static string? ReadText(XmlReader reader)
+    // on the node after its end tag. Null when the element holds other elements; TooLong when its
+    // text is longer than any value worth comparing (read on in linear time, never concatenated:
+    // a node could split it into thousands of CDATA sections).
+    private static string? ReadText(XmlReader reader, int maxLength)
     {
-        var text = "";
+        string? text = null;
+        StringBuilder? pieces = null;
+        var length = 0;
         while (reader.Read())
         {
             switch (reader.NodeType)
             {
                 case XmlNodeType.Text or XmlNodeType.CDATA or XmlNodeType.Whitespace or XmlNodeType.SignificantWhitespace:
-                    text += reader.Value;
+                    var value = reader.Value;
+                    length += value.Length;
+                    if (length > maxLength)
+                    {
+                        continue;
+                    }
+
+                    if (text is null)
+                    {
+                        text = value;
+                    }
+                    else
+                    {
+                        (pieces ??= new StringBuilder(text)).Append(value);
+                    }
+
                     break;
                 case XmlNodeType.EndElement:
-                    return Next(reader) ? text : null;
+                    return !Next(reader) ? null
+                        : length > maxLength ? TooLong
+                        : pieces?.ToString() ?? text ?? "";
                 default:
                     return null;
             }

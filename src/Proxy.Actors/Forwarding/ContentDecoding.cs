@@ -88,7 +88,7 @@ internal static class ContentDecoding
                 var n = decoder.Read(rented, length, Math.Min(rented.Length, limit) - length);
                 if (n == 0)
                 {
-                    complete = encodedComplete;
+                    complete = encodedComplete && (coding != Coding.Gzip || GzipTrailerMatches(encoded.Span, length));
                     return rented;
                 }
 
@@ -102,6 +102,12 @@ internal static class ContentDecoding
             return rented;
         }
     }
+
+    // GZipStream ends quietly where a member's trailer is missing, and skips what follows the last
+    // member; a client's decoder refuses both. The trailer's ISIZE (the decoded length, mod 2^32)
+    // must be the last four bytes. A body of several members fails this too, and is not judged.
+    private static bool GzipTrailerMatches(ReadOnlySpan<byte> encoded, int decodedLength) =>
+        encoded.Length >= 18 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(encoded[^4..]) == (uint)decodedLength;
 
     // RFC 9110's "deflate" is the zlib format; some servers send raw deflate, as browsers tolerate.
     private static bool IsZlib(ReadOnlySpan<byte> data) =>

@@ -144,7 +144,8 @@ public sealed class NodeForwarder : IDisposable
             answer.DecodeContent(coding, _settings.ResponseBufferLimit);
         }
 
-        if (answer.ContentComplete || answer.Content.IsEmpty || !NeedsWholeAnswer(answer))
+        // Nothing buffered (ResponseBuffer 0) or a coding that cannot be decoded: nothing to judge by.
+        if (answer.ContentComplete || answer.Buffered.IsEmpty || coding == ContentDecoding.Coding.Unknown || !NeedsWholeAnswer(answer))
         {
             return;
         }

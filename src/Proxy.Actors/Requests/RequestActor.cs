@@ -166,6 +166,7 @@ public sealed class RequestActor : UntypedActor
             Failed { Kind: FailureKind.TimedOut } => new Refused(504, "node did not answer in time", null, attempts),
             Failed { Kind: FailureKind.InvalidAnswer } => new Refused(502, "node gave an invalid answer", null, attempts),
             Failed { Kind: FailureKind.Classified } => new Refused(502, "node answered with a failure", null, attempts),
+            Failed { Kind: FailureKind.Dropped } => new Refused(502, "the connection to the node broke before its whole answer", null, attempts),
             _ => new Refused(502, "could not reach a node", null, attempts),
         });
     }

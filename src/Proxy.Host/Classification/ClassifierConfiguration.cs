@@ -45,11 +45,12 @@ public sealed class ClassifierConfiguration(string name, Verdict verdict, IConfi
         var pattern = Require(setting);
         try
         {
-            var regex = BodyRegexClassifier.Compile(pattern);
-            if (BodyRegexClassifier.Backtracks(regex))
+            var regex = BodyRegexClassifier.Compile(pattern, out var whyBacktracking);
+            if (whyBacktracking is not null)
             {
-                Warnings.Add($"{Section.Path}:{setting}: '{pattern}' needs the backtracking regex engine (backreferences, lookarounds or atomic groups): "
-                    + $"a crafted answer can make it run to its {BodyRegexClassifier.MatchTimeout.TotalMilliseconds:0} ms timeout, after which the answer is delivered");
+                Warnings.Add($"{Section.Path}:{setting}: '{pattern}' runs on the backtracking regex engine, as the linear-time one refuses it "
+                    + $"({whyBacktracking.TrimEnd('.')}): a crafted answer can make it run to its {BodyRegexClassifier.MatchTimeout.TotalMilliseconds:0} ms timeout, "
+                    + "after which the answer is delivered");
             }
 
             return regex;

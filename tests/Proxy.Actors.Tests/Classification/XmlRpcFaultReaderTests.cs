@@ -56,6 +56,38 @@ public sealed class XmlRpcFaultReaderTests
         Assert.False(XmlRpcFaultReader.StartsAsFault(XmlRpcCorpus.Lookalike("methodcall-echo.xml")));
     }
 
+    [Fact]
+    public void A_code_split_into_thousands_of_cdata_sections_is_read_in_linear_time_and_not_taken_as_a_code()
+    {
+        // Concatenating the pieces one by one took seconds of CPU per answer (quadratic).
+        var pieces = string.Concat(Enumerable.Repeat("<![CDATA[            ]]>", 40_000));
+        var document = Encoding.UTF8.GetBytes(Fault($"<int>{pieces}1007</int>"));
+
+        Assert.False(XmlRpcFaultReader.IsFault(document, Overload));
+    }
+
+    [Theory]
+    [InlineData("<?xml version=\"1.0\"?>", 70_000, "")]
+    [InlineData("<?xml version=\"1.0\"?><!--", 70_000, "-->")]
+    public void A_prefix_that_ends_before_the_roots_first_child_asks_for_the_whole_answer(string head, int padding, string tail)
+    {
+        var document = Encoding.UTF8.GetBytes(head + new string(' ', padding) + tail + Fault("<int>1007</int>").Replace("<?xml version=\"1.0\"?>", "", StringComparison.Ordinal));
+
+        Assert.True(XmlRpcFaultReader.StartsAsFault(document.AsMemory(0, 65536)));
+        Assert.True(XmlRpcFaultReader.IsFault(document, Overload));
+    }
+
+    [Fact]
+    public void A_prefix_inside_a_long_root_tag_asks_for_the_whole_answer()
+    {
+        var attributes = string.Concat(Enumerable.Range(0, 10_000).Select(i => $" xmlns:n{i}=\"urn:{i}\""));
+        var document = Encoding.UTF8.GetBytes(Fault("<int>1007</int>").Replace("<methodResponse>", $"<methodResponse{attributes}>", StringComparison.Ordinal));
+
+        Assert.True(XmlRpcFaultReader.StartsAsFault(document.AsMemory(0, 65536)));
+        Assert.True(XmlRpcFaultReader.IsFault(document, Overload));
+        Assert.False(XmlRpcFaultReader.StartsAsFault(Encoding.UTF8.GetBytes($"<methodResponse{attributes}><params>")));
+    }
+
     [Theory]
     [InlineData("text/xml", true)]
     [InlineData("text/xml; charset=utf-8", true)]
@@ -66,6 +98,18 @@ public sealed class XmlRpcFaultReaderTests
     [InlineData("application/json", false)]
     public void Only_xml_media_types_are_judged_as_xml_rpc(string contentType, bool xml) =>
         Assert.Equal(xml, XmlRpcFaultReader.IsXmlMediaType(contentType));
+
+    [Theory]
+    [InlineData("text/xml; charset=utf-8", "founding-i4-compact.xml", true)]
+    [InlineData("text/xml; charset=\"UTF-16\"", "utf16le-bom.xml", true)]
+    [InlineData("text/xml; charset=utf-16", "founding-i4-compact.xml", false)]
+    [InlineData("text/xml; charset=iso-8859-1", "utf16be-bom.xml", false)]
+    public void A_charset_parameter_must_agree_with_how_the_document_is_encoded(string contentType, string fault, bool agrees) =>
+        Assert.Equal(agrees, XmlRpcFaultReader.IsXmlMediaType(contentType, XmlRpcCorpus.Fault(fault)));
+
+    private static string Fault(string code) =>
+        "<?xml version=\"1.0\"?><methodResponse><fault><value><struct><member><name>faultCode</name><value>" + code
+        + "</value></member><member><name>faultString</name><value><string>busy</string></value></member></struct></value></fault></methodResponse>";
 
     [Fact]
     public void A_fault_as_big_as_a_billion_laughs_is_refused_without_expanding_it()

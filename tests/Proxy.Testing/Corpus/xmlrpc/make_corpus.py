@@ -128,4 +128,11 @@ lookalike("html-page.xml",
           '<html><body><p>faultCode value i4 1007 i4</p><pre>&lt;methodResponse&gt;&lt;fault&gt;...&lt;i4&gt;1007&lt;/i4&gt;</pre></body></html>')
 lookalike("founding-words-plain.xml", 'faultCode value <i4>1007</i4> i4')
 lookalike("deep-nesting.xml", fault_doc("<int>1007</int>", '<member><name>x</name><value>' + "<array><data><value>" * 200 + "</value></data></array>" * 200 + '</value></member>'))
+lookalike("value-before-name.xml",
+          '<?xml version="1.0"?><methodResponse><fault><value><struct><member><value><int>1007</int></value><name>faultCode</name></member>'
+          + S + '</struct></value></fault></methodResponse>')
+fault("name-and-code-in-cdata-pieces.xml",
+      '<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>fault<![CDATA[Code]]></name><value><int><![CDATA[10]]>07</int></value></member>'
+      + S + '</struct></value></fault></methodResponse>')
+fault("character-references.xml", fault_doc("<int>&#49;&#x30;07</int>"))
 print("corpus written")
