@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
+using Proxy.Host.Classification;
 using Proxy.Host.Configuration;
 using Xunit;
 
@@ -106,6 +107,9 @@ public sealed class ConfigurationTests
         var warning = Assert.Single(settings.Warnings);
         Assert.StartsWith("Proxy:Classifiers:1:Pattern:", warning, StringComparison.Ordinal);
         Assert.Contains("backtracking", warning, StringComparison.Ordinal);
+        // The backtracking rule runs on its own thread, never on the pool that serves the requests.
+        Assert.Equal(ClassifierTypes.SlowRulesDispatcher, settings.Classifiers[1].Props.Dispatcher);
+        Assert.NotEqual(ClassifierTypes.SlowRulesDispatcher, settings.Classifiers[0].Props.Dispatcher);
     }
 
     [Fact]

@@ -257,6 +257,27 @@ public sealed class XmlRpcDetectionTests : NodesTest
     }
 
     [Fact]
+    public async Task A_success_answer_never_reaches_the_rule_actor_and_a_fault_does()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(0, await EvaluatedAsync(proxy));
+
+        N1.Overload();
+        N2.Overload();
+        using (await proxy.Client.PostAsync("/RPC2", XmlRpcCall()))
+        {
+        }
+
+        Assert.Equal(2, await EvaluatedAsync(proxy));
+    }
+
+    [Fact]
     public async Task An_answer_slow_to_judge_holds_up_only_itself()
     {
         using var gate = new ManualResetEventSlim();
@@ -280,6 +301,14 @@ public sealed class XmlRpcDetectionTests : NodesTest
         gate.Set();
         using var released = await slow;
         Assert.Equal("slow", await released.Content.ReadAsStringAsync());
+    }
+
+    // Answers judged by the default rule's actors, over every node and lane (/debug/actors).
+    private static async Task<int> EvaluatedAsync(ProxyHarness proxy)
+    {
+        var actors = await proxy.Debug.GetStringAsync("/debug/actors");
+        return System.Text.RegularExpressions.Regex.Matches(actors, "rule=xmlrpc-overload [^\"]*evaluated=(\\d+)")
+            .Sum(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private static async Task AssertNothingMarkedAsync(ProxyHarness proxy, int hits)

@@ -60,6 +60,16 @@ public sealed class BodyRegexClassifier : ClassifierActor
     /// <summary>True when <paramref name="regex"/> runs on the backtracking engine: a crafted answer can drive it to its match timeout.</summary>
     public static bool Backtracks(Regex regex) => (regex.Options & RegexOptions.NonBacktracking) == 0;
 
+    /// <summary>
+    /// The rule's screen (<see cref="ClassifierSpec.Screen"/>): an answer with a body, holding the
+    /// literal every match starts with when the pattern has one.
+    /// </summary>
+    public static Func<IAnswerView, bool> Screen(Regex pattern)
+    {
+        var literal = RequiredLeadingLiteral(pattern) is { } text ? Encoding.ASCII.GetBytes(text) : null;
+        return answer => !answer.Content.IsEmpty && (literal is null || answer.Content.Span.IndexOf(literal) >= 0);
+    }
+
     public static Props Props(string name, Verdict verdict, Regex pattern) =>
         Akka.Actor.Props.Create(() => new BodyRegexClassifier(name, verdict, pattern));
 

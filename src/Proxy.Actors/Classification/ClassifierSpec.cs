@@ -20,8 +20,17 @@ public sealed record ClassifierSpec(string Name, string Type, Props Props)
         new(DefaultRuleName, XmlRpcFaultClassifier.TypeName, XmlRpcFaultClassifier.Props(DefaultRuleName, Verdict.Overloaded, [DefaultFaultCode]))
         {
             NeedsWholeAnswer = XmlRpcFaultClassifier.StartsAsFault,
+            Screen = XmlRpcFaultClassifier.CouldMatch,
         },
     ];
+
+    /// <summary>
+    /// The rule's cheap test, run by the node before the rule's actor is asked: false when the rule
+    /// cannot match this answer, which then never reaches it (a success answer passes no XML-RPC
+    /// fault rule, so it is delivered without a message to any classifier). True when unsure. Runs
+    /// off the actor, concurrently: it must be a pure function of the answer. None: every answer.
+    /// </summary>
+    public Func<IAnswerView, bool>? Screen { get; init; }
 
     /// <summary>
     /// The rule's test of an answer larger than the response buffer: true when the rule can only

@@ -18,6 +18,18 @@ public sealed class JsonRpcErrorClassifier(string name, Verdict verdict, long co
     public static Props Props(string name, Verdict verdict, long code) =>
         Akka.Actor.Props.Create(() => new JsonRpcErrorClassifier(name, verdict, code));
 
+    /// <summary>The rule's screen (<see cref="ClassifierSpec.Screen"/>): a whole answer that starts like a JSON object or array.</summary>
+    public static bool CouldMatch(IAnswerView answer)
+    {
+        if (!answer.ContentComplete)
+        {
+            return false;
+        }
+
+        var body = answer.Content.Span.TrimStart(" \t\r\n"u8);
+        return !body.IsEmpty && body[0] is (byte)'{' or (byte)'[';
+    }
+
     protected override bool Matches(IAnswerView answer)
     {
         // A truncated document cannot be judged; and what is not JSON is not a JSON-RPC answer.

@@ -42,6 +42,9 @@ public sealed class XmlRpcFaultClassifier : ClassifierActor
     public static bool StartsAsFault(IAnswerView answer) =>
         XmlRpcFaultReader.IsXmlContentType(answer, answer.Content.Span) && XmlRpcFaultReader.StartsAsFault(answer.Content);
 
+    /// <summary>The rule's screen (<see cref="ClassifierSpec.Screen"/>): a whole answer whose first tags are a fault's.</summary>
+    public static bool CouldMatch(IAnswerView answer) => answer.ContentComplete && XmlRpcFaultReader.MayBeFault(answer.Content.Span);
+
     protected override bool Matches(IAnswerView answer) =>
         answer.ContentComplete
         && XmlRpcFaultReader.MayBeFault(answer.Content.Span)

@@ -58,7 +58,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         // PreRestart): tries still in flight hold their references.
         var lanes = classifiers.Count == 0 ? 0 : JudgingLanes.DefaultCount;
         _classifiers = Enumerable.Range(0, lanes).Select(lane => classifiers.Select(c => AdoptOrStart(c, lane)).ToArray()).ToArray();
-        _route = new TryRoute(forwarder, node.Name, new JudgingLanes(_classifiers));
+        _route = new TryRoute(forwarder, node.Name, new JudgingLanes(_classifiers, classifiers.Select(c => c.Screen).ToArray()));
 
         Receive<Forward>(HandleForward);
         Receive<TryCompleted>(HandleCompleted);
@@ -138,10 +138,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
             result = new ForwardResult(null, new Failed(route.Node, FailureKind.Dropped, ReachedNode: true, ex.Message));
         }
 
-        if (result.Answer is { } answer && !route.Lanes.IsEmpty)
+        if (result.Answer is { } answer && !route.Lanes.IsEmpty && route.Lanes.TryEnter(answer, out var lane, out var first, out var rest))
         {
-            var lane = route.Lanes.Enter();
-            lane.First.Tell(new ClassifierActor.Classify(answer, lane.Rest, new Judging(requester, answer, started, lane)), self);
+            first.Tell(new ClassifierActor.Classify(answer, rest, new Judging(requester, answer, started, lane)), self);
         }
         else
         {
@@ -157,7 +156,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         }
         else
         {
-            // Only with an empty classifier chain does an answer come back unjudged.
+            // No rule of the chain could match it (their screens said so), or the chain is empty.
             Conclude(completed.Requester, new Answered(_node.Name, answer), answer.Status, completed.Started);
         }
     }

@@ -11,19 +11,48 @@ namespace Proxy.Host.Classification;
 /// </summary>
 public sealed class ClassifierTypes
 {
-    private readonly Dictionary<string, Registration> _types = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>
+    /// The dispatcher of rules that run on the backtracking regex engine: one dedicated thread, so a
+    /// crafted answer that drives such a rule to its match timeout can take that thread, never the
+    /// thread pool that serves every other request.
+    /// </summary>
+    public const string SlowRulesDispatcher = "proxy-slow-rules";
+
+    /// <summary>The HOCON of <see cref="SlowRulesDispatcher"/>.</summary>
+    public const string SlowRulesDispatcherConfig =
+        SlowRulesDispatcher + " { type = ForkJoinDispatcher, throughput = 1, dedicated-thread-pool { thread-count = 1 } }";
+
+    private readonly Dictionary<string, Func<ClassifierConfiguration, ClassifierSpec>> _types = new(StringComparer.OrdinalIgnoreCase);
 
     public static ClassifierTypes CreateWithBuiltIns()
     {
         var types = new ClassifierTypes();
-        types.Add(
-            XmlRpcFaultClassifier.TypeName,
-            rule => XmlRpcFaultClassifier.Props(rule.Name, rule.Verdict, Codes(rule, "a fault code", _ => true)),
-            XmlRpcFaultClassifier.StartsAsFault);
-        types.Add(BodyRegexClassifier.TypeName, rule => BodyRegexClassifier.Props(rule.Name, rule.Verdict, rule.RequirePattern()));
+        types._types[XmlRpcFaultClassifier.TypeName] = rule =>
+            new ClassifierSpec(rule.Name, XmlRpcFaultClassifier.TypeName, XmlRpcFaultClassifier.Props(rule.Name, rule.Verdict, Codes(rule, "a fault code", _ => true)))
+            {
+                NeedsWholeAnswer = XmlRpcFaultClassifier.StartsAsFault,
+                Screen = XmlRpcFaultClassifier.CouldMatch,
+            };
+        types._types[BodyRegexClassifier.TypeName] = rule =>
+        {
+            var pattern = rule.RequirePattern();
+            return new ClassifierSpec(rule.Name, BodyRegexClassifier.TypeName, OnItsDispatcher(BodyRegexClassifier.Props(rule.Name, rule.Verdict, pattern), pattern))
+            {
+                Screen = BodyRegexClassifier.Screen(pattern),
+            };
+        };
+        types._types[HeaderClassifier.TypeName] = rule =>
+        {
+            var header = rule.Require("Header");
+            var pattern = rule.RequirePattern();
+            return new ClassifierSpec(rule.Name, HeaderClassifier.TypeName, OnItsDispatcher(HeaderClassifier.Props(rule.Name, rule.Verdict, header, pattern), pattern));
+        };
         types.Add(StatusClassifier.TypeName, rule => StatusClassifier.Props(rule.Name, rule.Verdict, Codes(rule, "an HTTP status code", code => code is >= 100 and <= 599)));
-        types.Add(HeaderClassifier.TypeName, rule => HeaderClassifier.Props(rule.Name, rule.Verdict, rule.Require("Header"), rule.RequirePattern()));
-        types.Add(JsonRpcErrorClassifier.TypeName, rule => JsonRpcErrorClassifier.Props(rule.Name, rule.Verdict, rule.RequireInt64("Code")));
+        types._types[JsonRpcErrorClassifier.TypeName] = rule =>
+            new ClassifierSpec(rule.Name, JsonRpcErrorClassifier.TypeName, JsonRpcErrorClassifier.Props(rule.Name, rule.Verdict, rule.RequireInt64("Code")))
+            {
+                Screen = JsonRpcErrorClassifier.CouldMatch,
+            };
         return types;
     }
 
@@ -32,27 +61,28 @@ public sealed class ClassifierTypes
     /// <summary>
     /// Registers (or replaces) a type; <paramref name="factory"/> validates its settings and builds the
     /// Props. <paramref name="needsWholeAnswer"/>, when given, tells a node which answers larger than
-    /// its response buffer this type can only judge whole (see <see cref="ClassifierSpec.NeedsWholeAnswer"/>).
+    /// its response buffer this type can only judge whole (see <see cref="ClassifierSpec.NeedsWholeAnswer"/>);
+    /// <paramref name="screen"/>, which answers it could match at all (see <see cref="ClassifierSpec.Screen"/>).
     /// </summary>
-    public void Add(string type, Func<ClassifierConfiguration, Props> factory, Func<IAnswerView, bool>? needsWholeAnswer = null)
+    public void Add(string type, Func<ClassifierConfiguration, Props> factory, Func<IAnswerView, bool>? needsWholeAnswer = null, Func<IAnswerView, bool>? screen = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(type);
-        _types[type] = new Registration(factory, needsWholeAnswer);
+        ArgumentNullException.ThrowIfNull(factory);
+        _types[type] = rule => new ClassifierSpec(rule.Name, type, factory(rule)) { NeedsWholeAnswer = needsWholeAnswer, Screen = screen };
     }
 
     public bool TryGet(string type, out Func<ClassifierConfiguration, Props> factory)
     {
-        var found = _types.TryGetValue(type, out var registration);
-        factory = registration?.Factory!;
+        var found = _types.TryGetValue(type, out var build);
+        factory = build is null ? null! : rule => build(rule).Props;
         return found;
     }
 
     /// <summary>Builds the rule an entry configures, validating its settings.</summary>
-    internal ClassifierSpec Create(string type, ClassifierConfiguration rule)
-    {
-        var registration = _types[type];
-        return new ClassifierSpec(rule.Name, type, registration.Factory(rule)) { NeedsWholeAnswer = registration.NeedsWholeAnswer };
-    }
+    internal ClassifierSpec Create(string type, ClassifierConfiguration rule) => _types[type](rule);
+
+    private static Props OnItsDispatcher(Props props, System.Text.RegularExpressions.Regex pattern) =>
+        BodyRegexClassifier.Backtracks(pattern) ? props.WithDispatcher(SlowRulesDispatcher) : props;
 
     private static int[] Codes(ClassifierConfiguration rule, string what, Func<int, bool> isValid)
     {
@@ -69,5 +99,4 @@ public sealed class ClassifierTypes
             .ToArray();
     }
 
-    private sealed record Registration(Func<ClassifierConfiguration, Props> Factory, Func<IAnswerView, bool>? NeedsWholeAnswer);
 }

@@ -46,7 +46,7 @@ public static class ProxyActorsSetup
     /// to a RequestActor of its own, idle or new.
     /// </summary>
     public static AkkaConfigurationBuilder WithProxyActors(this AkkaConfigurationBuilder akka, ProxySettings settings, NodeBalancer balancer, IProxyMetrics metrics) =>
-        akka.WithActors((system, registry) =>
+        akka.AddHocon(Classification.ClassifierTypes.SlowRulesDispatcherConfig, HoconAddMode.Append).WithActors((system, registry) =>
         {
             // Akka starts its scheduler on first use, blocking the calling threads until its thread
             // runs; under load that starves the thread pool for seconds. Start it now, idle.

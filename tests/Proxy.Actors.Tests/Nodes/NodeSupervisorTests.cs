@@ -39,9 +39,11 @@ public sealed class NodeSupervisorTests : TestKit, IAsyncLifetime
     public async Task A_restarted_node_actor_keeps_its_classifier_actors()
     {
         var nodes = new[] { new NodeSettings("n1", NodeAddress.Parse(_backend.Address), 128) };
-        var supervisor = Sys.ActorOf(NodeSupervisor.Props(nodes, ForwardingSettings.Default, ClassifierSpec.DefaultChain, new NodeServices(HealthSettings.Default, new NodeBalancer([128]), CreateTestProbe().Ref, NullProxyMetrics.Instance)));
+        // A rule without a screen: it judges every answer, successes included.
+        ClassifierSpec[] chain = [new("shed", StatusClassifier.TypeName, StatusClassifier.Props("shed", Verdict.Overloaded, [503]))];
+        var supervisor = Sys.ActorOf(NodeSupervisor.Props(nodes, ForwardingSettings.Default, chain, new NodeServices(HealthSettings.Default, new NodeBalancer([128]), CreateTestProbe().Ref, NullProxyMetrics.Instance)));
         var node = (await supervisor.Ask<NodeRoster>(NodeSupervisor.GetRoster.Instance, TimeSpan.FromSeconds(3))).Nodes[0];
-        var classifierPath = node.Path / ("classifier-" + ClassifierSpec.DefaultRuleName);
+        var classifierPath = node.Path / "classifier-shed";
         // The roster answers once the node actors are created, not constructed: their children follow.
         IActorRef before = ActorRefs.Nobody;
         await AwaitAssertAsync(async () => before = await Sys.ActorSelection(classifierPath).ResolveOne(TimeSpan.FromSeconds(3)));
