@@ -127,11 +127,25 @@ public sealed class TestNode : IAsyncDisposable
 
 public static class FreePort
 {
-    /// <summary>A loopback port nothing listens on right now.</summary>
+    // The kernel may hand the same free port out twice in a row (a test's client and debug listeners
+    // then collided): never give one out twice in a test run.
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>A loopback port nothing listens on right now, and not handed out before by this process.</summary>
     public static int Next()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (HandedOut)
+            {
+                if (HandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
 }
