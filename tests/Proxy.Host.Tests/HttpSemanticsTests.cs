@@ -39,6 +39,39 @@ public sealed class HttpSemanticsTests : NodesTest
         }
     }
 
+    [Theory]
+    [InlineData("/a%252Fb", "/a%252Fb")]
+    [InlineData("/a%3Fb=1", "/a%3Fb=1")]
+    [InlineData("/a%23frag", "/a%23frag")]
+    [InlineData("/%2e%2e/%2e%2e/etc/passwd", "/%2e%2e/%2e%2e/etc/passwd")]
+    [InlineData("/a/../b", "/a/../b")]
+    [InlineData("/a/./b//c", "/a/./b//c")]
+    [InlineData("/RPC2?x=%20&y=a+b&z=%2F", "/RPC2?x=%20&y=a+b&z=%2F")]
+    [InlineData("/%41%42c", "/%41%42c")]
+    [InlineData("http://client.example/a%2Fb?q=1", "/a%2Fb?q=1")]
+    [InlineData("http://client.example?q=1", "/?q=1")]
+    [InlineData("http://client.example", "/")]
+    public async Task The_request_target_reaches_the_node_byte_for_byte(string sent, string expected)
+    {
+        await using var proxy = await ProxyHarness.StartAsync([N1]);
+
+        var head = await RawHttp.SendAsync(proxy.Client.BaseAddress!, $"GET {sent} HTTP/1.1\r\nHost: client.example\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 200", head, StringComparison.Ordinal);
+        Assert.Equal(expected, Assert.Single(N1.Received).RawTarget);
+    }
+
+    [Fact]
+    public async Task The_request_target_follows_the_nodes_path_prefix_as_sent()
+    {
+        await using var proxy = await ProxyHarness.StartAsync([("n1", N1.Address + "/base")]);
+
+        var head = await RawHttp.SendAsync(proxy.Client.BaseAddress!, "GET /a%2Fb/../c?x=%41 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 200", head, StringComparison.Ordinal);
+        Assert.Equal("/base/a%2Fb/../c?x=%41", Assert.Single(N1.Received).RawTarget);
+    }
+
     [Fact]
     public async Task Each_request_reaches_its_own_path_when_paths_alternate_on_one_node()
     {

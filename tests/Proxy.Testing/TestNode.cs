@@ -13,7 +13,11 @@ using Microsoft.Extensions.Logging;
 namespace Proxy.Testing;
 
 /// <summary>What a test node saw of one request.</summary>
-public sealed record ReceivedRequest(string Method, string PathAndQuery, IReadOnlyDictionary<string, string> Headers, byte[] Body);
+public sealed record ReceivedRequest(string Method, string PathAndQuery, IReadOnlyDictionary<string, string> Headers, byte[] Body)
+{
+    /// <summary>The request target exactly as it arrived on the wire (Kestrel decodes <see cref="PathAndQuery"/>'s path).</summary>
+    public string RawTarget { get; init; } = "";
+}
 
 /// <summary>
 /// A real Kestrel backend node on a free loopback port. It answers XML-RPC successes by default;
@@ -111,7 +115,10 @@ public sealed class TestNode : IAsyncDisposable
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
         var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-        Received.Enqueue(new ReceivedRequest(context.Request.Method, context.Request.Path + context.Request.QueryString, headers, body.ToArray()));
+        Received.Enqueue(new ReceivedRequest(context.Request.Method, context.Request.Path + context.Request.QueryString, headers, body.ToArray())
+        {
+            RawTarget = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? "",
+        });
         await _behaviour(context);
     }
 

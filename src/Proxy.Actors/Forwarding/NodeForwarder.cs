@@ -273,10 +273,11 @@ public sealed class NodeForwarder : IDisposable
             return last.Uri;
         }
 
+        // Sent as received: no unescaping, no dot-segment removal (a node's path rules see what the client sent).
         var address = _node.Address;
-        var uri = new Uri(address.Prefix.Length == 0
-            ? string.Concat(address.Origin, pathAndQuery)
-            : string.Concat(address.Origin, address.Prefix, pathAndQuery));
+        var uri = new Uri(
+            address.Prefix.Length == 0 ? string.Concat(address.Origin, pathAndQuery) : string.Concat(address.Origin, address.Prefix, pathAndQuery),
+            RawTarget);
         Volatile.Write(ref _lastTarget, new Target(pathAndQuery, uri));
         return uri;
     }
@@ -357,6 +358,8 @@ public sealed class NodeForwarder : IDisposable
 
         return handler;
     }
+
+    private static readonly UriCreationOptions RawTarget = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
     private sealed record Target(string PathAndQuery, Uri Uri);
 }

@@ -16,15 +16,39 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
         var request = context.Request;
         var headers = ForwardedHeaders(context, IsTrusted(context.Connection.RemoteIpAddress));
         var body = await ReadBodyAsync(context).ConfigureAwait(false);
-        var pathAndQuery = request.QueryString.HasValue
-            ? string.Concat(request.PathBase.Value, request.Path.Value, request.QueryString.Value)
-            : string.Concat(request.PathBase.Value, request.Path.Value);
-        if (pathAndQuery.Length == 0)
+        var target = OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget);
+        return new ProxyRequest(Interlocked.Increment(ref _nextId), request.Method, target, headers, body, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// The request target to send on, byte for byte as the client sent it: decoding and re-encoding
+    /// the path would let "/a%252Fb" reach the node as "/a%2Fb", "/a%3Fb" as a query, and dot
+    /// segments resolve past a node's path-based access rules. An absolute-form target
+    /// ("http://host/path?q") becomes its origin form (RFC 9112 section 3.2.2); the asterisk form
+    /// and an empty target become "/".
+    /// </summary>
+    internal static string OriginForm(string? rawTarget)
+    {
+        if (string.IsNullOrEmpty(rawTarget) || rawTarget == "*")
         {
-            pathAndQuery = "/";
+            return "/";
         }
 
-        return new ProxyRequest(Interlocked.Increment(ref _nextId), request.Method, pathAndQuery, headers, body, context.RequestAborted);
+        if (rawTarget[0] == '/')
+        {
+            return rawTarget;
+        }
+
+        // Absolute form: scheme "://" authority, then the path (and query) as sent.
+        var authority = rawTarget.IndexOf("://", StringComparison.Ordinal);
+        if (authority < 0)
+        {
+            return "/";
+        }
+
+        var rest = rawTarget.AsSpan(authority + 3);
+        var end = rest.IndexOfAny('/', '?');
+        return end < 0 ? "/" : rest[end] == '?' ? string.Concat("/", rest[end..]) : rest[end..].ToString();
     }
 
     private bool IsTrusted(System.Net.IPAddress? address)
