@@ -241,6 +241,8 @@ public sealed class ReliabilityTests : NodesTest
         request.Headers.TryAddWithoutValidation("X-Forwarded-For", "6.6.6.6");
         request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
         request.Headers.TryAddWithoutValidation("X-Forwarded-Host", "evil.example");
+        request.Headers.TryAddWithoutValidation("Forwarded", "for=6.6.6.6;proto=https");
+        request.Headers.TryAddWithoutValidation("X-Real-IP", "6.6.6.6");
 
         using var response = await proxy.Client.SendAsync(request);
 
@@ -248,6 +250,24 @@ public sealed class ReliabilityTests : NodesTest
         Assert.Equal("127.0.0.1", received.Headers["X-Forwarded-For"]);
         Assert.Equal("http", received.Headers["X-Forwarded-Proto"]);
         Assert.Equal(proxy.Client.BaseAddress!.Authority, received.Headers["X-Forwarded-Host"]);
+        Assert.False(received.Headers.ContainsKey("Forwarded"));
+        Assert.False(received.Headers.ContainsKey("X-Real-IP"));
+    }
+
+    [Fact]
+    public async Task Forwarding_headers_from_a_trusted_proxy_are_kept()
+    {
+        // Loopback is trusted by default: the test client stands for a proxy in front of this one.
+        await using var proxy = await ProxyHarness.StartAsync([N1]);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.TryAddWithoutValidation("Forwarded", "for=192.0.2.60;proto=https");
+        request.Headers.TryAddWithoutValidation("X-Real-IP", "192.0.2.60");
+
+        using var response = await proxy.Client.SendAsync(request);
+
+        var received = Assert.Single(N1.Received);
+        Assert.Equal("for=192.0.2.60;proto=https", received.Headers["Forwarded"]);
+        Assert.Equal("192.0.2.60", received.Headers["X-Real-IP"]);
     }
 
     [Fact]

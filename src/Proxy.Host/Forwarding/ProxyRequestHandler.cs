@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Hosting;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 using Proxy.Actors.Requests;
 using Proxy.Host.Telemetry;
@@ -77,7 +78,8 @@ internal sealed partial class ProxyRequestHandler(
     private async Task RefuseAsync(HttpContext context, int status, string reason)
     {
         metrics.RequestCompleted(status, 0, TimeSpan.Zero);
-        LogRefused(logger, context.Request.Method, context.Request.Path.Value ?? "/", status, reason);
+        // The target as sent (percent-encoded), never the decoded path: "%0d%0a" must not become a line break in the log.
+        LogRefused(logger, context.Request.Method, ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget), status, reason);
         if (!context.Response.HasStarted)
         {
             await ProxyResponseWriter.WriteAsync(context, new Refused(status, reason, null, [])).ConfigureAwait(false);

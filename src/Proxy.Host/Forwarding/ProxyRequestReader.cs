@@ -110,6 +110,13 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
                 continue;
             }
 
+            // The same claims in other spellings (RFC 7239's Forwarded, nginx's X-Real-IP): only a
+            // trusted proxy may make them, so a client cannot pose as another address to the node.
+            if (!trusted && (name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase) || name.Equals("X-Real-IP", StringComparison.OrdinalIgnoreCase)))
+            {
+                continue;
+            }
+
             foreach (var value in values)
             {
                 if (value is not null)
