@@ -194,6 +194,65 @@ public sealed class DebugEndpointTests : NodesTest
         Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
     }
 
+    [Theory]
+    [InlineData("Origin", "http://evil.example")]
+    [InlineData("Origin", "null")]
+    [InlineData("Sec-Fetch-Site", "cross-site")]
+    public async Task A_state_change_sent_by_another_web_origin_is_refused_and_changes_nothing(string header, string value)
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/debug/nodes/n1/drain");
+        request.Headers.TryAddWithoutValidation(header, value);
+
+        using var response = await proxy.Debug.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("another web origin", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("healthy", (await proxy.NodesAsync())["n1"].GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task A_state_change_from_the_listeners_own_origin_or_without_one_is_served()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+        using var own = new HttpRequestMessage(HttpMethod.Post, "/debug/nodes/n1/drain");
+        own.Headers.TryAddWithoutValidation("Origin", proxy.Debug.BaseAddress!.GetLeftPart(UriPartial.Authority));
+        own.Headers.TryAddWithoutValidation("Sec-Fetch-Site", "same-origin");
+
+        using var fromDashboard = await proxy.Debug.SendAsync(own);
+        using var fromCurl = await proxy.Debug.PostAsync("/debug/nodes/n1/enable", null);
+
+        Assert.Equal(HttpStatusCode.OK, fromDashboard.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, fromCurl.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("evil.example")]
+    [InlineData("evil.example:8081")]
+    [InlineData("10.0.0.1")]
+    public async Task A_listener_without_a_token_answers_only_requests_to_a_loopback_name(string host)
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+
+        var head = await RawHttp.SendAsync(proxy.Debug.BaseAddress!, $"GET /debug/nodes HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        var local = await RawHttp.SendAsync(proxy.Debug.BaseAddress!, "GET /debug/nodes HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 403", head, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200", local, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_token_in_the_query_string_never_authorises_a_change()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:Debug:Token=s3cret");
+
+        using var byQuery = await proxy.Debug.PostAsync("/debug/nodes/n1/drain?access_token=s3cret", null);
+        using var byHeader = await proxy.Debug.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/debug/nodes/n1/drain") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "s3cret") } });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, byQuery.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, byHeader.StatusCode);
+    }
+
     [Fact]
     public void A_debug_listener_off_loopback_without_a_token_is_refused_at_start_up()
     {

@@ -12,6 +12,7 @@ public static class DebugEndpoints
 {
     public static void Map(IApplicationBuilder debug, ProxySettings settings)
     {
+        debug.Use(RefuseForeignRequests(requireLoopbackHost: settings.DebugToken is null));
         if (settings.DebugToken is { } token)
         {
             debug.Use(RequireToken(token));
@@ -91,17 +92,58 @@ public static class DebugEndpoints
             : Results.Json(NodeDocument.From(report));
     }
 
-    // Every debug request carries the token, as "Authorization: Bearer <token>" or, for a browser
-    // opening the dashboard, "?access_token=<token>".
+    // A web page in the operator's browser can send requests to the debug listener (a form, or
+    // fetch with mode "no-cors"), and a DNS-rebinding page can even read the answers. So: a
+    // state-changing request that another origin sent (an Origin other than the listener's own, or
+    // Sec-Fetch-Site: cross-site) changes nothing; and a listener without a token answers only
+    // requests addressed to a loopback name. curl and scripts send neither header and are unaffected.
+    private static Func<RequestDelegate, RequestDelegate> RefuseForeignRequests(bool requireLoopbackHost) => next => context =>
+    {
+        var request = context.Request;
+        if (requireLoopbackHost && !IsLoopbackName(request.Host.Host))
+        {
+            return Forbid(context, $"this listener answers only requests to a loopback name (Host was '{request.Host}'); set Proxy:Debug:Token to serve others");
+        }
+
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method) && !HttpMethods.IsOptions(request.Method))
+        {
+            var fetchSite = request.Headers["Sec-Fetch-Site"].ToString();
+            var origin = request.Headers.Origin.ToString();
+            if (fetchSite.Equals("cross-site", StringComparison.OrdinalIgnoreCase)
+                || (origin.Length > 0 && !origin.Equals($"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase)))
+            {
+                return Forbid(context, "a state-changing request from another web origin is refused");
+            }
+        }
+
+        return next(context);
+    };
+
+    private static bool IsLoopbackName(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
+        || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip));
+
+    private static Task Forbid(HttpContext context, string reason)
+    {
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync($"403 Forbidden: {reason}\n");
+    }
+
+    // Every debug request carries the token as "Authorization: Bearer <token>"; a browser opening
+    // the dashboard may pass "?access_token=<token>" instead, for reading only (a token in a URL
+    // ends up in histories and logs, so it never authorises a change).
     private static Func<RequestDelegate, RequestDelegate> RequireToken(string token)
     {
         var expected = Encoding.UTF8.GetBytes(token);
         return next => context =>
         {
             var header = context.Request.Headers.Authorization.ToString();
+            var reading = HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method);
             var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
                 ? header["Bearer ".Length..].Trim()
-                : context.Request.Query["access_token"].ToString();
+                : reading ? context.Request.Query["access_token"].ToString() : "";
             if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), expected))
             {
                 return next(context);
