@@ -89,17 +89,23 @@ public static class ProxyApp
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // The node's header values as HttpClient read them (Latin-1), written back as the same bytes.
+            kestrel.ResponseHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
             kestrel.Limits.MaxRequestBodySize = settings.MaxRequestBody;
             kestrel.Limits.RequestHeadersTimeout = settings.RequestHeadersTimeout;
+            kestrel.Limits.KeepAliveTimeout = settings.KeepAliveTimeout;
             kestrel.Limits.MinRequestBodyDataRate = settings.MinRequestBodyRate == 0
                 ? null
                 : new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(settings.MinRequestBodyRate, TimeSpan.FromSeconds(5));
+            // One count over every client listener; the debug listener is never capped, so an
+            // operator can still look in while clients have taken every connection.
+            var clientConnections = settings.MaxConnections is { } max ? new ConnectionCap(max) : null;
             foreach (var address in settings.Listen)
             {
-                Listen(kestrel, address, debug: false);
+                Listen(kestrel, address, debug: false, clientConnections);
             }
 
-            Listen(kestrel, settings.DebugListen, debug: true);
+            Listen(kestrel, settings.DebugListen, debug: true, null);
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownDrain);
 
@@ -155,11 +161,16 @@ public static class ProxyApp
 
     private static bool IsDebugListener(HttpContext context) => context.Features.Get<DebugListenerFeature>() is not null;
 
-    private static void Listen(KestrelServerOptions kestrel, Microsoft.AspNetCore.Http.BindingAddress address, bool debug)
+    private static void Listen(KestrelServerOptions kestrel, Microsoft.AspNetCore.Http.BindingAddress address, bool debug, ConnectionCap? cap)
     {
         void Configure(ListenOptions listen)
         {
             listen.Protocols = HttpProtocols.Http1;
+            if (cap is not null)
+            {
+                listen.Use(cap.Middleware);
+            }
+
             if (debug)
             {
                 // Marks the connection, so routing never depends on which port was bound.

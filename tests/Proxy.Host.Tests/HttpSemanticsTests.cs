@@ -62,6 +62,23 @@ public sealed class HttpSemanticsTests : NodesTest
     }
 
     [Fact]
+    public async Task A_header_value_in_utf8_reaches_the_node_as_sent_and_blames_no_node()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+        var request = "GET /h HTTP/1.1\r\nHost: x\r\nX-Name: Zoë Ça\r\nConnection: close\r\n\r\n";
+
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(proxy.Client.BaseAddress!.Host, proxy.Client.BaseAddress.Port);
+        await client.GetStream().WriteAsync(Encoding.UTF8.GetBytes(request));
+        using var reader = new StreamReader(client.GetStream(), Encoding.ASCII);
+        var status = await reader.ReadLineAsync();
+
+        Assert.StartsWith("HTTP/1.1 200", status, StringComparison.Ordinal);
+        Assert.Equal("Zoë Ça", Assert.Single(Nodes.SelectMany(n => n.Received)).Headers["X-Name"]);
+        Assert.All((await proxy.NodesAsync()).Values, n => Assert.Equal(0, n.GetProperty("failures").GetInt32()));
+    }
+
+    [Fact]
     public async Task The_request_target_follows_the_nodes_path_prefix_as_sent()
     {
         await using var proxy = await ProxyHarness.StartAsync([("n1", N1.Address + "/base")]);

@@ -271,6 +271,93 @@ public sealed class ReliabilityTests : NodesTest
     }
 
     [Fact]
+    public async Task A_node_header_no_message_may_carry_is_a_502_never_a_500()
+    {
+        await using var raw = RawNode.Answering("HTTP/1.1 200 OK\r\nX-A: a\u0001b\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)]);
+
+        using var response = await proxy.Client.GetAsync("/");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("proxy_requests_total{status=\"502\"} 1", await proxy.Debug.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_node_header_in_latin1_reaches_the_client_as_the_same_bytes()
+    {
+        var head = "HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=\"caf\u00e9.txt\"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        await using var raw = RawNode.Answering(Encoding.Latin1.GetBytes(head));
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)]);
+
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(proxy.Client.BaseAddress!.Host, proxy.Client.BaseAddress.Port);
+        await client.GetStream().WriteAsync("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"u8.ToArray());
+        using var received = new MemoryStream();
+        await client.GetStream().CopyToAsync(received);
+
+        var answer = Encoding.Latin1.GetString(received.ToArray());
+        Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+        Assert.Contains("filename=\"caf\u00e9.txt\"", answer, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_answer_that_is_not_the_coding_it_claims_is_delivered_and_blames_no_node()
+    {
+        await using var raw = RawNode.Answering("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Encoding: br\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot brotli");
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)]);
+
+        using var response = await proxy.Client.GetAsync("/");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("not brotli"u8.ToArray(), await response.Content.ReadAsByteArrayAsync());
+        Assert.Equal(0, (await proxy.NodesAsync())["raw"].GetProperty("failures").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_connection_past_the_cap_is_closed_and_the_debug_listener_still_answers()
+    {
+        await using var proxy = await ProxyHarness.StartAsync([N1], "--Proxy:Limits:MaxConnections=1");
+        using var first = new System.Net.Sockets.TcpClient();
+        await first.ConnectAsync(proxy.Client.BaseAddress!.Host, proxy.Client.BaseAddress.Port);
+        await first.GetStream().WriteAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+        var buffer = new byte[4096];
+        Assert.True(await first.GetStream().ReadAsync(buffer) > 0);
+
+        using var second = new System.Net.Sockets.TcpClient();
+        await second.ConnectAsync(proxy.Client.BaseAddress!.Host, proxy.Client.BaseAddress.Port);
+        await second.GetStream().WriteAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var read = await ReadOrResetAsync(second.GetStream(), buffer, timeout.Token);
+
+        Assert.Equal(0, read);
+        Assert.Equal(HttpStatusCode.OK, (await proxy.Debug.GetAsync("/healthz")).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_idle_connection_is_closed_after_the_keep_alive_timeout()
+    {
+        await using var proxy = await ProxyHarness.StartAsync([N1], "--Proxy:Limits:KeepAliveTimeout=00:00:01");
+        using var idle = new System.Net.Sockets.TcpClient();
+        await idle.ConnectAsync(proxy.Client.BaseAddress!.Host, proxy.Client.BaseAddress.Port);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(0, await ReadOrResetAsync(idle.GetStream(), new byte[16], timeout.Token));
+    }
+
+    // 0 when the peer closed the connection (or reset it).
+    private static async Task<int> ReadOrResetAsync(System.Net.Sockets.NetworkStream stream, byte[] buffer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await stream.ReadAsync(buffer, cancellationToken);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    [Fact]
     public async Task The_proxys_own_answers_carry_no_internal_headers()
     {
         N1.Overload();

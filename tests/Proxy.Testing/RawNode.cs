@@ -29,7 +29,10 @@ public sealed class RawNode : IAsyncDisposable
     public int Connections => Volatile.Read(ref _connections);
 
     /// <summary>Answers every request with exactly these bytes, then closes.</summary>
-    public static RawNode Answering(string bytes) => new(async stream => await stream.WriteAsync(Encoding.ASCII.GetBytes(bytes)));
+    public static RawNode Answering(string bytes) => Answering(Encoding.ASCII.GetBytes(bytes));
+
+    /// <summary>Answers every request with exactly these bytes, then closes.</summary>
+    public static RawNode Answering(byte[] bytes) => new(async stream => await stream.WriteAsync(bytes));
 
     /// <summary>Reads the request, then closes without a byte of answer.</summary>
     public static RawNode DroppingBeforeAnswer() => new(_ => Task.CompletedTask);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
 using Akka.Actor;
@@ -23,6 +24,13 @@ public abstract class ClassifierActor : UntypedActor
     /// <summary>How often a rule that keeps timing out or failing says so in the log.</summary>
     public static readonly TimeSpan FaultLogInterval = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Longest an answer waits for a rule to get to it. Past that (a rule held up by answers crafted
+    /// to run it to its match timeout) the rule lets it pass unjudged, counted as skipped: its client
+    /// is never held for long, at the price of that rule's verdict.
+    /// </summary>
+    public static readonly TimeSpan MaxQueueWait = TimeSpan.FromSeconds(1);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private char[]? _text;
     private IAnswerView? _decoded;
@@ -31,6 +39,7 @@ public abstract class ClassifierActor : UntypedActor
     private long _matched;
     private long _faults;
     private long _timeouts;
+    private long _skipped;
     private long _unloggedFaults;
     private long _nextFaultLog;
 
@@ -101,12 +110,12 @@ public abstract class ClassifierActor : UntypedActor
                 Evaluate(classify);
                 break;
             case GetClassifierState:
-                Sender.Tell(new ClassifierState(Name, GetType().Name, Verdict, Describe(), _evaluated, _matched, _faults, _timeouts));
+                Sender.Tell(new ClassifierState(Name, GetType().Name, Verdict, Describe(), _evaluated, _matched, _faults, _timeouts, _skipped));
                 break;
             case DescribeActor:
                 Sender.Tell(new ActorDescription(
                     GetType().Name,
-                    $"rule={Name} verdict={Verdict} {Describe()} evaluated={_evaluated} matched={_matched} faults={_faults} timeouts={_timeouts}",
+                    $"rule={Name} verdict={Verdict} {Describe()} evaluated={_evaluated} matched={_matched} faults={_faults} timeouts={_timeouts} skipped={_skipped}",
                     []));
                 break;
             default:
@@ -117,30 +126,17 @@ public abstract class ClassifierActor : UntypedActor
 
     private void Evaluate(Classify classify)
     {
-        _evaluated++;
         bool matched;
-        try
+        if (classify.Sent != 0 && Stopwatch.GetElapsedTime(classify.Sent) > MaxQueueWait)
         {
-            matched = Matches(classify.Answer);
-        }
-        catch (Exception ex)
-        {
+            _skipped++;
+            LogFault(new TimeoutException($"answers waited over {MaxQueueWait.TotalSeconds:0} s for this rule and passed unjudged (skipped={_skipped})"));
             matched = false;
-            if (ex is RegexMatchTimeoutException)
-            {
-                _timeouts++;
-            }
-            else
-            {
-                _faults++;
-            }
-
-            LogFault(ex);
         }
-        finally
+        else
         {
-            _decoded = null;
-            ReturnText();
+            _evaluated++;
+            matched = Judge(classify.Answer);
         }
 
         if (matched)
@@ -156,6 +152,33 @@ public abstract class ClassifierActor : UntypedActor
         {
             // Next rule; Forward keeps the original asker as the one to answer.
             classify.Rest[0].Forward(classify with { Rest = classify.Rest.Skip(1).ToArray() });
+        }
+    }
+
+    private bool Judge(IAnswerView answer)
+    {
+        try
+        {
+            return Matches(answer);
+        }
+        catch (Exception ex)
+        {
+            if (ex is RegexMatchTimeoutException)
+            {
+                _timeouts++;
+            }
+            else
+            {
+                _faults++;
+            }
+
+            LogFault(ex);
+            return false;
+        }
+        finally
+        {
+            _decoded = null;
+            ReturnText();
         }
     }
 
@@ -193,7 +216,8 @@ public abstract class ClassifierActor : UntypedActor
     /// Judge this answer. The first rule that matches answers the sender with <see cref="Classified"/>;
     /// otherwise the message moves on to <see cref="Rest"/>, and the last rule answers Deliver.
     /// </summary>
-    public sealed record Classify(IAnswerView Answer, IReadOnlyList<IActorRef> Rest, object Ticket);
+    /// <param name="Sent">When the node sent it (<see cref="Stopwatch.GetTimestamp"/>), for <see cref="MaxQueueWait"/>; 0: no bound.</param>
+    public sealed record Classify(IAnswerView Answer, IReadOnlyList<IActorRef> Rest, object Ticket, long Sent = 0);
 
     /// <summary>The chain's verdict; <see cref="Ticket"/> is the asker's own, returned untouched.</summary>
     public sealed record Classified(Verdict Verdict, string? Rule, object Ticket);
@@ -203,5 +227,5 @@ public abstract class ClassifierActor : UntypedActor
         public static GetClassifierState Instance { get; } = new();
     }
 
-    public sealed record ClassifierState(string Name, string Type, Verdict Verdict, string Settings, long Evaluated, long Matched, long Faults, long Timeouts);
+    public sealed record ClassifierState(string Name, string Type, Verdict Verdict, string Settings, long Evaluated, long Matched, long Faults, long Timeouts, long Skipped = 0);
 }

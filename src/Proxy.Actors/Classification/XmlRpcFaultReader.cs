@@ -74,10 +74,34 @@ public static class XmlRpcFaultReader
 
         var value = parameters[(charset + "charset".Length)..].TrimStart();
         value = value.StartsWith('=') ? value[1..].Trim().Trim('"') : [];
+        var end = value.IndexOfAny(';', ' ');
+        return CharsetAgrees((end < 0 ? value : value[..end]).ToString(), body);
+    }
+
+    // The charset must be one .NET knows, and write '<' as the body does: one ASCII byte (not
+    // EBCDIC, not UTF-7), or two, or four.
+    private static bool CharsetAgrees(string charset, ReadOnlySpan<byte> body)
+    {
+        Encoding encoding;
+        try
+        {
+            encoding = Encoding.GetEncoding(charset);
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+
+        Span<byte> tag = stackalloc byte[16];
+        var written = encoding.GetBytes("<m", tag);
         var width = Width(body);
-        return value.StartsWith("utf-16", StringComparison.OrdinalIgnoreCase) || value.Equals("unicode", StringComparison.OrdinalIgnoreCase) ? width == 2
-            : value.StartsWith("utf-32", StringComparison.OrdinalIgnoreCase) ? width == 4
-            : width == 1;
+        return written switch
+        {
+            2 => width == 1 && tag[0] == (byte)'<' && tag[1] == (byte)'m',
+            4 => width == 2,
+            8 => width == 4,
+            _ => false,
+        };
     }
 
     // Bytes per code unit of the document, from its first bytes: 4 (UTF-32), 2 (UTF-16) or 1.
@@ -489,11 +513,13 @@ public static class XmlRpcFaultReader
     }
 
     // Reads on, past insignificant whitespace; text where structure is expected stops the walk.
+    // (XmlReader reports a run of 4,096 or more whitespace characters as Text.)
     private static bool Next(XmlReader reader)
     {
         while (reader.Read())
         {
-            if (reader.NodeType is XmlNodeType.Whitespace or XmlNodeType.SignificantWhitespace)
+            if (reader.NodeType is XmlNodeType.Whitespace or XmlNodeType.SignificantWhitespace
+                || (reader.NodeType == XmlNodeType.Text && reader.Value.AsSpan().TrimStart(" \t\r\n").IsEmpty))
             {
                 continue;
             }

@@ -75,7 +75,7 @@ internal static class ContentDecoding
                     if (rented.Length >= limit)
                     {
                         // Full: complete only if the stream has nothing more to give.
-                        complete = encodedComplete && decoder.Read(probe) == 0;
+                        complete = encodedComplete && decoder.Read(probe) == 0 && (coding != Coding.Gzip || GzipTrailerMatches(encoded.Span, length));
                         return rented;
                     }
 
@@ -95,9 +95,10 @@ internal static class ContentDecoding
                 length += n;
             }
         }
-        catch (InvalidDataException)
+        catch (Exception ex) when (ex is InvalidDataException or IOException or InvalidOperationException)
         {
-            // Corrupt or cut short: judge what decoded, as an incomplete body.
+            // Corrupt, cut short or not that coding at all (BrotliStream throws its own kinds): judge
+            // what decoded, as an incomplete body. The node's bytes still go to the client.
             complete = false;
             return rented;
         }

@@ -335,6 +335,10 @@ public sealed class NodeForwarder : IDisposable
             // Zero: a connection is never handed to a second try.
             PooledConnectionLifetime = pooled ? Timeout.InfiniteTimeSpan : TimeSpan.Zero,
             ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
+            // Kestrel accepts a header value in UTF-8 and hands it over decoded; the default ASCII
+            // encoder would then fail the try before sending anything, a client's byte blamed on the
+            // node. Encoding it back as UTF-8 forwards the bytes the client sent.
+            RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.UTF8,
             EnableMultipleHttp2Connections = true,
         };
 

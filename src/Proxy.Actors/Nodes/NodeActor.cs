@@ -140,7 +140,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
         if (result.Answer is { } answer && !route.Lanes.IsEmpty && route.Lanes.TryEnter(answer, out var lane, out var first, out var rest))
         {
-            first.Tell(new ClassifierActor.Classify(answer, rest, new Judging(requester, answer, started, lane)), self);
+            first.Tell(new ClassifierActor.Classify(answer, rest, new Judging(requester, answer, started, lane), Stopwatch.GetTimestamp()), self);
         }
         else
         {

@@ -101,6 +101,12 @@ public sealed class LimitOptions
 
     /// <summary>Slowest a client may trickle its body, in bytes per second (after a 5 s grace); 0 turns the check off.</summary>
     public int MinRequestBodyRate { get; set; } = 240;
+
+    /// <summary>How long a client connection may sit idle (before its first request or between two) before it is closed.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Client connections open at once; one more is closed as soon as it is accepted. Unset: no limit.</summary>
+    public int? MaxConnections { get; set; }
 }
 
 public sealed class ForwardingOptions

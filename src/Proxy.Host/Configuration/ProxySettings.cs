@@ -28,6 +28,12 @@ public sealed record ProxySettings(
     /// <summary><c>Proxy:Tuning:BatchScheduleSocketThreads</c>: see <see cref="Hosting.SocketThreadScheduling"/>.</summary>
     public bool BatchScheduleSocketThreads { get; init; } = true;
 
+    /// <summary><c>Proxy:Limits:KeepAliveTimeout</c>: an idle client connection is closed after this.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary><c>Proxy:Limits:MaxConnections</c>: client connections open at once (null: no limit).</summary>
+    public int? MaxConnections { get; init; }
+
     /// <summary>What the configuration allows but an operator should know about; logged once at start-up.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }

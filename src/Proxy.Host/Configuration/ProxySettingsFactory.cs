@@ -72,6 +72,11 @@ public static class ProxySettingsFactory
         }
 
         Positive("Proxy:Limits:RequestHeadersTimeout", options.Limits.RequestHeadersTimeout);
+        Positive("Proxy:Limits:KeepAliveTimeout", options.Limits.KeepAliveTimeout);
+        if (options.Limits.MaxConnections is < 1)
+        {
+            throw new ProxyConfigurationException("Proxy:Limits:MaxConnections", $"must be at least 1 (was {options.Limits.MaxConnections}); leave it unset for no limit");
+        }
         InRange("Proxy:Limits:MinRequestBodyRate", options.Limits.MinRequestBodyRate, 0, int.MaxValue);
         var trusted = (options.Forwarding.TrustedProxies ?? ["127.0.0.0/8", "::1/128"]).Select((text, i) =>
             System.Net.IPNetwork.TryParse(text.Contains('/') ? text : text + (text.Contains(':') ? "/128" : "/32"), out var network)
@@ -98,6 +103,8 @@ public static class ProxySettingsFactory
         {
             BatchScheduleSocketThreads = options.Tuning.BatchScheduleSocketThreads,
             Warnings = warnings,
+            KeepAliveTimeout = options.Limits.KeepAliveTimeout,
+            MaxConnections = options.Limits.MaxConnections,
         };
     }
 
@@ -107,10 +114,10 @@ public static class ProxySettingsFactory
     [
         (new Regex(@"^Proxy:Nodes:\d+:Weight$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a whole number"),
         (new Regex(@"^Proxy:Classifiers:\d+:Codes:\d+$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a whole number (a status or fault code)"),
-        (new Regex(@"^Proxy:(Redispatch:Max|Overload:RestoreSteps|Circuit:FailureThreshold|Limits:RequestBuffer|Limits:ResponseBuffer|Limits:FaultBuffer|Limits:MinRequestBodyRate)$", RegexOptions.IgnoreCase),
+        (new Regex(@"^Proxy:(Redispatch:Max|Overload:RestoreSteps|Circuit:FailureThreshold|Limits:RequestBuffer|Limits:ResponseBuffer|Limits:FaultBuffer|Limits:MinRequestBodyRate|Limits:MaxConnections)$", RegexOptions.IgnoreCase),
             v => int.TryParse(v, out _), "a whole number"),
         (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
-        (new Regex(@"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain|Limits:RequestHeadersTimeout)$", RegexOptions.IgnoreCase),
+        (new Regex(@"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain|Limits:RequestHeadersTimeout|Limits:KeepAliveTimeout)$", RegexOptions.IgnoreCase),
             v => TimeSpan.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _), "a duration such as 00:00:30"),
         (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
         (new Regex(@"^Proxy:Cluster:Port$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a port number"),

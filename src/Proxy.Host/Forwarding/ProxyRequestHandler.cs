@@ -65,9 +65,9 @@ internal sealed partial class ProxyRequestHandler(
             outcome = new Refused(bodyFailure.StatusCode, bodyFailure.Message, null, outcome.Attempts);
         }
 
-        var status = outcome is Refused refused ? refused.Status : ((Delivered)outcome).Answer.Status;
+        // Counted and logged as written: the status the client got, not the node's.
+        var status = await ProxyResponseWriter.WriteAsync(context, outcome).ConfigureAwait(false);
         metrics.RequestCompleted(status, outcome.Attempts.Count, Stopwatch.GetElapsedTime(started));
-        await ProxyResponseWriter.WriteAsync(context, outcome).ConfigureAwait(false);
 
         if (logger.IsEnabled(LogLevel.Information))
         {

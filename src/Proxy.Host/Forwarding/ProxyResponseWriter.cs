@@ -9,27 +9,29 @@ namespace Proxy.Host.Forwarding;
 /// <summary>Writes a request's outcome to the client: the node's answer, or the proxy's own 502/503/504.</summary>
 internal static class ProxyResponseWriter
 {
-    public static async Task WriteAsync(HttpContext context, RequestOutcome outcome)
+    /// <summary>Writes the outcome; returns the status the client was given.</summary>
+    public static async Task<int> WriteAsync(HttpContext context, RequestOutcome outcome)
     {
         switch (outcome)
         {
             case Delivered delivered:
                 using (delivered.Answer)
                 {
-                    await WriteAnswerAsync(context, delivered.Answer).ConfigureAwait(false);
+                    return await WriteAnswerAsync(context, delivered.Answer).ConfigureAwait(false);
                 }
 
-                break;
             case Refused { Status: 499 }:
                 // The client is gone; there is nobody to write to.
-                break;
+                return 499;
             case Refused refused:
                 await WriteRefusalAsync(context, refused).ConfigureAwait(false);
-                break;
+                return refused.Status;
+            default:
+                return 0;
         }
     }
 
-    private static async Task WriteAnswerAsync(HttpContext context, UpstreamAnswer answer)
+    private static async Task<int> WriteAnswerAsync(HttpContext context, UpstreamAnswer answer)
     {
         var response = context.Response;
         var upstream = answer.Response;
@@ -37,19 +39,30 @@ internal static class ProxyResponseWriter
         var connectionTokens = upstream.Headers.NonValidated.TryGetValues(HeaderNames.Connection, out var connection)
             ? HopByHopHeaders.NamedByConnection(connection.ToString())
             : null;
-        CopyHeaders(upstream.Headers, response.Headers, connectionTokens);
-        CopyHeaders(upstream.Content.Headers, response.Headers, connectionTokens);
+        try
+        {
+            CopyHeaders(upstream.Headers, response.Headers, connectionTokens);
+            CopyHeaders(upstream.Content.Headers, response.Headers, connectionTokens);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // A header value no HTTP/1.1 message may carry (a control character): the node's answer
+            // cannot be relayed as it is, and is not half-relayed either.
+            response.Headers.Clear();
+            await WriteRefusalAsync(context, new Refused(StatusCodes.Status502BadGateway, $"the node's answer has a header that cannot be forwarded: {ex.Message}", null, [])).ConfigureAwait(false);
+            return StatusCodes.Status502BadGateway;
+        }
 
         if (HttpMethods.IsHead(context.Request.Method) || answer.Status is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified)
         {
-            return;
+            return answer.Status;
         }
 
         if (answer.Complete)
         {
             response.ContentLength ??= answer.Buffered.Length;
             await response.Body.WriteAsync(answer.Buffered, context.RequestAborted).ConfigureAwait(false);
-            return;
+            return answer.Status;
         }
 
         try
@@ -63,6 +76,8 @@ internal static class ProxyResponseWriter
             // a truncated answer as such, not as a complete one.
             context.Abort();
         }
+
+        return answer.Status;
     }
 
     private static void CopyHeaders(HttpHeaders source, IHeaderDictionary target, string[]? connectionTokens)
