@@ -87,9 +87,9 @@ public static class XmlRpcFaultReader
         {
             encoding = Encoding.GetEncoding(charset);
         }
-        catch (ArgumentException)
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
         {
-            return false;
+            return false; // Unknown, or known and refused (UTF-7).
         }
 
         Span<byte> tag = stackalloc byte[16];
@@ -282,9 +282,9 @@ public static class XmlRpcFaultReader
         {
             return false;
         }
-        catch (ArgumentException)
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
         {
-            // An encoding the declaration names but .NET does not know.
+            // An encoding the declaration names but .NET does not know, or refuses (UTF-7).
             return false;
         }
     }

@@ -122,6 +122,22 @@ public sealed class ClassifierActorTests : TestKit
     }
 
     [Fact]
+    public async Task An_answer_that_waited_too_long_for_a_rule_passes_it_unjudged_and_is_counted()
+    {
+        var rule = Sys.ActorOf(XmlRpcRule());
+        using var answer = new Answer(TestNode.OverloadFault, contentType: "text/xml");
+        var sentLongAgo = System.Diagnostics.Stopwatch.GetTimestamp() - (long)(2 * ClassifierActor.MaxQueueWait.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+
+        rule.Tell(new ClassifierActor.Classify(answer, [], 1, sentLongAgo));
+        rule.Tell(new ClassifierActor.Classify(answer, [], 2, System.Diagnostics.Stopwatch.GetTimestamp()));
+
+        Assert.Equal(Verdict.Deliver, (await ExpectMsgAsync<ClassifierActor.Classified>()).Verdict);
+        Assert.Equal(Verdict.Overloaded, (await ExpectMsgAsync<ClassifierActor.Classified>()).Verdict);
+        var state = await rule.Ask<ClassifierActor.ClassifierState>(ClassifierActor.GetClassifierState.Instance);
+        Assert.Equal((1L, 1L, 1L), (state.Skipped, state.Evaluated, state.Matched));
+    }
+
+    [Fact]
     public async Task A_catastrophic_looking_pattern_runs_on_the_linear_engine_and_never_times_out()
     {
         var pattern = BodyRegexClassifier.Compile("(a+)+b", TimeSpan.FromMilliseconds(10));

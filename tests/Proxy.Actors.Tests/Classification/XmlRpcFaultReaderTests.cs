@@ -99,11 +99,26 @@ public sealed class XmlRpcFaultReaderTests
     public void Only_xml_media_types_are_judged_as_xml_rpc(string contentType, bool xml) =>
         Assert.Equal(xml, XmlRpcFaultReader.IsXmlMediaType(contentType));
 
+    [Fact]
+    public void A_long_run_of_whitespace_between_elements_is_whitespace()
+    {
+        // XmlReader reports 4,096 whitespace characters or more as Text.
+        var spaces = new string(' ', 5000);
+        var document = Encoding.UTF8.GetBytes(Fault($"{spaces}<int>1007</int>{spaces}").Replace("<fault>", "<fault>" + spaces, StringComparison.Ordinal));
+
+        Assert.True(XmlRpcFaultReader.IsFault(document, Overload));
+    }
+
     [Theory]
     [InlineData("text/xml; charset=utf-8", "founding-i4-compact.xml", true)]
     [InlineData("text/xml; charset=\"UTF-16\"", "utf16le-bom.xml", true)]
     [InlineData("text/xml; charset=utf-16", "founding-i4-compact.xml", false)]
     [InlineData("text/xml; charset=iso-8859-1", "utf16be-bom.xml", false)]
+    [InlineData("text/xml; charset=ucs-2", "founding-i4-compact.xml", false)]
+    [InlineData("text/xml; charset=utf-7", "founding-i4-compact.xml", false)]
+    [InlineData("text/xml; charset=IBM037", "founding-i4-compact.xml", false)]
+    [InlineData("text/xml; charset=no-such-charset", "founding-i4-compact.xml", false)]
+    [InlineData("text/xml; charset=windows-1252", "php-xmlrpc-epi.xml", true)]
     public void A_charset_parameter_must_agree_with_how_the_document_is_encoded(string contentType, string fault, bool agrees) =>
         Assert.Equal(agrees, XmlRpcFaultReader.IsXmlMediaType(contentType, XmlRpcCorpus.Fault(fault)));
 
