@@ -62,7 +62,7 @@ for chain in "${chains[@]}"; do
   loaded=$(median "$url" /crafted.xml)
   attack_rps=$(awk '/Requests\/sec/ { print $2 }' "$WORK/attack.txt")
   # Timeouts and other faults of the rules (builds before ADR 0011 counted a timeout as a fault).
-  timeouts=$(curl -s "http://127.0.0.1:$PROXY_DEBUG_PORT/debug/actors" | { grep -oE '(timeouts|faults)=[0-9]+' || true; } | awk -F= '{ s += $2 } END { print s + 0 }')
+  timeouts=$(curl -s "http://127.0.0.1:$PROXY_DEBUG_PORT/debug/actors" | { grep -oE '(timeouts|faults|skipped)=[0-9]+' || true; } | awk -F= '{ s += $2 } END { print s + 0 }')
   kill "$pid"; wait "$pid" 2>/dev/null || true
   row=$(python3 -c "import sys; i, o, l = map(float, sys.argv[2:5]); print(f'| {sys.argv[1]} | {i:.2f} ms | {o:.2f} ms | {l:.2f} ms | {l / i:.2f}x | {l / o:.2f}x | {float(sys.argv[5]):.0f} | {sys.argv[6]} |')" "$name" "$idle" "$ordinary" "$loaded" "$attack_rps" "$timeouts")
   echo "$row"; rows+=("$row")
@@ -75,7 +75,7 @@ done
   echo "answer crafted against the founding pattern while 4 connections make ordinary XML-RPC calls for"
   echo "${DURATION} s. Idle: the 4 alone. Ordinary load: the same $ATTACKERS connections fetching an ordinary answer."
   echo
-  echo "| chain | p50 idle | p50, ordinary load | p50 under attack | vs idle | vs ordinary load | crafted answers/s | rule timeouts and faults |"
+  echo "| chain | p50 idle | p50, ordinary load | p50 under attack | vs idle | vs ordinary load | crafted answers/s | rule timeouts, faults, skips (of the actors that answered /debug/actors) |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
 } > "$OUT"
