@@ -56,6 +56,11 @@ public static class ProxyApp
             await Console.Error.WriteLineAsync($"cannot listen: {ex.Message}").ConfigureAwait(false);
             return 3;
         }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            await Console.Error.WriteLineAsync($"cannot listen: {ex.Message} ({ex.SocketErrorCode})").ConfigureAwait(false);
+            return 3;
+        }
     }
 
     /// <summary>Builds the proxy from <paramref name="args"/> (configuration) with the built-in classifier types.</summary>
@@ -193,7 +198,8 @@ public static class ProxyApp
         }
         else if (IPAddress.TryParse(host.Trim('[', ']'), out var ip))
         {
-            kestrel.Listen(ip, address.Port, Configure);
+            // An IPv4-mapped IPv6 address cannot be bound (EINVAL): it means its IPv4 address.
+            kestrel.Listen(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip, address.Port, Configure);
         }
         else
         {

@@ -254,6 +254,16 @@ public sealed class DebugEndpointTests : NodesTest
     }
 
     [Fact]
+    public async Task A_debug_listener_on_an_ipv4_mapped_address_listens_on_that_ipv4_address()
+    {
+        var port = FreePort.Next();
+        await using var proxy = await ProxyHarness.StartAsync(Nodes, $"--Proxy:Debug:Listen=http://[::ffff:127.0.0.1]:{port}");
+        using var http = new HttpClient();
+
+        Assert.Equal("ok\n", await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/healthz")));
+    }
+
+    [Fact]
     public void A_debug_listener_off_loopback_without_a_token_is_refused_at_start_up()
     {
         var ex = Assert.Throws<ProxyConfigurationException>(() => ProxyApp.Build([

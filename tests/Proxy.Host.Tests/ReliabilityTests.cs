@@ -313,6 +313,38 @@ public sealed class ReliabilityTests : NodesTest
         Assert.Equal(0, (await proxy.NodesAsync())["raw"].GetProperty("failures").GetInt32());
     }
 
+    [Theory]
+    [InlineData("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!")]
+    [InlineData("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nbroken\r\n0\r\n\r\n")]
+    public async Task A_node_that_breaks_the_protocol_gets_the_client_a_502_never_a_500(string answer)
+    {
+        await using var raw = RawNode.Answering(answer);
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)]);
+
+        using var response = await proxy.Client.GetAsync("/");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.DoesNotContain("status=\"500\"", await proxy.Debug.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("10000000000000005")]
+    [InlineData("fffffffffffffffff")]
+    [InlineData("zz")]
+    public async Task A_client_chunk_size_that_is_not_a_size_is_a_400_and_blames_no_node(string size)
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+
+        var head = await RawHttp.SendAsync(proxy.Client.BaseAddress!,
+            $"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nhello\r\n0\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 400", head, StringComparison.Ordinal);
+        Assert.All((await proxy.NodesAsync()).Values, n => Assert.Equal(0, n.GetProperty("failures").GetInt32()));
+        Assert.DoesNotContain("status=\"500\"", await proxy.Debug.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_connection_past_the_cap_is_closed_and_the_debug_listener_still_answers()
     {

@@ -67,6 +67,18 @@ public sealed class NodeForwarder : IDisposable
             using var message = BuildMessage(request);
             response = await _invoker.SendAsync(message, deadline.Token).ConfigureAwait(false);
             LearnConnectionReuse(response);
+            if ((int)response.StatusCode < 200)
+            {
+                // A final 1xx: this proxy forwards no upgrade (Upgrade is hop-by-hop), so a 101 or
+                // any other is a node breaking the protocol, not an answer.
+                return Failure(FailureKind.InvalidAnswer, true, $"invalid answer: status {(int)response.StatusCode} as a final answer");
+            }
+
+            if (response.StatusCode == HttpStatusCode.NoContent && response.Content.Headers.ContentLength is > 0)
+            {
+                // RFC 9110 section 8.6: a 204 has no body; one that announces a length is a node out of step.
+                return Failure(FailureKind.InvalidAnswer, true, "invalid answer: a 204 with a Content-Length");
+            }
 
             var content = response.Content;
             var declared = content.Headers.ContentLength;

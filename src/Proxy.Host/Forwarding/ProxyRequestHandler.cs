@@ -52,6 +52,13 @@ internal sealed partial class ProxyRequestHandler(
         {
             return;
         }
+        catch (Exception ex) when (ex is OverflowException or FormatException or InvalidDataException or IOException)
+        {
+            // A body Kestrel could not frame in a way it has no status for (a chunk size past 2^64
+            // overflows): still the client's fault, and a 400, never a 500.
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, $"the request body could not be read: {ex.Message}").ConfigureAwait(false);
+            return;
+        }
 
         // Completed by the RequestActor, which then goes idle: the rest of this method (writing the
         // answer to Kestrel's pipe, which never blocks) runs on in the actor's turn instead of

@@ -43,6 +43,11 @@ internal static class ProxyResponseWriter
         {
             CopyHeaders(upstream.Headers, response.Headers, connectionTokens);
             CopyHeaders(upstream.Content.Headers, response.Headers, connectionTokens);
+            if (answer.Status == StatusCodes.Status204NoContent)
+            {
+                // A 204 has no body, so no length (RFC 9110 section 8.6); Kestrel refuses to send one.
+                response.Headers.ContentLength = null;
+            }
         }
         catch (InvalidOperationException ex)
         {
