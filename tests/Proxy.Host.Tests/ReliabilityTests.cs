@@ -346,6 +346,42 @@ public sealed class ReliabilityTests : NodesTest
     }
 
     [Fact]
+    public async Task A_node_that_sends_a_body_after_head_never_gives_another_client_that_body()
+    {
+        await using var node = await PythonXmlRpcNode.StartBodyAfterHeadAsync("head");
+        await using var proxy = await ProxyHarness.StartAsync([(node.Name, node.Address)]);
+        var wrong = new System.Collections.Concurrent.ConcurrentBag<string>();
+
+        async Task HeadsAsync()
+        {
+            using var http = new HttpClient { BaseAddress = proxy.Client.BaseAddress };
+            for (var i = 0; i < 50; i++)
+            {
+                using var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/h"));
+            }
+        }
+
+        async Task GetsAsync(int client)
+        {
+            using var http = new HttpClient { BaseAddress = proxy.Client.BaseAddress };
+            for (var i = 0; i < 60; i++)
+            {
+                var path = $"/c{client}/{i}";
+                using var response = await http.GetAsync(path);
+                var body = await response.Content.ReadAsStringAsync();
+                if (response.StatusCode != HttpStatusCode.OK || body != path)
+                {
+                    wrong.Add($"{path}: {(int)response.StatusCode} {body}");
+                }
+            }
+        }
+
+        await Task.WhenAll([HeadsAsync(), HeadsAsync(), .. Enumerable.Range(0, 4).Select(GetsAsync)]);
+
+        Assert.Empty(wrong);
+    }
+
+    [Fact]
     public async Task A_connection_past_the_cap_is_closed_and_the_debug_listener_still_answers()
     {
         await using var proxy = await ProxyHarness.StartAsync([N1], "--Proxy:Limits:MaxConnections=1");

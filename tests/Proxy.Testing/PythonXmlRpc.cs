@@ -22,10 +22,15 @@ public sealed class PythonXmlRpcNode : IAsyncDisposable
 
     public string Address { get; }
 
-    public static async Task<PythonXmlRpcNode> StartAsync(string name)
+    public static Task<PythonXmlRpcNode> StartAsync(string name) => StartAsync(name, "xmlrpc_node.py", name);
+
+    /// <summary>A node that sends a body after its HEAD answers (<c>Python/head_body_node.py</c>).</summary>
+    public static Task<PythonXmlRpcNode> StartBodyAfterHeadAsync(string name) => StartAsync(name, "head_body_node.py");
+
+    private static async Task<PythonXmlRpcNode> StartAsync(string name, string script, params string[] args)
     {
         var port = FreePort.Next();
-        var process = PythonScript.Start("xmlrpc_node.py", name, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var process = PythonScript.Start(script, [.. args, port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
         if (ready is null || !ready.StartsWith("ready ", StringComparison.Ordinal))
         {
