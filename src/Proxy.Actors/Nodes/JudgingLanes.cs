@@ -35,8 +35,6 @@ internal sealed class JudgingLanes
 
     public bool IsEmpty => _lanes.Length == 0;
 
-    public int Count => _lanes.Length;
-
     /// <summary>
     /// The rules of the chain that could match <paramref name="answer"/>, by their screens: false
     /// when none could (the answer is delivered without a message to any rule). Otherwise the answer

@@ -71,12 +71,7 @@ public sealed class ClassifierTypes
         _types[type] = rule => new ClassifierSpec(rule.Name, type, factory(rule)) { NeedsWholeAnswer = needsWholeAnswer, Screen = screen };
     }
 
-    public bool TryGet(string type, out Func<ClassifierConfiguration, Props> factory)
-    {
-        var found = _types.TryGetValue(type, out var build);
-        factory = build is null ? null! : rule => build(rule).Props;
-        return found;
-    }
+    public bool Contains(string type) => _types.ContainsKey(type);
 
     /// <summary>Builds the rule an entry configures, validating its settings.</summary>
     internal ClassifierSpec Create(string type, ClassifierConfiguration rule) => _types[type](rule);

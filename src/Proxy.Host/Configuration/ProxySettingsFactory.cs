@@ -284,7 +284,7 @@ public static class ProxySettingsFactory
             }
 
             var type = entry["Type"];
-            if (string.IsNullOrWhiteSpace(type) || !types.TryGet(type, out _))
+            if (string.IsNullOrWhiteSpace(type) || !types.Contains(type))
             {
                 throw new ProxyConfigurationException($"{prefix}:Type", $"'{type}' is not a classifier type: expected one of {string.Join(", ", types.Names)}");
             }
