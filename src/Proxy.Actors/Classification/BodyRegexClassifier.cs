@@ -117,6 +117,8 @@ public sealed class BodyRegexClassifier : ClassifierActor
         return _pattern.IsMatch(BodyText(answer));
     }
 
+    protected override bool CanBeDrivenSlow => Backtracks(_pattern);
+
     protected override string Describe() => $"Pattern={_pattern} engine={(Backtracks(_pattern) ? "backtracking" : "linear")}";
 
     // Characters that stand for themselves in a .NET pattern outside a character class.

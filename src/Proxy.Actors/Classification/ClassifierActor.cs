@@ -25,9 +25,10 @@ public abstract class ClassifierActor : UntypedActor
     public static readonly TimeSpan FaultLogInterval = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Longest an answer waits for a rule to get to it. Past that (a rule held up by answers crafted
-    /// to run it to its match timeout) the rule lets it pass unjudged, counted as skipped: its client
-    /// is never held for long, at the price of that rule's verdict.
+    /// Longest an answer waits for a rule that can be driven slow (<see cref="CanBeDrivenSlow"/>) to
+    /// get to it. Past that (the rule held up by answers crafted to run it to its match timeout) the
+    /// rule lets it pass unjudged, counted as skipped: its client is never held for long, at the price
+    /// of that rule's verdict.
     /// </summary>
     public static readonly TimeSpan MaxQueueWait = TimeSpan.FromSeconds(1);
 
@@ -63,6 +64,14 @@ public abstract class ClassifierActor : UntypedActor
 
     /// <summary>True when the answer matches this rule. Runs inside the actor: keep it quick and never block.</summary>
     protected abstract bool Matches(IAnswerView answer);
+
+    /// <summary>
+    /// True for a rule whose cost a crafted answer can drive up (a backtracking regex): answers that
+    /// waited over <see cref="MaxQueueWait"/> for it pass it unjudged. A rule whose cost is linear in
+    /// the answer judges every answer however long it waited (skipping it would leak its verdict
+    /// exactly when the proxy is busiest).
+    /// </summary>
+    protected virtual bool CanBeDrivenSlow => false;
 
     /// <summary>A one-line description of this rule's settings for <c>/debug/actors</c>.</summary>
     protected virtual string Describe() => GetType().Name;
@@ -127,7 +136,7 @@ public abstract class ClassifierActor : UntypedActor
     private void Evaluate(Classify classify)
     {
         bool matched;
-        if (classify.Sent != 0 && Stopwatch.GetElapsedTime(classify.Sent) > MaxQueueWait)
+        if (CanBeDrivenSlow && classify.Sent != 0 && Stopwatch.GetElapsedTime(classify.Sent) > MaxQueueWait)
         {
             _skipped++;
             LogFault(new TimeoutException($"answers waited over {MaxQueueWait.TotalSeconds:0} s for this rule and passed unjudged (skipped={_skipped})"));

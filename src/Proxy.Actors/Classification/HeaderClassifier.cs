@@ -30,5 +30,7 @@ public sealed class HeaderClassifier(string name, Verdict verdict, string header
         return false;
     }
 
+    protected override bool CanBeDrivenSlow => BodyRegexClassifier.Backtracks(pattern);
+
     protected override string Describe() => $"Header={header} Pattern={pattern}";
 }

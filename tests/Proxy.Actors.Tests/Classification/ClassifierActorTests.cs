@@ -122,9 +122,9 @@ public sealed class ClassifierActorTests : TestKit
     }
 
     [Fact]
-    public async Task An_answer_that_waited_too_long_for_a_rule_passes_it_unjudged_and_is_counted()
+    public async Task An_answer_that_waited_too_long_for_a_rule_that_can_be_driven_slow_passes_it_unjudged_and_is_counted()
     {
-        var rule = Sys.ActorOf(XmlRpcRule());
+        var rule = Sys.ActorOf(BodyRegexClassifier.Props("busy", Verdict.Overloaded, BodyRegexClassifier.Compile(@"(fault)Code.+1007(?<=7)")));
         using var answer = new Answer(TestNode.OverloadFault, contentType: "text/xml");
         var sentLongAgo = System.Diagnostics.Stopwatch.GetTimestamp() - (long)(2 * ClassifierActor.MaxQueueWait.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
 
@@ -135,6 +135,18 @@ public sealed class ClassifierActorTests : TestKit
         Assert.Equal(Verdict.Overloaded, (await ExpectMsgAsync<ClassifierActor.Classified>()).Verdict);
         var state = await rule.Ask<ClassifierActor.ClassifierState>(ClassifierActor.GetClassifierState.Instance);
         Assert.Equal((1L, 1L, 1L), (state.Skipped, state.Evaluated, state.Matched));
+    }
+
+    [Fact]
+    public async Task The_default_rule_judges_an_answer_however_long_it_waited()
+    {
+        var rule = Sys.ActorOf(XmlRpcRule());
+        using var answer = new Answer(TestNode.OverloadFault, contentType: "text/xml");
+        var sentLongAgo = System.Diagnostics.Stopwatch.GetTimestamp() - (long)(2 * ClassifierActor.MaxQueueWait.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+
+        rule.Tell(new ClassifierActor.Classify(answer, [], 1, sentLongAgo));
+
+        Assert.Equal(Verdict.Overloaded, (await ExpectMsgAsync<ClassifierActor.Classified>()).Verdict);
     }
 
     [Fact]
