@@ -78,14 +78,12 @@ public sealed class JsonRpcErrorClassifier(string name, Verdict verdict, long co
 
     private static bool IsJsonContentType(IAnswerView answer)
     {
-        if (!answer.ContentHeaders.NonValidated.TryGetValues("Content-Type", out var values))
+        if (MediaType.Of(answer) is not { } contentType)
         {
             return true;
         }
 
-        var media = values.ToString().AsSpan();
-        var semicolon = media.IndexOf(';');
-        media = (semicolon >= 0 ? media[..semicolon] : media).Trim();
+        var media = MediaType.Essence(contentType, out _);
         return media.Equals("application/json", StringComparison.OrdinalIgnoreCase)
             || media.Equals("application/json-rpc", StringComparison.OrdinalIgnoreCase)
             || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase);

@@ -50,15 +50,11 @@ public static class XmlRpcFaultReader
     /// is not this document).
     /// </summary>
     public static bool IsXmlContentType(IAnswerView answer, ReadOnlySpan<byte> body) =>
-        !answer.ContentHeaders.NonValidated.TryGetValues("Content-Type", out var values)
-        || IsXmlMediaType(values.ToString(), body);
+        MediaType.Of(answer) is not { } contentType || IsXmlMediaType(contentType, body);
 
     internal static bool IsXmlMediaType(string contentType, ReadOnlySpan<byte> body = default)
     {
-        var media = contentType.AsSpan();
-        var semicolon = media.IndexOf(';');
-        var parameters = semicolon >= 0 ? media[(semicolon + 1)..] : [];
-        media = (semicolon >= 0 ? media[..semicolon] : media).Trim();
+        var media = MediaType.Essence(contentType, out var parameters);
         if (!media.Equals("text/xml", StringComparison.OrdinalIgnoreCase)
             && !media.Equals("application/xml", StringComparison.OrdinalIgnoreCase)
             && !media.EndsWith("+xml", StringComparison.OrdinalIgnoreCase))
