@@ -90,6 +90,36 @@ public sealed class ConfigurationTests
         Assert.Equal(["gw", "shed"], settings.Classifiers.Select(r => r.Name));
     }
 
+    [Theory]
+    [InlineData("500ms", 500)]
+    [InlineData("1500ms", 1500)]
+    [InlineData("2s", 2000)]
+    [InlineData("1.5s", 1500)]
+    [InlineData("5m", 300_000)]
+    [InlineData("1h", 3_600_000)]
+    [InlineData("00:00:05", 5000)]
+    [InlineData("00:00:00.250", 250)]
+    public void Durations_are_written_as_operators_write_them(string text, int milliseconds)
+    {
+        var settings = Create([.. OneNode, $"--Proxy:Overload:RestoreInterval={text}", $"--Proxy:Timeouts:Response={text}", $"--Proxy:Cluster:StableAfter={text}"]);
+
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), settings.RestoreInterval);
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), settings.Forwarding.ResponseTimeout);
+    }
+
+    [Theory]
+    [InlineData("Proxy:Overload:RestoreInterval", "3")]
+    [InlineData("Proxy:Timeouts:Connect", "5 seconds")]
+    [InlineData("Proxy:Limits:KeepAliveTimeout", "10d")]
+    [InlineData("Proxy:Cluster:StableAfter", "7")]
+    public void A_bare_number_or_an_unknown_unit_is_refused_naming_the_key(string key, string value)
+    {
+        var ex = Assert.Throws<ProxyConfigurationException>(() => Create([.. OneNode, $"--{key}={value}"]));
+
+        Assert.Equal(key, ex.Key);
+        Assert.Contains("500ms, 30s, 5m, 1h", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_default_rule_can_be_configured_with_its_codes()
     {

@@ -108,6 +108,11 @@ public static class ProxySettingsFactory
         };
     }
 
+    // Declared before TypedKeys, which reads it as the type is initialised.
+    private static readonly Regex DurationKeys = new(
+        @"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain|Limits:RequestHeadersTimeout|Limits:KeepAliveTimeout|Cluster:StableAfter)$",
+        RegexOptions.IgnoreCase);
+
     // The binder silently skips a list element it cannot convert (a node with Weight=heavy would
     // vanish), so typed values are checked first, each against its own key.
     private static readonly (Regex Key, Func<string, bool> IsValid, string Expected)[] TypedKeys =
@@ -117,15 +122,14 @@ public static class ProxySettingsFactory
         (new Regex(@"^Proxy:(Redispatch:Max|Overload:RestoreSteps|Circuit:FailureThreshold|Limits:RequestBuffer|Limits:ResponseBuffer|Limits:FaultBuffer|Limits:MinRequestBodyRate|Limits:MaxConnections)$", RegexOptions.IgnoreCase),
             v => int.TryParse(v, out _), "a whole number"),
         (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
-        (new Regex(@"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain|Limits:RequestHeadersTimeout|Limits:KeepAliveTimeout)$", RegexOptions.IgnoreCase),
-            v => TimeSpan.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _), "a duration such as 00:00:30"),
+        (DurationKeys, v => Duration.TryParse(v, out _), Duration.Expected),
         (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
         (new Regex(@"^Proxy:Cluster:Port$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a port number"),
-        (new Regex(@"^Proxy:Cluster:StableAfter$", RegexOptions.IgnoreCase), v => TimeSpan.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _), "a duration such as 00:00:07"),
     ];
 
     private static ProxyOptions Bind(IConfiguration configuration)
     {
+        var durations = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         foreach (var (key, value) in configuration.GetSection(ProxyOptions.Section).AsEnumerable())
         {
             if (value is null)
@@ -140,11 +144,20 @@ public static class ProxySettingsFactory
                     throw new ProxyConfigurationException(key, $"'{value}' is not valid: expected {expected}");
                 }
             }
+
+            // "30s" as the binder's TimeSpan reads it.
+            if (DurationKeys.IsMatch(key) && Duration.TryParse(value, out var duration))
+            {
+                durations[key] = Duration.ToBinderForm(duration);
+            }
         }
 
+        var bound = durations.Count == 0
+            ? configuration
+            : new ConfigurationBuilder().AddConfiguration(configuration).AddInMemoryCollection(durations).Build();
         try
         {
-            return configuration.GetSection(ProxyOptions.Section).Get<ProxyOptions>() ?? new ProxyOptions();
+            return bound.GetSection(ProxyOptions.Section).Get<ProxyOptions>() ?? new ProxyOptions();
         }
         catch (InvalidOperationException ex)
         {
