@@ -120,6 +120,30 @@ public sealed class ConfigurationTests
         Assert.Contains("500ms, 30s, 5m, 1h", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--Proxy:Overload:RestoreIntervall=00:00:05", "Proxy:Overload:RestoreIntervall", "did you mean Proxy:Overload:RestoreInterval?")]
+    [InlineData("--Proxy:Nodes:0:Wieght=64", "Proxy:Nodes:0:Wieght", "did you mean Proxy:Nodes:0:Weight?")]
+    [InlineData("--Proxy:Limit:MaxRequestBody=1000", "Proxy:Limit:MaxRequestBody", "did you mean Proxy:Limits:MaxRequestBody?")]
+    [InlineData("--Proxy:Colour=blue", "Proxy:Colour", "is not a setting")]
+    [InlineData("--Proxi:Listen=http://0.0.0.0:8000", "Proxi", "did you mean Proxy?")]
+    public void An_unknown_key_is_refused_naming_it_and_the_nearest_known_one(string arg, string key, string message)
+    {
+        var ex = Assert.Throws<ProxyConfigurationException>(() => Create([.. OneNode, arg]));
+
+        Assert.Equal(key, ex.Key);
+        Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_classifier_entry_holds_its_own_types_settings_and_other_sections_are_left_alone()
+    {
+        var settings = Create([.. OneNode,
+            "--Proxy:Classifiers:0:Name=busy", "--Proxy:Classifiers:0:Type=JsonRpcError", "--Proxy:Classifiers:0:Code=-32000", "--Proxy:Classifiers:0:Verdict=Overloaded",
+            "--Serilog:MinimumLevel:Default=Warning", "--PROXY_HOST=unrelated"]);
+
+        Assert.Equal("busy", Assert.Single(settings.Classifiers).Name);
+    }
+
     [Fact]
     public void The_default_rule_can_be_configured_with_its_codes()
     {

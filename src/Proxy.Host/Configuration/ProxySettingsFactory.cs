@@ -129,6 +129,7 @@ public static class ProxySettingsFactory
 
     private static ProxyOptions Bind(IConfiguration configuration)
     {
+        KnownKeys.Check(configuration);
         var durations = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         foreach (var (key, value) in configuration.GetSection(ProxyOptions.Section).AsEnumerable())
         {
