@@ -33,12 +33,19 @@ public static class ProxyApp
             return await DemoNodes.RunOneAsync(args.Where(a => a != "--demo-node").ToArray()).ConfigureAwait(false);
         }
 
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            await Console.Out.WriteAsync(Usage).ConfigureAwait(false);
+            return 0;
+        }
+
         WebApplication app;
         try
         {
             var builder = CreateBuilder(args);
             configure?.Invoke(builder);
             app = Build(builder);
+            PortCheck.EnsureFree(app.Services.GetRequiredService<ProxySettings>());
         }
         catch (ProxyConfigurationException ex)
         {
@@ -157,6 +164,22 @@ public static class ProxyApp
         app.Run(handler.HandleAsync);
         return app;
     }
+
+    private const string Usage = """
+        Proxy: an overload-aware HTTP reverse proxy.
+
+          Proxy.Host --demo                      two embedded demo nodes (9001, 9002) behind the proxy
+          Proxy.Host --Proxy:Nodes:0:Name=n1 --Proxy:Nodes:0:Address=http://10.0.0.5:8001 [--Key=value ...]
+          Proxy.Host --healthcheck               exit 0 when the debug listener answers /healthz
+          Proxy.Host --demo-node --Demo:Name=demo-1 --Demo:Listen=http://127.0.0.1:9001
+
+        Every setting is a key of the Proxy section (README "Configuration"), given as --Proxy:Key=value,
+        as an environment variable (Proxy__Key) or in appsettings.json. Durations: 500ms, 30s, 5m, 1h or
+        hh:mm:ss. Client listener: Proxy:Listen (default http://0.0.0.0:8000); debug listener and
+        dashboard: Proxy:Debug:Listen (default http://127.0.0.1:8081/debug).
+        Exit codes: 0 stopped, 2 invalid configuration (one line naming the key), 3 cannot listen.
+
+        """;
 
     // Above Fatal: Serilog has no "Off" level, and no event is ever this severe.
     private const Serilog.Events.LogEventLevel LevelOff = Serilog.Events.LogEventLevel.Fatal + 1;

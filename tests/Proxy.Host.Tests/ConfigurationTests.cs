@@ -200,6 +200,49 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task A_client_port_in_use_stops_start_up_with_one_line_naming_the_key()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+
+        string[] args = [$"--Proxy:Listen=http://127.0.0.1:{port}", $"--Proxy:Debug:Listen=http://127.0.0.1:{Proxy.Testing.FreePort.Next()}", .. OneNode];
+        var (exit, stdout, stderr) = await RunAsync(args);
+
+        Assert.Equal(2, exit);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"Proxy:Listen: cannot listen on 127.0.0.1:{port}", line, StringComparison.Ordinal);
+        Assert.Empty(stdout);
+    }
+
+    [Fact]
+    public async Task Help_names_the_commands_and_where_the_settings_are()
+    {
+        var (exit, stdout, _) = await RunAsync("--help");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("--demo", stdout, StringComparison.Ordinal);
+        Assert.Contains("Proxy:Nodes:0:Address", stdout, StringComparison.Ordinal);
+        Assert.Contains("500ms, 30s, 5m, 1h", stdout, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
     public async Task The_process_stops_with_one_line_naming_the_key_and_a_non_zero_exit()
     {
         var host = Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll");
