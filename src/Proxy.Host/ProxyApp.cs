@@ -45,7 +45,6 @@ public static class ProxyApp
             var builder = CreateBuilder(args);
             configure?.Invoke(builder);
             app = Build(builder);
-            PortCheck.EnsureFree(app.Services.GetRequiredService<ProxySettings>());
         }
         catch (ProxyConfigurationException ex)
         {
@@ -85,6 +84,8 @@ public static class ProxyApp
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var settings = ProxySettingsFactory.Create(builder.Configuration, ClassifierBuilderExtensions.Types(builder.Services));
+        // Before anything binds (the actor system binds the cluster port as soon as it is built).
+        PortCheck.EnsureFree(settings);
 
         builder.Services.AddSerilog((services, logger) => logger
             .MinimumLevel.Information()
