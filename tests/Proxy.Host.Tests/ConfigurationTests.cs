@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
 using Proxy.Host.Classification;
 using Proxy.Host.Configuration;
@@ -207,7 +206,7 @@ public sealed class ConfigurationTests
         var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
 
         string[] args = [$"--Proxy:Listen=http://127.0.0.1:{port}", $"--Proxy:Debug:Listen=http://127.0.0.1:{Proxy.Testing.FreePort.Next()}", .. OneNode];
-        var (exit, stdout, stderr) = await RunAsync(args);
+        var (exit, stdout, stderr) = await ProxyProcess.RunAsync(args);
 
         Assert.Equal(2, exit);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -218,7 +217,7 @@ public sealed class ConfigurationTests
     [Fact]
     public async Task Help_names_the_commands_and_where_the_settings_are()
     {
-        var (exit, stdout, _) = await RunAsync("--help");
+        var (exit, stdout, _) = await ProxyProcess.RunAsync("--help");
 
         Assert.Equal(0, exit);
         Assert.Contains("--demo", stdout, StringComparison.Ordinal);
@@ -226,47 +225,16 @@ public sealed class ConfigurationTests
         Assert.Contains("500ms, 30s, 5m, 1h", stdout, StringComparison.Ordinal);
     }
 
-    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return (process.ExitCode, await stdout, await stderr);
-    }
-
     [Fact]
     public async Task The_process_stops_with_one_line_naming_the_key_and_a_non_zero_exit()
     {
-        var host = Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { host, "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", "--Proxy:Nodes:0:Weight=999" })
-        {
-            start.ArgumentList.Add(arg);
-        }
+        var (exit, stdout, stderr) = await ProxyProcess.RunAsync("--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", "--Proxy:Nodes:0:Weight=999");
 
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-
-        Assert.NotEqual(0, process.ExitCode);
-        var lines = (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEqual(0, exit);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var line = Assert.Single(lines);
         Assert.Contains("Proxy:Nodes:0:Weight", line, StringComparison.Ordinal);
         Assert.Contains("999", line, StringComparison.Ordinal);
-        Assert.Empty(await stdout);
+        Assert.Empty(stdout);
     }
 }

@@ -36,7 +36,10 @@ public sealed class ProxyProcess : IAsyncDisposable
     }
 
     /// <summary>Runs Proxy.Host with exactly these arguments and returns its exit code.</summary>
-    public static async Task<int> RunToExitAsync(params string[] args)
+    public static async Task<int> RunToExitAsync(params string[] args) => (await RunAsync(args)).Exit;
+
+    /// <summary>Runs Proxy.Host with exactly these arguments to its exit; returns the exit code and what it wrote.</summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"));
@@ -46,10 +49,10 @@ public sealed class ProxyProcess : IAsyncDisposable
         }
 
         using var process = Process.Start(start)!;
-        var drain = Task.WhenAll(process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        await drain;
-        return process.ExitCode;
+        return (process.ExitCode, await stdout, await stderr);
     }
 
     public static ProxyProcess Start(params string[] settings) => Start(new Dictionary<string, string>(), settings);

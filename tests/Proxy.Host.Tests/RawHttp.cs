@@ -6,6 +6,18 @@ namespace Proxy.Host.Tests;
 /// <summary>Writes exact request bytes to a listener and reads the answer's head (for what HttpClient would tidy up).</summary>
 public static class RawHttp
 {
+    /// <summary>Writes exact request bytes (any encoding) and returns every byte of the answer, up to the close.</summary>
+    public static async Task<byte[]> ExchangeAsync(Uri server, byte[] request)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(server.Host, server.Port);
+        await client.GetStream().WriteAsync(request);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        using var received = new MemoryStream();
+        await client.GetStream().CopyToAsync(received, timeout.Token);
+        return received.ToArray();
+    }
+
     public static async Task<string> SendAsync(Uri server, string request, bool readHeadOnly = true)
     {
         using var client = new TcpClient();

@@ -277,13 +277,7 @@ public sealed class ReliabilityTests : NodesTest
         await using var raw = RawNode.Answering(Encoding.Latin1.GetBytes(head));
         await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)]);
 
-        using var client = new System.Net.Sockets.TcpClient();
-        await client.ConnectAsync(proxy.Client.BaseAddress!.Host, proxy.Client.BaseAddress.Port);
-        await client.GetStream().WriteAsync("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"u8.ToArray());
-        using var received = new MemoryStream();
-        await client.GetStream().CopyToAsync(received);
-
-        var answer = Encoding.Latin1.GetString(received.ToArray());
+        var answer = Encoding.Latin1.GetString(await RawHttp.ExchangeAsync(proxy.Client.BaseAddress!, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"u8.ToArray()));
         Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
         Assert.Contains("filename=\"caf\u00e9.txt\"", answer, StringComparison.Ordinal);
     }
