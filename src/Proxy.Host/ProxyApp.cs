@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Proxy.Actors.Weighting;
 using Proxy.Host.Classification;
+using Proxy.Host.Clustering;
 using Proxy.Host.Configuration;
 using Proxy.Host.Debug;
 using Proxy.Host.Demo;
@@ -133,6 +134,12 @@ public static class ProxyApp
         builder.Services.AddSingleton<NodeStatusReader>();
         builder.Services.AddHostedService<NativeMemoryTrimmer>();
         builder.Services.AddHostedService<SocketThreadScheduling>();
+        if (settings.Cluster is not null)
+        {
+            builder.Services.AddSingleton<ClusterMembership>();
+            builder.Services.AddHostedService(services => services.GetRequiredService<ClusterMembership>());
+        }
+
         if (settings.Demo)
         {
             builder.Services.AddHostedService<DemoNodes>();
@@ -140,11 +147,6 @@ public static class ProxyApp
 
         builder.Services.AddAkka("proxy", (akka, _) =>
         {
-            if (settings.Cluster is { } cluster)
-            {
-                akka.WithProxyCluster(cluster);
-            }
-
             akka
             // The host owns SIGTERM: Kestrel drains first, then the actor system stops.
             .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)

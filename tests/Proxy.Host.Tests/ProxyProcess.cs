@@ -138,7 +138,14 @@ public sealed class ProxyProcess : IAsyncDisposable
         }
     }
 
-    public void Terminate() => Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+    /// <summary>True once <see cref="Terminate"/> was called: the process is draining, no longer taking calls.</summary>
+    public bool Terminating { get; private set; }
+
+    public void Terminate()
+    {
+        Terminating = true;
+        Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+    }
 
     public async Task<int> WaitForExitAsync()
     {

@@ -243,6 +243,8 @@ public sealed class ReliabilityTests : NodesTest
         request.Headers.TryAddWithoutValidation("X-Forwarded-Host", "evil.example");
         request.Headers.TryAddWithoutValidation("Forwarded", "for=6.6.6.6;proto=https");
         request.Headers.TryAddWithoutValidation("X-Real-IP", "6.6.6.6");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Port", "1");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Prefix", "/admin");
 
         using var response = await proxy.Client.SendAsync(request);
 
@@ -252,6 +254,8 @@ public sealed class ReliabilityTests : NodesTest
         Assert.Equal(proxy.Client.BaseAddress!.Authority, received.Headers["X-Forwarded-Host"]);
         Assert.False(received.Headers.ContainsKey("Forwarded"));
         Assert.False(received.Headers.ContainsKey("X-Real-IP"));
+        Assert.False(received.Headers.ContainsKey("X-Forwarded-Port"));
+        Assert.False(received.Headers.ContainsKey("X-Forwarded-Prefix"));
     }
 
     [Fact]
@@ -301,6 +305,9 @@ public sealed class ReliabilityTests : NodesTest
     [InlineData("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nbroken\r\n0\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nX-A: a\u0001b\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("HTTP/1.1 205 Reset Content\r\nContent-Length: 5\r\n\r\nhello")]
     public async Task A_node_that_breaks_the_protocol_gets_the_client_a_502_never_a_500(string answer)
     {
         await using var raw = RawNode.Answering(answer);
@@ -309,8 +316,43 @@ public sealed class ReliabilityTests : NodesTest
         using var response = await proxy.Client.GetAsync("/");
 
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
-        // Counted as what the client got.
+        // Counted as what the client got, and against the node that broke it.
         Assert.Contains("proxy_requests_total{status=\"502\"} 1", await proxy.Debug.GetStringAsync("/metrics"), StringComparison.Ordinal);
+        Assert.Equal(1, (await proxy.NodesAsync())["raw"].GetProperty("failures").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("GET /r\rx HTTP/1.1")]
+    [InlineData("GET /t\tx HTTP/1.1")]
+    [InlineData("GET /e\u001b[2Jx HTTP/1.1")]
+    [InlineData("GET /q?x=\u0001 HTTP/1.1")]
+    [InlineData("GET /d\u007f HTTP/1.1")]
+    public async Task A_request_target_with_a_control_byte_is_a_400_and_never_reaches_a_node(string requestLine)
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+
+        var head = await RawHttp.SendAsync(proxy.Client.BaseAddress!, $"{requestLine}\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 400", head, StringComparison.Ordinal);
+        Assert.All(Nodes, n => Assert.Equal(0, n.Hits));
+    }
+
+    [Fact]
+    public async Task Connect_is_refused_with_405_and_opens_no_circuit()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:Circuit:FailureThreshold=2");
+
+        for (var i = 0; i < 5; i++)
+        {
+            var head = await RawHttp.SendAsync(proxy.Client.BaseAddress!, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n");
+            Assert.StartsWith("HTTP/1.1 405", head, StringComparison.Ordinal);
+        }
+
+        Assert.All((await proxy.NodesAsync()).Values, n =>
+        {
+            Assert.Equal("healthy", n.GetProperty("state").GetString());
+            Assert.Equal(0, n.GetProperty("failures").GetInt32());
+        });
     }
 
     [Theory]

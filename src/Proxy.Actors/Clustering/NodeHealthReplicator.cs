@@ -2,108 +2,66 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.DistributedData;
 using Akka.Event;
-using Proxy.Actors.Nodes;
 
 namespace Proxy.Actors.Clustering;
 
 /// <summary>
-/// Shares what this proxy learns about nodes with the other proxies of the cluster, and applies
-/// what they learn, through a replicated last-writer-wins map (node name → latest mark). Only
-/// marks travel (overloaded, circuit open, operator drain/enable/weight); each member restores a
-/// marked node's weight on its own restorer, from the same starting point on the same tick, so
-/// no member depends on the one that marked it. Serving never waits for this actor.
+/// Lives in the membership actor system (ADR 0013) and shares node marks with the other proxies
+/// through one replicated last-writer-wins map, an entry per node and subject ("rotation/n1",
+/// "weight/n1", "health/n1"), so an operator's drain and an observed overload never overwrite each
+/// other. Each entry is timestamped with the moment the mark was made, not the moment it was
+/// written, so a member that rejoins and writes its marks again cannot undo a later decision. Every
+/// change of the map goes to the serving system's <see cref="ClusterBridge"/>, which decides what is
+/// new; this actor keeps no memory of its own, because a new incarnation starts without one.
 /// </summary>
 public sealed class NodeHealthReplicator : ReceiveActor
 {
-    public static readonly LWWDictionaryKey<string, NodeMark> Key = new("proxy-node-health");
+    public static readonly LWWDictionaryKey<string, NodeMark> Key = new("proxy-node-marks");
 
-    private readonly IReadOnlySet<string> _nodes;
-    private readonly string _nodesPath;
-    private readonly TimeSpan _markLifetime;
+    private readonly IActorRef _bridge;
     private readonly IActorRef _replicator;
     private readonly UniqueAddress _self;
     private readonly string _selfName;
-    private readonly Dictionary<string, long> _applied = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    /// <param name="nodes">The configured node names.</param>
-    /// <param name="nodesPath">Where their NodeActors live (e.g. <c>/user/nodes</c>); marks are rare, so they go by selection.</param>
-    /// <param name="markLifetime">How old a mark may be and still matter to a member that only now hears of it.</param>
-    public NodeHealthReplicator(IReadOnlySet<string> nodes, string nodesPath, TimeSpan markLifetime)
+    public NodeHealthReplicator(IActorRef bridge)
     {
-        _nodes = nodes;
-        _nodesPath = nodesPath.TrimEnd('/') + "/";
-        _markLifetime = markLifetime;
+        _bridge = bridge;
         _replicator = DistributedData.Get(Context.System).Replicator;
         _self = Cluster.Get(Context.System).SelfUniqueAddress;
         _selfName = _self.Address.ToString();
 
-        Receive<Observed>(o =>
+        Receive<Share>(share =>
         {
-            var mark = o.Mark with { Member = _selfName };
-            _applied[o.Node] = mark.AtUnixMs;
+            var mark = share.Mark.Member.Length == 0 ? share.Mark with { Member = _selfName } : share.Mark;
 
             // The modify function runs inside the Replicator: it gets locals, never this actor's fields.
             var self = _self;
-            var node = o.Node;
-            _replicator.Tell(Dsl.Update(Key, LWWDictionary<string, NodeMark>.Empty, WriteLocal.Instance, map => map.SetItem(self, node, mark)));
+            var entry = EntryKey(share.Node, mark.Subject);
+            _replicator.Tell(Dsl.Update(Key, LWWDictionary<string, NodeMark>.Empty, WriteLocal.Instance, map => map.SetItem(self, entry, mark, MarkTime)));
         });
-        Receive<Changed>(c => Apply(c.Get(Key)));
+        Receive<Changed>(c => _bridge.Tell(new ClusterBridge.Replicated(
+            c.Get(Key).Entries.Select(e => new ClusterBridge.ReplicatedMark(NodeOf(e.Key), e.Value)).ToArray())));
         Receive<UpdateSuccess>(_ => { });
         Receive<UpdateTimeout>(t => _log.Warning("Could not replicate a node mark locally: {0}", t));
-        Receive<GetReplicatedMarks>(_ => _replicator.Forward(Dsl.Get(Key, ReadLocal.Instance)));
     }
 
-    public static Props Props(IReadOnlySet<string> nodes, string nodesPath, TimeSpan markLifetime) =>
-        Akka.Actor.Props.Create(() => new NodeHealthReplicator(nodes, nodesPath, markLifetime));
+    public static Props Props(IActorRef bridge) => Akka.Actor.Props.Create(() => new NodeHealthReplicator(bridge));
+
+    public static string EntryKey(string node, NodeMarkSubject subject) => subject switch
+    {
+        NodeMarkSubject.Rotation => "rotation/" + node,
+        NodeMarkSubject.Weight => "weight/" + node,
+        _ => "health/" + node,
+    };
 
     protected override void PreStart() => _replicator.Tell(Dsl.Subscribe(Key, Self));
 
-    private void Apply(LWWDictionary<string, NodeMark> marks)
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var (node, mark) in marks.Entries)
-        {
-            if (mark.Member == _selfName || !_nodes.Contains(node)
-                || (_applied.TryGetValue(node, out var applied) && applied >= mark.AtUnixMs))
-            {
-                continue;
-            }
+    // Last writer wins by when the mark was made (see the class comment); a tie goes to the map.
+    private static long MarkTime(long current, NodeMark mark) => mark.AtUnixMs;
 
-            _applied[node] = mark.AtUnixMs;
+    private static string NodeOf(string entry) => entry[(entry.IndexOf('/', StringComparison.Ordinal) + 1)..];
 
-            // A member that joins late must not revive marks whose restoration is long over.
-            if (mark.Kind is NodeMarkKind.Overloaded or NodeMarkKind.CircuitOpen && now - mark.AtUnixMs > _markLifetime.TotalMilliseconds)
-            {
-                continue;
-            }
-
-            Context.ActorSelection(_nodesPath + node).Tell(new NodeActor.Adopt(mark));
-        }
-    }
-
-    /// <summary>A local NodeActor learnt something the other members should know.</summary>
-    public sealed record Observed(string Node, NodeMark Mark);
-
-    /// <summary>Answered with the replicator's <see cref="GetSuccess"/> (or NotFound): the marks as this member has them.</summary>
-    public sealed record GetReplicatedMarks
-    {
-        public static GetReplicatedMarks Instance { get; } = new();
-    }
-}
-
-/// <summary>What a member learnt about a node, when, and who learnt it.</summary>
-public sealed record NodeMark(NodeMarkKind Kind, int Weight, long AtUnixMs, string Member)
-{
-    public static NodeMark Now(NodeMarkKind kind, int weight = 0) =>
-        new(kind, weight, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "");
-}
-
-public enum NodeMarkKind
-{
-    Overloaded,
-    CircuitOpen,
-    Drained,
-    Enabled,
-    WeightSet,
+    /// <summary>Write this mark (made here, or remembered from before this incarnation) into the shared map.</summary>
+    public sealed record Share(string Node, NodeMark Mark);
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Proxy.Actors.Classification;
@@ -52,6 +53,54 @@ public sealed class NodeForwarder : IDisposable
         _invoker = _pooled;
     }
 
+    /// <summary>
+    /// What makes an answer's head one no client may be given, or null. Each is the node's mistake
+    /// (a 502 counted against it), caught before anything is delivered: a body that cannot be
+    /// framed one way only, or a header Kestrel would refuse to write halfway through the answer.
+    /// </summary>
+    internal static string? AnswerFramingFault(HttpResponseMessage response)
+    {
+        var content = response.Content.Headers.NonValidated;
+        var lengths = content.TryGetValues("Content-Length", out var declared) ? declared.Count : 0;
+        var status = (int)response.StatusCode;
+
+        // RFC 9110 sections 15.3.5 and 15.3.6: a 204 or 205 has no content.
+        if (status is 204 or 205 && (response.Content.Headers.ContentLength is > 0 || response.Headers.TransferEncodingChunked == true))
+        {
+            return $"a {status} with content";
+        }
+
+        if (lengths > 1)
+        {
+            return "more than one Content-Length";
+        }
+
+        // RFC 9112 section 6.3: read two ways, the answer's end is a guess (a smuggling shape).
+        if (lengths == 1 && response.Headers.NonValidated.Contains("Transfer-Encoding"))
+        {
+            return "both Content-Length and Transfer-Encoding";
+        }
+
+        return HasUnwritableValue(response.Headers.NonValidated) ?? HasUnwritableValue(content);
+    }
+
+    private static string? HasUnwritableValue(HttpHeadersNonValidated headers)
+    {
+        foreach (var (name, values) in headers)
+        {
+            foreach (var value in values)
+            {
+                // Controls other than tab; HttpClient already turned CR, LF and NUL into spaces.
+                if (value.AsSpan().IndexOfAnyInRange('\0', '\x08') >= 0 || value.AsSpan().IndexOfAnyInRange('\x0a', '\x1f') >= 0 || value.Contains('\x7f', StringComparison.Ordinal))
+                {
+                    return $"header {name} has a control character";
+                }
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>One try. Never throws: it ends with an answer to classify, or a failure.</summary>
     // Pooled: a try's state machine was, with the request handler's (which Kestrel's delegate
     // cannot pool), the largest allocation of the proxy's own code.
@@ -79,10 +128,9 @@ public sealed class NodeForwarder : IDisposable
                 return Failure(FailureKind.InvalidAnswer, true, $"invalid answer: status {(int)response.StatusCode} as a final answer");
             }
 
-            if (response.StatusCode == HttpStatusCode.NoContent && response.Content.Headers.ContentLength is > 0)
+            if (AnswerFramingFault(response) is { } fault)
             {
-                // RFC 9110 section 8.6: a 204 has no body; one that announces a length is a node out of step.
-                return Failure(FailureKind.InvalidAnswer, true, "invalid answer: a 204 with a Content-Length");
+                return Failure(FailureKind.InvalidAnswer, true, "invalid answer: " + fault);
             }
 
             var content = response.Content;

@@ -319,7 +319,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private void Share(NodeMarkKind kind, int weight = 0)
     {
         _observedBy = LocalObserver;
-        _cluster.Tell(new NodeHealthReplicator.Observed(_node.Name, NodeMark.Now(kind, weight)));
+        _cluster.Tell(new ClusterBridge.Observed(_node.Name, NodeMark.Now(kind, weight)));
     }
 
     // Another proxy learnt this: apply it as if learnt here, without sharing it back.

@@ -24,7 +24,7 @@ internal static partial class KnownKeys
         "Proxy:Limits:RequestHeadersTimeout", "Proxy:Limits:MinRequestBodyRate", "Proxy:Limits:KeepAliveTimeout", "Proxy:Limits:MaxConnections",
         "Proxy:Forwarding:TrustedProxies:N",
         "Proxy:Shutdown:Drain",
-        "Proxy:Cluster:Enabled", "Proxy:Cluster:Host", "Proxy:Cluster:Port", "Proxy:Cluster:Seeds:N", "Proxy:Cluster:StableAfter",
+        "Proxy:Cluster:Enabled", "Proxy:Cluster:Host", "Proxy:Cluster:Port", "Proxy:Cluster:Seeds:N", "Proxy:Cluster:StableAfter", "Proxy:Cluster:DnsName",
         "Proxy:Tuning:BatchScheduleSocketThreads",
         "Proxy:Demo",
     ];

@@ -140,8 +140,11 @@ public sealed class ClusterOptions
 
     public int Port { get; set; } = 4053;
 
-    /// <summary>Seed members, <c>akka.tcp://proxy@host:port</c>; empty means this member founds the cluster alone.</summary>
+    /// <summary>Contact points, <c>akka.tcp://proxy@host:port</c>, in any order; empty (and no <see cref="DnsName"/>) means this member forms a cluster alone.</summary>
     public List<string> Seeds { get; set; } = [];
+
+    /// <summary>A DNS name whose A/AAAA records are the members (a headless Kubernetes service, a compose alias), each at <see cref="Port"/>.</summary>
+    public string? DnsName { get; set; }
 
     /// <summary>How long membership must be stable before unreachable members are downed.</summary>
     public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(7);

@@ -39,4 +39,4 @@ public sealed record ProxySettings(
 }
 
 /// <summary>Cluster membership, when <c>Proxy:Cluster:Enabled</c>.</summary>
-public sealed record ClusterSettings(string Host, int Port, IReadOnlyList<string> Seeds, TimeSpan StableAfter, TimeSpan MarkLifetime);
+public sealed record ClusterSettings(string Host, int Port, IReadOnlyList<string> Seeds, TimeSpan StableAfter, TimeSpan MarkLifetime, string? DnsName = null);

@@ -189,7 +189,13 @@ public static class ProxySettingsFactory
             }
         }
 
-        return new ClusterSettings(options.Host, options.Port, options.Seeds, options.StableAfter, markLifetime);
+        var dnsName = string.IsNullOrWhiteSpace(options.DnsName) ? null : options.DnsName.Trim();
+        if (dnsName is not null && Uri.CheckHostName(dnsName) != UriHostNameType.Dns)
+        {
+            throw new ProxyConfigurationException("Proxy:Cluster:DnsName", $"'{options.DnsName}' is not a DNS name");
+        }
+
+        return new ClusterSettings(options.Host, options.Port, options.Seeds, options.StableAfter, markLifetime, dnsName);
     }
 
     private static bool IsLoopback(BindingAddress address) =>

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Akka.Actor;
 using Proxy.Actors.Nodes;
+using Proxy.Host.Clustering;
 using Proxy.Host.Configuration;
 using Proxy.Host.Telemetry;
 
@@ -59,20 +60,23 @@ public static class DebugEndpoints
         endpoints.MapGet("/debug/actors", async (ActorTreeReader tree, CancellationToken cancellationToken) =>
             Results.Json(new ActorsDocument(await tree.ReadAsync(cancellationToken))));
 
-        endpoints.MapGet("/debug/cluster", (ActorSystem system, ProxySettings settings) =>
+        endpoints.MapGet("/debug/cluster", (ActorSystem system, ProxySettings settings, IServiceProvider services) =>
         {
-            var self = system is ExtendedActorSystem extended ? extended.Provider.DefaultAddress.ToString() : system.Name;
             if (settings.Cluster is null)
             {
-                return Results.Json(new ClusterDocument(self, false, null, [new ClusterMember(self, "up", [], true)]));
+                var self = system is ExtendedActorSystem extended ? extended.Provider.DefaultAddress.ToString() : system.Name;
+                return Results.Json(new ClusterDocument(self, false, "alone", 0, null, [new ClusterMember(self, "up", [], true)], []));
             }
 
-            var state = Akka.Cluster.Cluster.Get(system).State;
-            var members = state.Members
-                .Select(m => new ClusterMember(m.Address.ToString(), m.Status.ToString().ToLowerInvariant(), m.Roles.ToArray(), !state.Unreachable.Contains(m)))
-                .OrderBy(m => m.Address, StringComparer.Ordinal)
-                .ToArray();
-            return Results.Json(new ClusterDocument(self, true, state.Leader?.ToString(), members));
+            var view = services.GetRequiredService<ClusterMembership>().Describe();
+            return Results.Json(new ClusterDocument(
+                view.Self,
+                true,
+                view.Status,
+                view.Incarnation,
+                view.Leader,
+                view.Members.Select(m => new ClusterMember(m.Address, m.Status, m.Roles, m.Reachable)).ToArray(),
+                view.Expected));
         });
 
         endpoints.MapGet("/metrics", async (HttpContext context, PrometheusProxyMetrics metrics) =>
@@ -169,7 +173,12 @@ public static class DebugEndpoints
 
     public sealed record ErrorDocument(string Error);
 
-    public sealed record ClusterDocument(string Self, bool Clustered, string? Leader, IReadOnlyList<ClusterMember> Members);
+    /// <summary>
+    /// <c>status</c>: <c>up</c>; <c>joining</c> (looking for the fleet); <c>alone</c> (up, but none of
+    /// the <c>expected</c> contact points is a member); <c>partitioned</c> (some member unreachable);
+    /// <c>rejoining</c> (between membership incarnations, ADR 0013).
+    /// </summary>
+    public sealed record ClusterDocument(string Self, bool Clustered, string Status, int Incarnation, string? Leader, IReadOnlyList<ClusterMember> Members, IReadOnlyList<string> Expected);
 
     public sealed record ClusterMember(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable);
 }

@@ -37,6 +37,21 @@ internal sealed partial class ProxyRequestHandler(
             return;
         }
 
+        if (ProxyRequestReader.HasInvalidTargetByte(context.Features.Get<IHttpRequestFeature>()?.RawTarget))
+        {
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, "the request target has a byte that is not visible ASCII").ConfigureAwait(false);
+            return;
+        }
+
+        // A reverse proxy tunnels nothing: CONNECT would fail inside the upstream client and be
+        // counted against the node (a handful opened every circuit).
+        if (HttpMethods.IsConnect(context.Request.Method))
+        {
+            context.Response.Headers.Allow = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE";
+            await RefuseAsync(context, StatusCodes.Status405MethodNotAllowed, "CONNECT is not supported: this is a reverse proxy").ConfigureAwait(false);
+            return;
+        }
+
         ProxyRequest request;
         try
         {
@@ -86,7 +101,7 @@ internal sealed partial class ProxyRequestHandler(
     {
         metrics.RequestCompleted(status, 0, TimeSpan.Zero);
         // The target as sent (percent-encoded), never the decoded path: "%0d%0a" must not become a line break in the log.
-        LogRefused(logger, context.Request.Method, ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget), status, reason);
+        LogRefused(logger, context.Request.Method, ProxyRequestReader.Printable(ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget)), status, reason);
         if (!context.Response.HasStarted)
         {
             await ProxyResponseWriter.WriteAsync(context, new Refused(status, reason, null, [])).ConfigureAwait(false);

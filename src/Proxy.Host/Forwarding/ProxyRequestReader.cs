@@ -28,6 +28,34 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
     /// and an empty target become "/".
     /// </summary>
     internal static string OriginForm(string? rawTarget)
+        => OriginFormOf(rawTarget);
+
+    /// <summary>
+    /// True when the target has a byte no request target may carry (RFC 9112 section 3.2: visible
+    /// ASCII only). Kestrel lets control characters through, and a bare CR or an escape sequence
+    /// sent on to a node or written to the log is request-line and log injection.
+    /// </summary>
+    internal static bool HasInvalidTargetByte(string? rawTarget) =>
+        rawTarget is not null && rawTarget.AsSpan().IndexOfAnyExceptInRange('\x21', '\x7e') >= 0;
+
+    /// <summary>A target as it may be written to a log line: anything but visible ASCII as \xNN.</summary>
+    internal static string Printable(string target)
+    {
+        if (target.AsSpan().IndexOfAnyExceptInRange('\x20', '\x7e') < 0)
+        {
+            return target;
+        }
+
+        var printable = new System.Text.StringBuilder(target.Length + 8);
+        foreach (var c in target)
+        {
+            printable.Append(c is >= '\x20' and <= '\x7e' ? c.ToString() : $"\\x{(int)c:X2}");
+        }
+
+        return printable.ToString();
+    }
+
+    private static string OriginFormOf(string? rawTarget)
     {
         if (string.IsNullOrEmpty(rawTarget) || rawTarget == "*")
         {
@@ -110,9 +138,12 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
                 continue;
             }
 
-            // The same claims in other spellings (RFC 7239's Forwarded, nginx's X-Real-IP): only a
-            // trusted proxy may make them, so a client cannot pose as another address to the node.
-            if (!trusted && (name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase) || name.Equals("X-Real-IP", StringComparison.OrdinalIgnoreCase)))
+            // The same claims in other spellings (RFC 7239's Forwarded, nginx's X-Real-IP, the rest of
+            // X-Forwarded-*, e.g. Port and Prefix): only a trusted proxy may make them, so a client
+            // cannot pose as another address, port or path base to the node.
+            if (!trusted && (name.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("X-Real-IP", StringComparison.OrdinalIgnoreCase)))
             {
                 continue;
             }

@@ -1,0 +1,120 @@
+using Akka.Actor;
+using Akka.Event;
+using Proxy.Actors.Diagnostics;
+using Proxy.Actors.Nodes;
+
+namespace Proxy.Actors.Clustering;
+
+/// <summary>
+/// The serving system's side of the cluster (ADR 0013). NodeActors tell it what they learn; it
+/// remembers the latest mark of every node and subject, hands marks to the current membership
+/// incarnation's <see cref="NodeHealthReplicator"/> and, when a new incarnation comes up, writes them
+/// all again, so what this side learnt or decided while cut off is not lost with the old incarnation.
+/// Marks from the map reach the NodeActors only when they are new here: an incarnation that restarts
+/// and reads the same map again changes nothing.
+/// </summary>
+public sealed class ClusterBridge : ReceiveActor
+{
+    private readonly string _writer;
+    private readonly string _nodesPath;
+    private readonly IReadOnlySet<string> _nodes;
+    private readonly TimeSpan _markLifetime;
+    private readonly Dictionary<(string Node, NodeMarkSubject Subject), NodeMark> _latest = [];
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private IActorRef? _replicator;
+    private string _member = "";
+
+    /// <param name="writer">This process run's identity, stamped on every mark it makes.</param>
+    /// <param name="nodes">The configured node names.</param>
+    /// <param name="nodesPath">Where their NodeActors live (e.g. <c>/user/nodes</c>); marks are rare, so they go by selection.</param>
+    /// <param name="markLifetime">How old an overload or circuit mark may be and still matter to a member that only now hears of it.</param>
+    public ClusterBridge(string writer, IReadOnlySet<string> nodes, string nodesPath, TimeSpan markLifetime)
+    {
+        _writer = writer;
+        _nodes = nodes;
+        _nodesPath = nodesPath.TrimEnd('/') + "/";
+        _markLifetime = markLifetime;
+
+        Receive<Observed>(o =>
+        {
+            var mark = o.Mark with { Writer = _writer, Member = _member };
+            _latest[(o.Node, mark.Subject)] = mark;
+            _replicator?.Tell(new NodeHealthReplicator.Share(o.Node, mark));
+        });
+        Receive<MembershipUp>(up =>
+        {
+            _replicator = up.Replicator;
+            _member = up.Member;
+            foreach (var ((node, _), mark) in _latest)
+            {
+                _replicator.Tell(new NodeHealthReplicator.Share(node, mark));
+            }
+        });
+        Receive<MembershipDown>(down =>
+        {
+            if (Equals(down.Replicator, _replicator))
+            {
+                _replicator = null;
+            }
+        });
+        Receive<Replicated>(r => Adopt(r.Marks));
+        Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
+            nameof(ClusterBridge),
+            $"member={(_replicator is null ? "none" : _member)} marks={_latest.Count}",
+            [])));
+    }
+
+    public static Props Props(string writer, IReadOnlySet<string> nodes, string nodesPath, TimeSpan markLifetime) =>
+        Akka.Actor.Props.Create(() => new ClusterBridge(writer, nodes, nodesPath, markLifetime));
+
+    private void Adopt(IReadOnlyList<ReplicatedMark> marks)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        // Operator decisions first, so an overload mark of the same batch meets the drain it must respect.
+        foreach (var (node, mark) in marks.OrderBy(m => m.Mark.Subject == NodeMarkSubject.Health))
+        {
+            if (!_nodes.Contains(node))
+            {
+                continue;
+            }
+
+            var key = (node, mark.Subject);
+            _latest.TryGetValue(key, out var known);
+            if (!mark.Supersedes(known))
+            {
+                continue;
+            }
+
+            _latest[key] = mark;
+            if (mark.Writer == _writer)
+            {
+                // Our own mark, back from the map: the node already knows it.
+                continue;
+            }
+
+            // A member that joins late must not revive marks whose restoration is long over.
+            if (mark.Subject == NodeMarkSubject.Health && now - mark.AtUnixMs > _markLifetime.TotalMilliseconds)
+            {
+                continue;
+            }
+
+            _log.Debug("Adopting {0} of node {1} from {2}", mark.Kind, node, mark.Member);
+            Context.ActorSelection(_nodesPath + node).Tell(new NodeActor.Adopt(mark));
+        }
+    }
+
+    /// <summary>A local NodeActor learnt (or an operator decided) something the other members should know.</summary>
+    public sealed record Observed(string Node, NodeMark Mark);
+
+    /// <summary>A membership incarnation is up: share through this replicator, as this member.</summary>
+    public sealed record MembershipUp(IActorRef Replicator, string Member);
+
+    /// <summary>That incarnation is gone: keep marks until the next one.</summary>
+    public sealed record MembershipDown(IActorRef Replicator);
+
+    /// <summary>The shared map as it now stands.</summary>
+    public sealed record Replicated(IReadOnlyList<ReplicatedMark> Marks);
+
+    public sealed record ReplicatedMark(string Node, NodeMark Mark);
+}

@@ -1,0 +1,224 @@
+using System.Globalization;
+using System.Net;
+using Akka.Actor;
+using Akka.Actor.Setup;
+using Akka.Cluster;
+using Akka.Configuration;
+using Akka.Hosting;
+using Akka.Hosting.Logging;
+using Proxy.Actors.Clustering;
+using Proxy.Host.Configuration;
+
+namespace Proxy.Host.Clustering;
+
+/// <summary>
+/// The proxy's cluster membership, in an actor system of its own beside the serving one (ADR 0013).
+/// Akka lets a member that was downed, removed or quarantined back only as a new actor system, so
+/// this service runs membership in incarnations: when one is lost it starts the next, which finds
+/// the fleet again and rejoins, while the serving system goes on proxying on what it knows.
+/// </summary>
+public sealed class ClusterMembership : BackgroundService
+{
+    private static readonly TimeSpan Round = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RestartDelay = TimeSpan.FromSeconds(1);
+
+    private readonly Configuration.ClusterSettings _settings;
+    private readonly ActorRegistry _registry;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _log;
+    private readonly IReadOnlyList<Address> _seeds;
+    private readonly Address _self;
+    private volatile Incarnation? _current;
+    private int _incarnations;
+
+    public ClusterMembership(ProxySettings settings, ActorRegistry registry, ILoggerFactory loggers)
+    {
+        _settings = settings.Cluster ?? throw new InvalidOperationException("the cluster is not enabled");
+        _registry = registry;
+        _loggers = loggers;
+        _log = loggers.CreateLogger<ClusterMembership>();
+        _self = new Address("akka.tcp", SystemName, _settings.Host, _settings.Port);
+        _seeds = _settings.Seeds.Select(Address.Parse).Where(a => !a.Equals(_self)).Distinct().ToArray();
+    }
+
+    /// <summary>The actor system name every member shares (it is part of every seed address).</summary>
+    public const string SystemName = "proxy";
+
+    /// <summary>This member's view of the fleet, for <c>/debug/cluster</c> and the metrics.</summary>
+    public MembershipView Describe()
+    {
+        var current = _current;
+        var expected = _seeds.Select(s => s.ToString()).ToArray();
+        if (current is null)
+        {
+            return new MembershipView(_self.ToString(), "rejoining", _incarnations, null, [], expected);
+        }
+
+        var cluster = Cluster.Get(current.System);
+        var state = cluster.State;
+        var members = state.Members
+            .Select(m => new MemberView(m.Address.ToString(), m.Status.ToString().ToLowerInvariant(), m.Roles.ToArray(), !state.Unreachable.Contains(m)))
+            .OrderBy(m => m.Address, StringComparer.Ordinal)
+            .ToArray();
+        var selfStatus = cluster.SelfMember.Status;
+        var status = selfStatus is not (MemberStatus.Up or MemberStatus.WeaklyUp) ? "joining"
+            : state.Unreachable.Count > 0 ? "partitioned"
+            : members.Length == 1 && expected.Length > 0 ? "alone"
+            : "up";
+        return new MembershipView(_self.ToString(), status, current.Number, state.Leader?.ToString(), members, expected);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stopping)
+    {
+        var bridge = await _registry.GetAsync<ClusterBridge>(stopping);
+        IReadOnlyList<Address> knownPeers = [];
+        while (!stopping.IsCancellationRequested)
+        {
+            var number = Interlocked.Increment(ref _incarnations);
+            ActorSystem system;
+            try
+            {
+                system = ActorSystem.Create(SystemName, BootstrapSetup.Create().WithConfig(Hocon()).And(new LoggerFactorySetup(_loggers)));
+            }
+            catch (Exception ex) when (!stopping.IsCancellationRequested)
+            {
+                // The previous incarnation's port can take a moment to be released.
+                _log.LogWarning("Could not start cluster membership incarnation {Number} on {Address}: {Reason}; retrying", number, _self, ex.Message);
+                await Delay(RestartDelay, stopping);
+                continue;
+            }
+
+            var lost = new TaskCompletionSource<Loss>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var cluster = Cluster.Get(system);
+            cluster.RegisterOnMemberRemoved(() => lost.TrySetResult(new Loss("this member was removed from the cluster (downed as unreachable, or the split-brain resolver chose the other side)", null)));
+            _ = system.WhenTerminated.ContinueWith(_ => lost.TrySetResult(new Loss("its actor system stopped", null)), TaskScheduler.Default);
+            system.ActorOf(QuarantineWatch.Props(reason => lost.TrySetResult(new Loss(reason, null))), "quarantine-watch");
+            var replicator = system.ActorOf(NodeHealthReplicator.Props(bridge), "node-health");
+            system.ActorOf(ClusterFormation.Props(LookUpContactsAsync, knownPeers, members => lost.TrySetResult(new Loss("the fleet was split and this side is the smaller", members)), Round), "formation");
+            bridge.Tell(new ClusterBridge.MembershipUp(replicator, cluster.SelfAddress.ToString()));
+            _current = new Incarnation(system, number);
+            _log.LogInformation("Cluster membership incarnation {Number} started at {Address}; split-brain resolver keep-majority, stable after {StableAfter}", number, _self, _settings.StableAfter);
+
+            Loss? loss = null;
+            try
+            {
+                loss = await lost.Task.WaitAsync(stopping);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            bridge.Tell(new ClusterBridge.MembershipDown(replicator));
+            var lastMembers = cluster.State.Members.Select(m => m.Address).Where(a => !a.Equals(_self)).ToArray();
+            if (loss is null)
+            {
+                // Shutting down: leave gracefully so the others need not down this member.
+                await LeaveAndStopAsync(cluster, system);
+                _current = null;
+                return;
+            }
+
+            _current = null;
+            knownPeers = loss.JoinInstead is { } members
+                ? members.Select(Address.Parse).Where(a => !a.Equals(_self)).ToArray()
+                : lastMembers.Union(knownPeers).ToArray();
+            _log.LogWarning("Cluster membership incarnation {Number} lost: {Reason}. This member keeps serving on its own view and rejoins as a new incarnation", number, loss.Reason);
+            await LeaveAndStopAsync(cluster, system);
+            await Delay(RestartDelay, stopping);
+        }
+    }
+
+    private static async Task LeaveAndStopAsync(Cluster cluster, ActorSystem system)
+    {
+        try
+        {
+            if (cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining)
+            {
+                await cluster.LeaveAsync().WaitAsync(TimeSpan.FromSeconds(5));
+            }
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        await system.Terminate().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+    }
+
+    private static async Task Delay(TimeSpan delay, CancellationToken stopping)
+    {
+        try
+        {
+            await Task.Delay(delay, stopping);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task<IReadOnlyList<Address>> LookUpContactsAsync()
+    {
+        if (_settings.DnsName is not { } name)
+        {
+            return _seeds;
+        }
+
+        IPAddress[] addresses;
+        try
+        {
+            addresses = await Dns.GetHostAddressesAsync(name);
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            _log.LogWarning("Could not resolve Proxy:Cluster:DnsName '{Name}': {Reason}", name, ex.Message);
+            return _seeds;
+        }
+
+        return _seeds
+            .Concat(addresses.Select(ip => new Address("akka.tcp", SystemName, ip.ToString(), _settings.Port)))
+            .Where(a => !a.Equals(_self))
+            .Distinct()
+            .ToArray();
+    }
+
+    private Config Hocon()
+    {
+        var stableAfter = (long)_settings.StableAfter.TotalMilliseconds;
+        var host = _settings.Host.Replace("\"", "", StringComparison.Ordinal);
+        return ConfigurationFactory.ParseString(string.Create(CultureInfo.InvariantCulture, $$"""
+            akka {
+              loglevel = INFO
+              loggers = ["Akka.Hosting.Logging.LoggerFactoryLogger, Akka.Hosting"]
+              coordinated-shutdown.run-by-clr-shutdown-hook = off
+              coordinated-shutdown.exit-clr = off
+              actor.provider = cluster
+              remote.dot-netty.tcp {
+                hostname = "{{host}}"
+                port = {{_settings.Port}}
+              }
+              cluster {
+                seed-nodes = []
+                run-coordinated-shutdown-when-down = off
+                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+                split-brain-resolver {
+                  active-strategy = keep-majority
+                  stable-after = {{stableAfter}}ms
+                  down-all-when-unstable = off
+                }
+                distributed-data {
+                  gossip-interval = 200ms
+                  notify-subscribers-interval = 100ms
+                }
+              }
+            }
+            """));
+    }
+
+    private sealed record Incarnation(ActorSystem System, int Number);
+
+    private sealed record Loss(string Reason, IReadOnlyList<string>? JoinInstead);
+}
+
+/// <summary>What <c>/debug/cluster</c> shows of the membership.</summary>
+public sealed record MembershipView(string Self, string Status, int Incarnation, string? Leader, IReadOnlyList<MemberView> Members, IReadOnlyList<string> Expected);
+
+public sealed record MemberView(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable);
