@@ -17,7 +17,7 @@ public sealed class ClusterTests : NodesTest
 
     private static async Task AwaitMembersUpAsync(HttpClient debug, int count)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             var cluster = await debug.GetFromJsonAsync<JsonElement>("/debug/cluster");
@@ -56,7 +56,7 @@ public sealed class ClusterTests : NodesTest
         Assert.Equal("local", (await a.NodesAsync())["n1"].GetProperty("observedBy").GetString());
 
         await using var late = await ProxyHarness.StartAsync(Nodes, Member(FreePort.Next(), seedPort));
-        await late.AwaitNodeAsync("n1", n => Assert.Equal("overloaded", n.GetProperty("state").GetString()), TimeSpan.FromSeconds(30));
+        await late.AwaitNodeAsync("n1", n => Assert.Equal("overloaded", n.GetProperty("state").GetString()), TimeSpan.FromSeconds(60));
 
         // Spared by all: the members that only heard of the mark send n1 almost nothing.
         N1.Recover();
