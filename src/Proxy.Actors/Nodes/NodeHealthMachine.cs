@@ -68,14 +68,14 @@ public sealed record NodeHealthMachine
     /// <summary>An answer was delivered: the failure streak ends, and a half-open circuit closes.</summary>
     public HealthTransition Delivered()
     {
-        var next = this with { ConsecutiveFailures = 0 };
         if (State != NodeHealth.HalfOpen)
         {
-            return new(next, HealthEffects.None);
+            // The common case, once per answer: no allocation when nothing changes.
+            return new(ConsecutiveFailures == 0 ? this : this with { ConsecutiveFailures = 0 }, HealthEffects.None);
         }
 
         return new(
-            next with { State = NodeHealth.Restoring, Weight = WeightSteps.Marked },
+            this with { State = NodeHealth.Restoring, Weight = WeightSteps.Marked, ConsecutiveFailures = 0 },
             new(HealthActions.PublishWeight | HealthActions.StartRestoring, Log: HealthLog.Info("Node {0} circuit closed; restoring weight", Node)));
     }
 

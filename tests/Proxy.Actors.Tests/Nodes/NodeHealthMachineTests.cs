@@ -74,6 +74,17 @@ public sealed class NodeHealthMachineTests
         AssertNothingToDo(effects);
     }
 
+    [Fact]
+    public void A_delivered_answer_to_a_healthy_node_is_the_same_machine_nothing_allocated()
+    {
+        var healthy = Healthy();
+
+        var (machine, effects) = healthy.Delivered();
+
+        Assert.Same(healthy, machine);
+        Assert.Same(HealthEffects.None, effects);
+    }
+
     [Theory]
     [InlineData(NodeHealth.Overloaded)]
     [InlineData(NodeHealth.Restoring)]
