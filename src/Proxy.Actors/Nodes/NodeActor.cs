@@ -32,6 +32,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly IActorRef _cluster;
     private readonly TryRoute _route;
     private readonly IActorRef[][] _classifiers;
+    private readonly OperatorOverrideKeeper _overrides;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private NodeHealthMachine _health;
@@ -41,7 +42,14 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private long _failures;
     private string _observedBy = LocalObserver;
 
+    /// <summary>An actor that starts afresh on every restart; <see cref="Props(int, NodeSettings, NodeForwarder, IReadOnlyList{ClassifierSpec}, NodeServices)"/> keeps operator overrides.</summary>
     public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services)
+        : this(index, node, forwarder, classifiers, services, new OperatorOverrideKeeper())
+    {
+    }
+
+    /// <param name="overrides">Where the operator's drain and configured weight outlive this incarnation (see <see cref="OperatorOverrideKeeper"/>).</param>
+    public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides)
     {
         _index = index;
         _node = node;
@@ -49,7 +57,23 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _restorer = services.Restorer;
         _metrics = services.Metrics;
         _cluster = services.HealthReplicator ?? ActorRefs.Nobody;
-        _health = NodeHealthMachine.Start(node.Name, node.Weight, services.Health);
+        _overrides = overrides;
+        // A restarted incarnation resumes under the operator's last word, so the weight PreStart
+        // publishes already honours a drain: no Forward is routed to a drained node in between.
+        if (overrides.Last is { } decided)
+        {
+            _health = NodeHealthMachine.Resume(node.Name, decided, services.Health);
+            if (decided != NodeHealthMachine.Start(node.Name, node.Weight, services.Health).Override)
+            {
+                _log.Info("Node {0} restarted; keeps its operator override (drained: {1}, configured weight {2})", node.Name, decided.Drained, decided.ConfiguredWeight);
+            }
+        }
+        else
+        {
+            _health = NodeHealthMachine.Start(node.Name, node.Weight, services.Health);
+            overrides.Last = _health.Override;
+        }
+
         // A restarted NodeActor adopts the classifiers its previous incarnation left running (see
         // PreRestart): tries still in flight hold their references.
         var lanes = classifiers.Count == 0 ? 0 : JudgingLanes.DefaultCount;
@@ -82,8 +106,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         return kept.IsNobody() ? Context.ActorOf(classifier.Props, name) : kept;
     }
 
+    /// <summary>Props whose incarnations share one <see cref="OperatorOverrideKeeper"/>: use them for one actor.</summary>
     public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services) =>
-        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services));
+        Props(index, node, forwarder, classifiers, services, new OperatorOverrideKeeper());
+
+    /// <summary>Props for one node whose operator overrides live in <paramref name="overrides"/>, kept by the parent.</summary>
+    public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides) =>
+        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services, overrides));
 
     protected override void PreStart() => Publish();
 
@@ -217,6 +246,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     {
         var (health, effects) = transition;
         _health = health;
+        Remember(health);
         if (effects.Log is { } log)
         {
             Log(log);
@@ -256,6 +286,17 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         if (effects.Share is { } kind)
         {
             Share(kind, effects.ShareWeight);
+        }
+    }
+
+    // Record an operator's drain or weight before carrying out anything that could fail: a restart
+    // resumes from what is recorded here.
+    private void Remember(NodeHealthMachine health)
+    {
+        var drained = health.State == NodeHealth.Drained;
+        if (_overrides.Last is not { } last || last.Drained != drained || last.ConfiguredWeight != health.ConfiguredWeight)
+        {
+            _overrides.Last = health.Override;
         }
     }
 

@@ -274,3 +274,21 @@ public sealed record HealthLog(LogLevel Level, string Template, IReadOnlyList<ob
 
 /// <summary>What an operator decided about a node (a drain, a configured weight): a restart keeps it.</summary>
 public sealed record OperatorOverride(bool Drained, int ConfiguredWeight);
+
+/// <summary>
+/// Where a node's <see cref="OperatorOverride"/> outlives its NodeActor. The parent creates one per
+/// node and puts it in the actor's Props, so every incarnation (a supervision restart re-runs the
+/// constructor with the same Props arguments) finds the last override there. Written and read by
+/// one incarnation at a time; volatile because successive incarnations may run on different threads.
+/// </summary>
+public sealed class OperatorOverrideKeeper
+{
+    private volatile OperatorOverride? _last;
+
+    /// <summary>The last override an incarnation recorded, or null before the first one started.</summary>
+    public OperatorOverride? Last
+    {
+        get => _last;
+        set => _last = value;
+    }
+}
