@@ -14,8 +14,10 @@ namespace Proxy.Actors.Nodes;
 /// <summary>
 /// One backend node: forwards tries concurrently (the I/O runs off the actor and is piped back),
 /// has its own chain of classifier actors judge each answer, learns from each outcome, and holds
-/// the node's health: overload mark, restoring weight, circuit, operator drain. It publishes its
-/// effective weight to the <see cref="NodeBalancer"/> on every change.
+/// the node's health (overload mark, restoring weight, circuit, operator drain) as a
+/// <see cref="NodeHealthMachine"/>: the machine decides, this actor carries out its effects
+/// (the effective weight to the <see cref="NodeBalancer"/>, the restorer, the break timer, the
+/// cluster, the log).
 /// </summary>
 public sealed class NodeActor : ReceiveActor, IWithTimers
 {
@@ -24,36 +26,54 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     private readonly int _index;
     private readonly NodeSettings _node;
-    private readonly HealthSettings _health;
     private readonly NodeBalancer _balancer;
     private readonly IActorRef _restorer;
     private readonly IProxyMetrics _metrics;
     private readonly IActorRef _cluster;
     private readonly TryRoute _route;
     private readonly IActorRef[][] _classifiers;
+    private readonly OperatorOverrideKeeper _overrides;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    private NodeHealth _state = NodeHealth.Healthy;
-    private int _configuredWeight;
-    private int _weight;
+    private NodeHealthMachine _health;
     private int _inFlight;
     private long _requests;
     private long _overloads;
     private long _failures;
-    private int _consecutiveFailures;
     private string _observedBy = LocalObserver;
 
+    /// <summary>An actor that starts afresh on every restart; <see cref="Props(int, NodeSettings, NodeForwarder, IReadOnlyList{ClassifierSpec}, NodeServices)"/> keeps operator overrides.</summary>
     public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services)
+        : this(index, node, forwarder, classifiers, services, new OperatorOverrideKeeper())
+    {
+    }
+
+    /// <param name="overrides">Where the operator's drain and configured weight outlive this incarnation (see <see cref="OperatorOverrideKeeper"/>).</param>
+    public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides)
     {
         _index = index;
         _node = node;
-        _health = services.Health;
         _balancer = services.Balancer;
         _restorer = services.Restorer;
         _metrics = services.Metrics;
         _cluster = services.HealthReplicator ?? ActorRefs.Nobody;
-        _configuredWeight = node.Weight;
-        _weight = node.Weight;
+        _overrides = overrides;
+        // A restarted incarnation resumes under the operator's last word, so the weight PreStart
+        // publishes already honours a drain: no Forward is routed to a drained node in between.
+        if (overrides.Last is { } decided)
+        {
+            _health = NodeHealthMachine.Resume(node.Name, decided, services.Health);
+            if (decided != NodeHealthMachine.Start(node.Name, node.Weight, services.Health).Override)
+            {
+                _log.Info("Node {0} restarted; keeps its operator override (drained: {1}, configured weight {2})", node.Name, decided.Drained, decided.ConfiguredWeight);
+            }
+        }
+        else
+        {
+            _health = NodeHealthMachine.Start(node.Name, node.Weight, services.Health);
+            overrides.Last = _health.Override;
+        }
+
         // A restarted NodeActor adopts the classifiers its previous incarnation left running (see
         // PreRestart): tries still in flight hold their references.
         var lanes = classifiers.Count == 0 ? 0 : JudgingLanes.DefaultCount;
@@ -63,16 +83,16 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         Receive<Forward>(HandleForward);
         Receive<TryCompleted>(HandleCompleted);
         Receive<ClassifierActor.Classified>(HandleClassified);
-        Receive<WeightRestorer.RaiseWeight>(_ => RaiseWeight());
-        Receive<HalfOpen>(_ => EnterHalfOpen());
-        Receive<Drain>(_ => Administer(DrainNode, NodeMarkKind.Drained));
-        Receive<Enable>(_ => Administer(EnableNode, NodeMarkKind.Enabled));
-        Receive<SetWeight>(s => Administer(() => ChangeConfiguredWeight(s.Weight), NodeMarkKind.WeightSet, s.Weight));
+        Receive<WeightRestorer.RaiseWeight>(_ => Apply(_health.RaiseWeight()));
+        Receive<HalfOpen>(_ => Apply(_health.BreakElapsed()));
+        Receive<Drain>(_ => Administer(_health.Drain()));
+        Receive<Enable>(_ => Administer(_health.Enable()));
+        Receive<SetWeight>(s => Administer(_health.SetWeight(s.Weight)));
         Receive<Adopt>(AdoptMark);
         Receive<GetNodeState>(_ => Sender.Tell(Report()));
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(NodeActor),
-            $"node={_node.Name} state={_state} weight={EffectiveWeight}/{_configuredWeight} inFlight={_inFlight} requests={_requests} overloads={_overloads} failures={_failures}",
+            $"node={_node.Name} state={_health.State} weight={_health.EffectiveWeight}/{_health.ConfiguredWeight} inFlight={_inFlight} requests={_requests} overloads={_overloads} failures={_failures}",
             _classifiers.SelectMany(lane => lane).ToArray())));
     }
 
@@ -86,10 +106,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         return kept.IsNobody() ? Context.ActorOf(classifier.Props, name) : kept;
     }
 
+    /// <summary>Props whose incarnations share one <see cref="OperatorOverrideKeeper"/>: use them for one actor.</summary>
     public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services) =>
-        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services));
+        Props(index, node, forwarder, classifiers, services, new OperatorOverrideKeeper());
 
-    private int EffectiveWeight => _state is NodeHealth.Open or NodeHealth.Drained ? 0 : _weight;
+    /// <summary>Props for one node whose operator overrides live in <paramref name="overrides"/>, kept by the parent.</summary>
+    public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides) =>
+        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services, overrides));
 
     protected override void PreStart() => Publish();
 
@@ -191,128 +214,110 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         switch (outcome)
         {
             case Answered:
-                _consecutiveFailures = 0;
-                if (_state == NodeHealth.HalfOpen)
-                {
-                    CloseCircuit();
-                }
-
+                Apply(_health.Delivered());
                 break;
             case Overloaded overloaded:
                 _overloads++;
-                _consecutiveFailures = 0;
-                MarkOverloaded(overloaded.Rule);
-                Share(NodeMarkKind.Overloaded);
+                Apply(_health.Overloaded(overloaded.Rule));
                 break;
             case Failed { Kind: FailureKind.ClientGone or FailureKind.ClientBody }:
                 // The client left or sent a bad body: no evidence about the node.
+                Apply(_health.ClientFailed());
                 break;
             case Failed failed:
                 _failures++;
-                _consecutiveFailures++;
-                if (_state == NodeHealth.HalfOpen || (_state != NodeHealth.Drained && _consecutiveFailures >= _health.CircuitFailureThreshold))
-                {
-                    var wasOpen = _state == NodeHealth.Open;
-                    OpenCircuit(failed.Reason);
-                    if (!wasOpen)
-                    {
-                        Share(NodeMarkKind.CircuitOpen);
-                    }
-                }
-
+                Apply(_health.Failed(failed.Reason));
                 break;
         }
 
         requester.Tell(outcome);
     }
 
-    private void MarkOverloaded(string rule)
+    // An operator's action: carried out (and shared) like any transition, answered with the new state.
+    private void Administer(HealthTransition transition)
     {
-        if (_state == NodeHealth.Drained)
-        {
-            return;
-        }
-
-        if (_state != NodeHealth.Overloaded)
-        {
-            _log.Warning("Node {0} marked overloaded by rule {1}: weight {2} -> {3}", _node.Name, rule, _weight, WeightSteps.Marked);
-        }
-
-        _metrics.Marked(_node.Name);
-        Timers.Cancel(HalfOpenKey);
-        _state = NodeHealth.Overloaded;
-        _weight = WeightSteps.Marked;
-        Publish();
-        _restorer.Tell(new WeightRestorer.Marked(Self));
+        Apply(transition);
+        Sender.Tell(Report());
     }
 
-    private void RaiseWeight()
+    // The machine decided; carry out what it asks, in the order the balancer and the restorer
+    // expect (the weight is published before the restorer hears of the node).
+    private void Apply(HealthTransition transition)
     {
-        if (_state is not (NodeHealth.Overloaded or NodeHealth.Restoring))
+        var (health, effects) = transition;
+        _health = health;
+        Remember(health);
+        if (effects.Log is { } log)
         {
-            // Whole again, drained, or the circuit now decides: the restorer can forget this node.
-            if (_state is NodeHealth.Healthy or NodeHealth.Drained)
-            {
-                Sender.Tell(new WeightRestorer.Restored(Self));
-            }
-
-            return;
+            Log(log);
         }
 
-        _weight = WeightSteps.Next(_weight, _configuredWeight, _health.RestoreSteps);
-        if (_weight >= _configuredWeight)
+        if (effects.Has(HealthActions.CountMark))
         {
-            _state = NodeHealth.Healthy;
-            _log.Info("Node {0} restored to weight {1}", _node.Name, _weight);
+            _metrics.Marked(_node.Name);
+        }
+
+        if (effects.Has(HealthActions.CancelBreakTimer))
+        {
+            Timers.Cancel(HalfOpenKey);
+        }
+
+        if (effects.Has(HealthActions.ArmBreakTimer))
+        {
+            Timers.StartSingleTimer(HalfOpenKey, HalfOpen.Instance, health.Settings.CircuitBreakDuration);
+        }
+
+        if (effects.Has(HealthActions.PublishWeight))
+        {
+            Publish();
+        }
+
+        if (effects.Has(HealthActions.StartRestoring))
+        {
+            _restorer.Tell(new WeightRestorer.Marked(Self));
+        }
+
+        if (effects.Has(HealthActions.StopRestoring))
+        {
+            // Only the restorer's tick asks for this: the answer goes to whoever ticked.
             Sender.Tell(new WeightRestorer.Restored(Self));
         }
-        else
+
+        if (effects.Share is { } kind)
         {
-            _state = NodeHealth.Restoring;
+            Share(kind, effects.ShareWeight);
         }
-
-        Publish();
     }
 
-    private void OpenCircuit(string reason)
+    // Record an operator's drain or weight before carrying out anything that could fail: a restart
+    // resumes from what is recorded here.
+    private void Remember(NodeHealthMachine health)
     {
-        if (_state != NodeHealth.Open)
+        var drained = health.State == NodeHealth.Drained;
+        if (_overrides.Last is not { } last || last.Drained != drained || last.ConfiguredWeight != health.ConfiguredWeight)
         {
-            _log.Warning("Node {0} circuit opened after {1} consecutive failures (last: {2})", _node.Name, _consecutiveFailures, reason);
+            _overrides.Last = health.Override;
         }
-
-        _state = NodeHealth.Open;
-        Publish();
-        Timers.StartSingleTimer(HalfOpenKey, HalfOpen.Instance, _health.CircuitBreakDuration);
     }
 
-    private void EnterHalfOpen()
+    private void Log(HealthLog log)
     {
-        if (_state != NodeHealth.Open)
+        var args = log.Args.ToArray();
+        switch (log.Level)
         {
-            return;
+            case LogLevel.WarningLevel:
+                _log.Warning(log.Template, args);
+                break;
+            case LogLevel.ErrorLevel:
+                _log.Error(log.Template, args);
+                break;
+            case LogLevel.DebugLevel:
+                _log.Debug(log.Template, args);
+                break;
+            default:
+                _log.Info(log.Template, args);
+                break;
         }
-
-        // One probe's worth of traffic decides: an answer closes the circuit, a failure reopens it.
-        _state = NodeHealth.HalfOpen;
-        _weight = WeightSteps.Marked;
-        Publish();
-    }
-
-    private void CloseCircuit()
-    {
-        _log.Info("Node {0} circuit closed; restoring weight", _node.Name);
-        _state = NodeHealth.Restoring;
-        _weight = WeightSteps.Marked;
-        Publish();
-        _restorer.Tell(new WeightRestorer.Marked(Self));
-    }
-
-    private void Administer(Action change, NodeMarkKind kind, int weight = 0)
-    {
-        change();
-        Share(kind, weight);
-        Sender.Tell(Report());
     }
 
     // Tell the other proxies of the cluster (a no-op when not clustered).
@@ -330,62 +335,26 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         switch (mark.Kind)
         {
             case NodeMarkKind.Overloaded:
-                MarkOverloaded($"observed by {mark.Member}");
+                Apply(_health.AdoptOverloaded(mark.Member));
                 break;
-            case NodeMarkKind.CircuitOpen when _state != NodeHealth.Drained:
-                OpenCircuit($"observed by {mark.Member}");
+            case NodeMarkKind.CircuitOpen:
+                Apply(_health.AdoptCircuitOpen(mark.Member));
                 break;
             case NodeMarkKind.Drained:
-                DrainNode();
+                Apply(_health.AdoptDrained());
                 break;
             case NodeMarkKind.Enabled:
-                EnableNode();
+                Apply(_health.AdoptEnabled());
                 break;
-            case NodeMarkKind.WeightSet when mark.Weight is >= 1 and <= 256:
-                ChangeConfiguredWeight(mark.Weight);
+            case NodeMarkKind.WeightSet:
+                Apply(_health.AdoptWeight(mark.Weight));
                 break;
         }
-    }
-
-    private void DrainNode()
-    {
-        _log.Info("Node {0} drained by an operator", _node.Name);
-        Timers.Cancel(HalfOpenKey);
-        _state = NodeHealth.Drained;
-        Publish();
-    }
-
-    private void EnableNode()
-    {
-        if (_state != NodeHealth.Drained)
-        {
-            return;
-        }
-
-        // Back in gently, like a node whose overload mark is lifting.
-        _log.Info("Node {0} enabled by an operator", _node.Name);
-        _consecutiveFailures = 0;
-        _state = NodeHealth.Restoring;
-        _weight = WeightSteps.Marked;
-        Publish();
-        _restorer.Tell(new WeightRestorer.Marked(Self));
-    }
-
-    private void ChangeConfiguredWeight(int weight)
-    {
-        _log.Info("Node {0} configured weight set to {1} by an operator", _node.Name, weight);
-        _configuredWeight = weight;
-        if (_state == NodeHealth.Healthy || _weight > weight)
-        {
-            _weight = weight;
-        }
-
-        Publish();
     }
 
     private void Publish()
     {
-        var weight = EffectiveWeight;
+        var weight = _health.EffectiveWeight;
         _balancer.Publish(_index, weight);
         _metrics.WeightChanged(_node.Name, weight);
     }
@@ -393,9 +362,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private NodeStateReport Report() => new(
         _node.Name,
         _node.Address.Original,
-        _state,
-        EffectiveWeight,
-        _configuredWeight,
+        _health.State,
+        _health.EffectiveWeight,
+        _health.ConfiguredWeight,
         _inFlight,
         _requests,
         _overloads,

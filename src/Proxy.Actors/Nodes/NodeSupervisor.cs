@@ -7,8 +7,10 @@ namespace Proxy.Actors.Nodes;
 
 /// <summary>
 /// Parent of the NodeActors. It owns each node's <see cref="NodeForwarder"/> (connection pool), so a
-/// NodeActor that crashes is restarted with its connections and in-flight calls intact; a restart
-/// forgets only the node's soft state, which the next answers rebuild.
+/// NodeActor that crashes is restarted with its connections and in-flight calls intact, and each
+/// node's <see cref="OperatorOverrideKeeper"/>, so a restart keeps an operator's drain and
+/// configured weight. A restart forgets only the node's soft state (overload mark, circuit), which
+/// the next answers rebuild.
 /// </summary>
 public sealed class NodeSupervisor : ReceiveActor
 {
@@ -22,7 +24,15 @@ public sealed class NodeSupervisor : ReceiveActor
         {
             var forwarder = new NodeForwarder(nodes[i], forwarding, classifiers.Select(c => c.NeedsWholeAnswer).OfType<Func<IAnswerView, bool>>());
             _forwarders.Add(forwarder);
-            refs[i] = Context.ActorOf(NodeActor.Props(i, nodes[i], forwarder, classifiers, services), nodes[i].Name);
+
+            // Why an object handed down in the Props rather than a message: a restart re-runs the
+            // NodeActor's constructor with these same arguments, and its PreStart publishes the
+            // node's weight at once. A drain re-sent to itself in PreRestart would queue behind
+            // messages already in the mailbox, and one reported to this parent could arrive after
+            // the failure (a system message, handled first): either way the new incarnation would
+            // publish full weight and requests would be routed to a drained node until it caught up.
+            // Read synchronously in the constructor, the keeper leaves no such window.
+            refs[i] = Context.ActorOf(NodeActor.Props(i, nodes[i], forwarder, classifiers, services, new OperatorOverrideKeeper()), nodes[i].Name);
         }
 
         _roster = new NodeRoster(refs, nodes.Select(n => n.Name).ToArray());
