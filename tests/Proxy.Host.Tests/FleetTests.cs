@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -200,6 +202,41 @@ public sealed class FleetTests : NodesTest
         _output.WriteLine($"{answered} answered during the rolling restart");
         Assert.Empty(failures);
         Assert.True(answered > 0);
+    }
+
+    [Fact]
+    public async Task Members_found_through_a_dns_name_form_one_cluster()
+    {
+        // "localhost" resolves to 127.0.0.1: the member there is found by DNS alone, by a member
+        // on another loopback address with the same port and no seeds.
+        var port = Proxy.Testing.FreePort.Next();
+        string[] Member(string host) =>
+        [
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}",
+            "--Proxy:Cluster:Enabled=true", $"--Proxy:Cluster:Host={host}", $"--Proxy:Cluster:Port={port}",
+            "--Proxy:Cluster:DnsName=localhost", "--Proxy:Cluster:StableAfter=2s",
+        ];
+        await using var first = ProxyProcess.Start(Member("127.0.0.1"));
+        await using var second = ProxyProcess.Start(Member("127.0.0.2"));
+        await Task.WhenAll(first.WaitUntilServingAsync(), second.WaitUntilServingAsync());
+
+        using var http = new HttpClient();
+        var deadline = DateTime.UtcNow + Heal;
+        while (true)
+        {
+            var view = await http.GetFromJsonAsync<JsonElement>(new Uri(second.Debug, "/debug/cluster"));
+            var up = view.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "up");
+            if (view.GetProperty("status").GetString() == "up" && up == 2)
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"the members never formed one cluster: {view}");
+            await Task.Delay(200);
+        }
+
+        Assert.Contains($"akka.tcp://proxy@127.0.0.2:{port}", await http.GetStringAsync(new Uri(first.Debug, "/debug/cluster")), StringComparison.Ordinal);
+        Assert.Contains("proxy_cluster_members 2", await http.GetStringAsync(new Uri(first.Debug, "/metrics")), StringComparison.Ordinal);
     }
 
     private static async Task AwaitMembersSeenAsync(FleetMember member, int count)

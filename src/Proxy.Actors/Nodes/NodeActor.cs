@@ -56,7 +56,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _balancer = services.Balancer;
         _restorer = services.Restorer;
         _metrics = services.Metrics;
-        _cluster = services.HealthReplicator ?? ActorRefs.Nobody;
+        _cluster = services.ClusterBridge ?? ActorRefs.Nobody;
         _overrides = overrides;
         // A restarted incarnation resumes under the operator's last word, so the weight PreStart
         // publishes already honours a drain: no Forward is routed to a drained node in between.
@@ -413,9 +413,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
 /// <summary>
 /// What every NodeActor shares: health policy, the balancer it publishes to, the restorer, metrics,
-/// and, when clustered, the replicator that shares marks with the other proxies.
+/// and, when clustered, the bridge that shares marks with the other proxies (ADR 0014).
 /// </summary>
-public sealed record NodeServices(HealthSettings Health, NodeBalancer Balancer, IActorRef Restorer, IProxyMetrics Metrics, IActorRef? HealthReplicator = null);
+public sealed record NodeServices(HealthSettings Health, NodeBalancer Balancer, IActorRef Restorer, IProxyMetrics Metrics, IActorRef? ClusterBridge = null);
 
 /// <summary>A node's health as operators see it; only <c>Healthy</c> means full weight and a closed circuit.</summary>
 public enum NodeHealth

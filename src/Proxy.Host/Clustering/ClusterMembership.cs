@@ -31,8 +31,9 @@ public sealed class ClusterMembership : BackgroundService
     private volatile Incarnation? _current;
     private int _incarnations;
 
-    public ClusterMembership(ProxySettings settings, ActorRegistry registry, ILoggerFactory loggers)
+    public ClusterMembership(ProxySettings settings, ActorRegistry registry, ILoggerFactory loggers, Telemetry.PrometheusProxyMetrics metrics)
     {
+        metrics.TrackClusterMembers(() => Describe().Members.Count(m => m.Reachable && m.Status == "up"));
         _settings = settings.Cluster ?? throw new InvalidOperationException("the cluster is not enabled");
         _registry = registry;
         _loggers = loggers;

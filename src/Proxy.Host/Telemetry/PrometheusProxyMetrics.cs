@@ -46,6 +46,13 @@ public sealed class PrometheusProxyMetrics : IProxyMetrics
 
     public CollectorRegistry Registry { get; }
 
+    /// <summary>Exports <c>proxy_cluster_members</c> (members this one sees up and reachable), read at each scrape.</summary>
+    public void TrackClusterMembers(Func<int> members)
+    {
+        var gauge = Metrics.WithCustomRegistry(Registry).CreateGauge("proxy_cluster_members", "Members of the proxy cluster this member sees up and reachable (0 while it is rejoining).");
+        Registry.AddBeforeCollectCallback(() => gauge.Set(members()));
+    }
+
     public void TryCompleted(string node, string verdict, int status, TimeSpan upstream)
     {
         _triesByLabels.GetOrAdd((node, verdict, status), static (key, tries) => tries.WithLabels(key.Node, key.Verdict, Status(key.Status)), _tries).Inc();
