@@ -37,4 +37,21 @@ public sealed class DashboardBrowserTests : NodesTest
             await File.WriteAllBytesAsync(path, screenshot);
         }
     }
+
+    [Fact]
+    public async Task The_dashboard_says_when_this_member_is_alone_in_its_cluster()
+    {
+        // The one expected peer never answers: this member forms a cluster of one and says so.
+        var port = Proxy.Testing.FreePort.Next();
+        await using var proxy = await ProxyHarness.StartAsync(
+            Nodes,
+            "--Proxy:Cluster:Enabled=true",
+            $"--Proxy:Cluster:Port={port}",
+            $"--Proxy:Cluster:Seeds:0=akka.tcp://proxy@127.0.0.1:{Proxy.Testing.FreePort.Next()}");
+
+        await using var browser = await HeadlessChromium.OpenAsync(new Uri(proxy.Debug.BaseAddress!, "/debug"));
+
+        await browser.WaitUntilAsync("document.getElementById('fleet').textContent.includes('alone')");
+        Assert.True((await browser.EvaluateAsync($"document.querySelector('#members').textContent.includes('127.0.0.1:{port} (this proxy)')")).GetBoolean());
+    }
 }

@@ -153,15 +153,17 @@ public sealed class FleetMember : IAsyncDisposable
         return nodes.GetProperty("nodes").EnumerateArray().Single(n => n.GetProperty("name").GetString() == name);
     }
 
-    public async Task AwaitNodeStateAsync(string name, string state, TimeSpan within)
+    /// <summary>Waits until this member shows the node in this state; answers how long that took.</summary>
+    public async Task<TimeSpan> AwaitNodeStateAsync(string name, string state, TimeSpan within)
     {
-        var deadline = DateTime.UtcNow + within;
+        var started = DateTime.UtcNow;
+        var deadline = started + within;
         while (true)
         {
             var node = await NodeAsync(name);
             if (node.GetProperty("state").GetString() == state)
             {
-                return;
+                return DateTime.UtcNow - started;
             }
 
             if (DateTime.UtcNow > deadline)
@@ -169,7 +171,7 @@ public sealed class FleetMember : IAsyncDisposable
                 throw new TimeoutException($"{name} on member {ClusterPort} stayed {node} instead of {state}");
             }
 
-            await Task.Delay(100);
+            await Task.Delay(50);
         }
     }
 

@@ -31,9 +31,9 @@ public sealed class FleetTests : NodesTest
 
         _output.WriteLine($"healed {await fleet.AwaitOneClusterAsync(Heal)} after waking");
         await frozen.PostAsync("/debug/nodes/n1/drain");
-        await all[1].AwaitNodeStateAsync("n1", "drained", MarkTravel);
+        _output.WriteLine($"mark travelled in {await all[1].AwaitNodeStateAsync("n1", "drained", MarkTravel)}");
         await all[2].PostAsync("/debug/nodes/n2/drain");
-        await frozen.AwaitNodeStateAsync("n2", "drained", MarkTravel);
+        _output.WriteLine($"mark travelled in {await frozen.AwaitNodeStateAsync("n2", "drained", MarkTravel)}");
     }
 
     [Fact]
@@ -45,8 +45,8 @@ public sealed class FleetTests : NodesTest
 
         _output.WriteLine($"formed in {await fleet.AwaitOneClusterAsync(Heal)}");
         await all[2].PostAsync("/debug/nodes/n1/drain");
-        await all[0].AwaitNodeStateAsync("n1", "drained", MarkTravel);
-        await all[1].AwaitNodeStateAsync("n1", "drained", MarkTravel);
+        _output.WriteLine($"mark travelled in {await all[0].AwaitNodeStateAsync("n1", "drained", MarkTravel)}");
+        _output.WriteLine($"mark travelled in {await all[1].AwaitNodeStateAsync("n1", "drained", MarkTravel)}");
     }
 
     [Fact]
@@ -64,7 +64,7 @@ public sealed class FleetTests : NodesTest
 
         _output.WriteLine($"healed {await fleet.AwaitOneClusterAsync(Heal)} after waking");
         await frozen.PostAsync("/debug/nodes/n1/drain");
-        await all[0].AwaitNodeStateAsync("n1", "drained", MarkTravel);
+        _output.WriteLine($"mark travelled in {await all[0].AwaitNodeStateAsync("n1", "drained", MarkTravel)}");
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class FleetTests : NodesTest
         // It founds a cluster of its own (it knows no one else); the larger one finds it and it gives way.
         _output.WriteLine($"healed {await fleet.AwaitOneClusterAsync(Heal)} after the restart");
         await all[1].PostAsync("/debug/nodes/n2/drain");
-        await seed.AwaitNodeStateAsync("n2", "drained", MarkTravel);
+        _output.WriteLine($"mark travelled in {await seed.AwaitNodeStateAsync("n2", "drained", MarkTravel)}");
     }
 
     [Fact]
