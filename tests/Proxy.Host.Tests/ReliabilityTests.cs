@@ -338,6 +338,60 @@ public sealed class ReliabilityTests : NodesTest
     }
 
     [Fact]
+    public async Task A_client_uploading_slower_than_the_response_timeout_gets_408_and_blames_no_node()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:Limits:RequestBuffer=1024", "--Proxy:Timeouts:Response=1s", "--Proxy:Limits:MinRequestBodyRate=0");
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(proxy.Client.BaseAddress!.Host, proxy.Client.BaseAddress.Port);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"));
+
+        // 2 KiB every 200 ms, well past the response timeout, until the proxy answers.
+        var answer = new byte[256];
+        var reading = stream.ReadAsync(answer).AsTask();
+        while (!reading.IsCompleted)
+        {
+            await stream.WriteAsync(new byte[2048]);
+            await Task.WhenAny(reading, Task.Delay(200));
+        }
+
+        Assert.StartsWith("HTTP/1.1 408", Encoding.ASCII.GetString(answer, 0, await reading), StringComparison.Ordinal);
+        Assert.All((await proxy.NodesAsync()).Values, n => Assert.Equal(0, n.GetProperty("failures").GetInt32()));
+    }
+
+    [Fact]
+    public async Task A_node_not_trusted_with_connection_reuse_cannot_hand_its_stray_bytes_to_another_client()
+    {
+        // After each answer the node sends a second, unasked one a moment later: on a reused
+        // connection that would be read as the next client's answer (measured without the switch:
+        // about half of all answers went to the wrong client).
+        await using var raw = RawNode.KeepAlive(async (head, stream) =>
+        {
+            var id = head.Split(' ')[1];
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {id.Length}\r\n\r\n{id}"));
+            await Task.Delay(20);
+            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSTRAY!"u8.ToArray());
+        });
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)], "--Proxy:Nodes:0:ReuseConnections=false");
+
+        var wrong = 0;
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(client => Task.Run(async () =>
+        {
+            for (var i = 0; i < 30; i++)
+            {
+                var id = $"/c{client}-{i}";
+                using var response = await proxy.Client.GetAsync(id);
+                if (await response.Content.ReadAsStringAsync() != id)
+                {
+                    Interlocked.Increment(ref wrong);
+                }
+            }
+        })));
+
+        Assert.Equal(0, wrong);
+    }
+
+    [Fact]
     public async Task Connect_is_refused_with_405_and_opens_no_circuit()
     {
         await using var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:Circuit:FailureThreshold=2");

@@ -14,11 +14,13 @@ public sealed class RawNode : IAsyncDisposable
     private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Func<NetworkStream, Task> _behaviour;
+    private readonly bool _readsOwnHeads;
     private int _connections;
 
-    private RawNode(Func<NetworkStream, Task> behaviour)
+    private RawNode(Func<NetworkStream, Task> behaviour, bool readsOwnHeads = false)
     {
         _behaviour = behaviour;
+        _readsOwnHeads = readsOwnHeads;
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
         _ = AcceptLoopAsync();
@@ -33,6 +35,18 @@ public sealed class RawNode : IAsyncDisposable
 
     /// <summary>Answers every request with exactly these bytes, then closes.</summary>
     public static RawNode Answering(byte[] bytes) => new(async stream => await stream.WriteAsync(bytes));
+
+    /// <summary>
+    /// Keeps each connection open and answers request after request with <paramref name="answer"/>,
+    /// given the request head (HttpClient sends the next request only after the answer).
+    /// </summary>
+    public static RawNode KeepAlive(Func<string, NetworkStream, Task> answer) => new(async stream =>
+    {
+        while (await ReadHeadAsync(stream) is { Length: > 0 } head)
+        {
+            await answer(head, stream);
+        }
+    }, readsOwnHeads: true);
 
     /// <summary>Reads the request, then closes without a byte of answer.</summary>
     public static RawNode DroppingBeforeAnswer() => new(_ => Task.CompletedTask);
@@ -64,14 +78,18 @@ public sealed class RawNode : IAsyncDisposable
                 using (client)
                 {
                     var stream = client.GetStream();
-                    await ReadHeadAsync(stream);
+                    if (!_readsOwnHeads)
+                    {
+                        await ReadHeadAsync(stream);
+                    }
+
                     await _behaviour(stream);
                 }
             });
         }
     }
 
-    private static async Task ReadHeadAsync(NetworkStream stream)
+    private static async Task<string> ReadHeadAsync(NetworkStream stream)
     {
         var seen = new StringBuilder();
         var buffer = new byte[4096];
@@ -80,10 +98,12 @@ public sealed class RawNode : IAsyncDisposable
             var n = await stream.ReadAsync(buffer);
             if (n == 0)
             {
-                return;
+                return "";
             }
 
             seen.Append(Encoding.ASCII.GetString(buffer, 0, n));
         }
+
+        return seen.ToString();
     }
 }

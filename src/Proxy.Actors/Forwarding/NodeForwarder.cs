@@ -50,7 +50,7 @@ public sealed class NodeForwarder : IDisposable
         _settings = settings;
         _needsWholeAnswer = needsWholeAnswer?.ToArray() ?? [];
         _pooled = new HttpMessageInvoker(CreateHandler(node.Address, settings, pooled: true), disposeHandler: true);
-        _invoker = _pooled;
+        _invoker = node.ReuseConnections ? _pooled : UnpooledInvoker();
     }
 
     /// <summary>
@@ -167,6 +167,11 @@ public sealed class NodeForwarder : IDisposable
         {
             return Failure(FailureKind.ClientGone, response is not null, "client closed the request");
         }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && request.Body is StreamedBody { Finished: false } && response is null)
+        {
+            // The node was still being sent the body: the client's pace, not the node's.
+            return Failure(FailureKind.ClientSlow, true, $"the request body was still arriving after {_settings.ResponseTimeout}");
+        }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)
         {
             return Failure(FailureKind.TimedOut, true, $"no whole answer within {_settings.ResponseTimeout}");
@@ -274,7 +279,7 @@ public sealed class NodeForwarder : IDisposable
         var closes = response.Version == HttpVersion.Version10
             && !(response.Headers.NonValidated.TryGetValues("Connection", out var connection)
                 && connection.ToString().Contains("keep-alive", StringComparison.OrdinalIgnoreCase));
-        if (closes == ReferenceEquals(_invoker, _pooled))
+        if (closes == ReferenceEquals(_invoker, _pooled) && _node.ReuseConnections)
         {
             _invoker = closes ? UnpooledInvoker() : _pooled;
         }

@@ -220,7 +220,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                 _overloads++;
                 Apply(_health.Overloaded(overloaded.Rule));
                 break;
-            case Failed { Kind: FailureKind.ClientGone or FailureKind.ClientBody }:
+            case Failed { Kind: FailureKind.ClientGone or FailureKind.ClientBody or FailureKind.ClientSlow }:
                 // The client left or sent a bad body: no evidence about the node.
                 Apply(_health.ClientFailed());
                 break;

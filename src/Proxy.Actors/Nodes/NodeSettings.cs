@@ -1,7 +1,11 @@
 namespace Proxy.Actors.Nodes;
 
-/// <summary>One backend node as configured.</summary>
-public sealed record NodeSettings(string Name, NodeAddress Address, int Weight);
+/// <summary>
+/// One backend node as configured. <paramref name="ReuseConnections"/> false sends every try on a
+/// connection of its own (HAProxy's <c>http-reuse never</c>): for a node not trusted to keep
+/// HTTP/1.1 framing, whose stray bytes on a reused connection would be read as the next try's answer.
+/// </summary>
+public sealed record NodeSettings(string Name, NodeAddress Address, int Weight, bool ReuseConnections = true);
 
 /// <summary>
 /// How a node forwards one try and how much of the answer it buffers for classification: up to

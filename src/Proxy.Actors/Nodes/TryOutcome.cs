@@ -36,4 +36,10 @@ public enum FailureKind
 
     /// <summary>The client's streamed body could not be read (too large, cut off, too slow): no fault of the node.</summary>
     ClientBody,
+
+    /// <summary>
+    /// The response timeout ran out while the client was still sending its streamed body: the
+    /// node could not have answered yet, so no fault of the node (a 408).
+    /// </summary>
+    ClientSlow,
 }

@@ -60,14 +60,20 @@ public sealed record StreamedBody : RequestBody
     /// <summary>Why reading the client's body failed (too large, cut off, too slow), if it did.</summary>
     public Exception? ReadFailure => _stream.ReadFailure;
 
+    /// <summary>True once the client's body has been read to its end.</summary>
+    public bool Finished => _stream.Finished;
+
     private sealed class OnceReadStream(Stream inner) : Stream
     {
         private int _wasRead;
         private Exception? _readFailure;
+        private int _finished;
 
         public bool WasRead => Volatile.Read(ref _wasRead) == 1;
 
         public Exception? ReadFailure => Volatile.Read(ref _readFailure);
+
+        public bool Finished => Volatile.Read(ref _finished) == 1;
 
         public override bool CanRead => true;
 
@@ -88,7 +94,7 @@ public sealed record StreamedBody : RequestBody
             Volatile.Write(ref _wasRead, 1);
             try
             {
-                return inner.Read(buffer, offset, count);
+                return Ended(inner.Read(buffer, offset, count));
             }
             catch (Exception ex)
             {
@@ -102,7 +108,7 @@ public sealed record StreamedBody : RequestBody
             Volatile.Write(ref _wasRead, 1);
             try
             {
-                return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                return Ended(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
@@ -117,6 +123,16 @@ public sealed record StreamedBody : RequestBody
 
         public override void Flush()
         {
+        }
+
+        private int Ended(int read)
+        {
+            if (read == 0)
+            {
+                Volatile.Write(ref _finished, 1);
+            }
+
+            return read;
         }
 
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();

@@ -144,6 +144,12 @@ public sealed class RequestActor : UntypedActor
             return;
         }
 
+        if (failed.Kind == FailureKind.ClientSlow)
+        {
+            Complete(new Refused(408, "the request body was still arriving when the response timeout ran out", null, _attempts.ToArray()));
+            return;
+        }
+
         // RFC 9110: only an idempotent request, or one that never reached the node, may go again.
         TryNextOr(Request.Body.CanReplay && (!failed.ReachedNode || Request.IsIdempotent), failed);
     }

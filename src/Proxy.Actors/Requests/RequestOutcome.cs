@@ -30,6 +30,7 @@ public sealed record Attempt(string Node, string Result)
             FailureKind.InvalidAnswer => "invalid-answer",
             FailureKind.Classified => "failed",
             FailureKind.ClientBody => "client-body",
+            FailureKind.ClientSlow => "client-slow",
             _ => "client-gone",
         },
         _ => "unknown",

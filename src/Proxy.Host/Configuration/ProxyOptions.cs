@@ -48,6 +48,9 @@ public sealed class NodeOptions
     public string? Address { get; set; }
 
     public int Weight { get; set; } = 128;
+
+    /// <summary>False: every try on a connection of its own, for a node not trusted to keep HTTP/1.1 framing.</summary>
+    public bool ReuseConnections { get; set; } = true;
 }
 
 public sealed class RedispatchOptions

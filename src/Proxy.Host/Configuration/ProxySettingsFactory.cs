@@ -123,7 +123,7 @@ public static class ProxySettingsFactory
             v => int.TryParse(v, out _), "a whole number"),
         (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
         (DurationKeys, v => Duration.TryParse(v, out _), Duration.Expected),
-        (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
+        (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads|Nodes:\d+:ReuseConnections)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
         (new Regex(@"^Proxy:Cluster:Port$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a port number"),
     ];
 
@@ -262,7 +262,7 @@ public static class ProxySettingsFactory
             }
 
             InRange($"{prefix}:Weight", node.Weight, MinWeight, MaxWeight);
-            result.Add(new NodeSettings(node.Name, address!, node.Weight));
+            result.Add(new NodeSettings(node.Name, address!, node.Weight, node.ReuseConnections));
         }
 
         return result;
