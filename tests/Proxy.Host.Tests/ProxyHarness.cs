@@ -83,6 +83,22 @@ public sealed class ProxyHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until /metrics has this line (metrics are written after the answer is).</summary>
+    public async Task AwaitMetricAsync(string line, TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(20));
+        string metrics;
+        while (!(metrics = await Debug.GetStringAsync("/metrics")).Contains(line, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"/metrics never had '{line}':\n{metrics}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();

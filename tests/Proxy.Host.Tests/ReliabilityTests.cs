@@ -392,6 +392,52 @@ public sealed class ReliabilityTests : NodesTest
     }
 
     [Fact]
+    public async Task A_node_that_stalls_mid_stream_has_its_answer_cut_after_the_response_timeout()
+    {
+        // 70 KB of a promised 1 MB (past the 64 KiB buffered part), then nothing.
+        await using var raw = RawNode.KeepAlive(async (_, stream) =>
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"));
+            await stream.WriteAsync(new byte[70_000]);
+            await Task.Delay(TimeSpan.FromMinutes(2));
+        });
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)], "--Proxy:Timeouts:Response=1s");
+
+        using var response = await proxy.Client.GetAsync("/", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        // Truncated, and said so (the connection is aborted), rather than held open until the
+        // client gives up (the cancellation below).
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var cut = await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsByteArrayAsync(patience.Token));
+        Assert.IsNotAssignableFrom<OperationCanceledException>(cut);
+    }
+
+    [Fact]
+    public async Task A_client_that_leaves_while_its_answer_streams_is_counted_as_499()
+    {
+        await using var raw = RawNode.KeepAlive(async (_, stream) =>
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n"));
+            for (var i = 0; i < 1000; i++)
+            {
+                await stream.WriteAsync(new byte[10_000]);
+                await Task.Delay(10);
+            }
+        });
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)]);
+
+        using (var response = await proxy.Client.GetAsync("/", HttpCompletionOption.ResponseHeadersRead))
+        {
+            var body = await response.Content.ReadAsStreamAsync();
+            await body.ReadExactlyAsync(new byte[100_000]);
+        }
+
+        await proxy.AwaitMetricAsync("proxy_requests_total{status=\"499\"} 1");
+        Assert.DoesNotContain("proxy_requests_total{status=\"200\"}", await proxy.Debug.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Connect_is_refused_with_405_and_opens_no_circuit()
     {
         await using var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:Circuit:FailureThreshold=2");

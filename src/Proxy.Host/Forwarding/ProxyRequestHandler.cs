@@ -17,9 +17,13 @@ internal sealed partial class ProxyRequestHandler(
     IRequiredActor<RequestSupervisor> requestSupervisor,
     ProxyRequestReader reader,
     PrometheusProxyMetrics metrics,
+    Configuration.ProxySettings settings,
     ILogger<ProxyRequestHandler> logger)
 {
     private const string KestrelMovedContentLength = "X-Content-Length";
+
+    // A streamed answer's node may pause this long between two reads (as it may for the whole buffered part).
+    private readonly TimeSpan _streamIdle = settings.Forwarding.ResponseTimeout;
 
     private IActorRef? _requests;
 
@@ -88,7 +92,7 @@ internal sealed partial class ProxyRequestHandler(
         }
 
         // Counted and logged as written: the status the client got, not the node's.
-        var status = await ProxyResponseWriter.WriteAsync(context, outcome).ConfigureAwait(false);
+        var status = await ProxyResponseWriter.WriteAsync(context, outcome, _streamIdle).ConfigureAwait(false);
         metrics.RequestCompleted(status, outcome.Attempts.Count, Stopwatch.GetElapsedTime(started));
 
         if (logger.IsEnabled(LogLevel.Information))
@@ -104,7 +108,7 @@ internal sealed partial class ProxyRequestHandler(
         LogRefused(logger, context.Request.Method, ProxyRequestReader.Printable(ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget)), status, reason);
         if (!context.Response.HasStarted)
         {
-            await ProxyResponseWriter.WriteAsync(context, new Refused(status, reason, null, [])).ConfigureAwait(false);
+            await ProxyResponseWriter.WriteAsync(context, new Refused(status, reason, null, []), _streamIdle).ConfigureAwait(false);
         }
     }
 

@@ -9,15 +9,21 @@ namespace Proxy.Host.Forwarding;
 /// <summary>Writes a request's outcome to the client: the node's answer, or the proxy's own 502/503/504.</summary>
 internal static class ProxyResponseWriter
 {
-    /// <summary>Writes the outcome; returns the status the client was given.</summary>
-    public static async Task<int> WriteAsync(HttpContext context, RequestOutcome outcome)
+    /// <summary>The status logged and counted for a client that left while its answer streamed (nginx's 499).</summary>
+    public const int ClientClosed = 499;
+
+    /// <summary>
+    /// Writes the outcome; returns the status the client was given (499 when it left mid-answer).
+    /// <paramref name="streamIdle"/> bounds each wait for the next bytes of a streamed answer.
+    /// </summary>
+    public static async Task<int> WriteAsync(HttpContext context, RequestOutcome outcome, TimeSpan streamIdle)
     {
         switch (outcome)
         {
             case Delivered delivered:
                 using (delivered.Answer)
                 {
-                    return await WriteAnswerAsync(context, delivered.Answer).ConfigureAwait(false);
+                    return await WriteAnswerAsync(context, delivered.Answer, streamIdle).ConfigureAwait(false);
                 }
 
             case Refused { Status: 499 }:
@@ -31,7 +37,7 @@ internal static class ProxyResponseWriter
         }
     }
 
-    private static async Task<int> WriteAnswerAsync(HttpContext context, UpstreamAnswer answer)
+    private static async Task<int> WriteAnswerAsync(HttpContext context, UpstreamAnswer answer, TimeSpan streamIdle)
     {
         var response = context.Response;
         var upstream = answer.Response;
@@ -73,16 +79,47 @@ internal static class ProxyResponseWriter
         try
         {
             await response.Body.WriteAsync(answer.Buffered, context.RequestAborted).ConfigureAwait(false);
-            await answer.Rest!.CopyToAsync(response.Body, context.RequestAborted).ConfigureAwait(false);
+            await StreamRestAsync(answer.Rest!, response.Body, streamIdle, context.RequestAborted).ConfigureAwait(false);
         }
-        catch (Exception) when (!context.RequestAborted.IsCancellationRequested)
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
         {
-            // The node broke off mid-body and the head is already sent: abort so the client sees
-            // a truncated answer as such, not as a complete one.
+            return ClientClosed;
+        }
+        catch (Exception)
+        {
+            // The node broke off or stalled mid-body and the head is already sent: abort so the
+            // client sees a truncated answer as such, not as a complete one.
             context.Abort();
         }
 
         return answer.Status;
+    }
+
+    // Like CopyToAsync, but a node that stops sending for streamIdle (nginx's proxy_read_timeout)
+    // ends the answer instead of holding the client and the connection for ever.
+    private static async Task StreamRestAsync(Stream rest, Stream client, TimeSpan streamIdle, CancellationToken clientGone)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(clientGone);
+        try
+        {
+            while (true)
+            {
+                idle.CancelAfter(streamIdle);
+                var read = await rest.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                await client.WriteAsync(buffer.AsMemory(0, read), clientGone).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private static void CopyHeaders(HttpHeaders source, IHeaderDictionary target, string[]? connectionTokens)
