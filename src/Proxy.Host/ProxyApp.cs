@@ -61,12 +61,12 @@ public static class ProxyApp
         catch (IOException ex) when (ex.InnerException is AddressInUseException)
         {
             await Console.Error.WriteLineAsync($"cannot listen: {ex.Message}").ConfigureAwait(false);
-            return 3;
+            return 2;
         }
         catch (System.Net.Sockets.SocketException ex)
         {
             await Console.Error.WriteLineAsync($"cannot listen: {ex.Message} ({ex.SocketErrorCode})").ConfigureAwait(false);
-            return 3;
+            return 2;
         }
     }
 
@@ -180,7 +180,7 @@ public static class ProxyApp
         as an environment variable (Proxy__Key) or in appsettings.json. Durations: 500ms, 30s, 5m, 1h or
         hh:mm:ss. Client listener: Proxy:Listen (default http://0.0.0.0:8000); debug listener and
         dashboard: Proxy:Debug:Listen (default http://127.0.0.1:8081/debug).
-        Exit codes: 0 stopped, 2 invalid configuration (one line naming the key), 3 cannot listen.
+        Exit codes: 0 stopped, 2 cannot start (invalid configuration, a port in use: one line naming the key).
 
         """;
 
