@@ -6,6 +6,8 @@ using Xunit;
 
 namespace Proxy.Host.Tests;
 
+// Clusters of real processes time heartbeats: they run one class at a time, not beside each other.
+[Collection(ClusterCollection.Name)]
 public sealed class ClusterTests : NodesTest
 {
     private static string[] Member(int port, int seedPort, params string[] extra) =>

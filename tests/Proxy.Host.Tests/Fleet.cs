@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Proxy.Testing;
+using Xunit;
 
 namespace Proxy.Host.Tests;
 
@@ -193,4 +194,10 @@ public sealed class FleetMember : IAsyncDisposable
 
         _http.Dispose();
     }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection
+{
+    public const string Name = "clusters";
 }

@@ -7,6 +7,8 @@ using Xunit.Abstractions;
 namespace Proxy.Host.Tests;
 
 /// <summary>Real-process fleets on loopback: formation, healing and marks across restarts (issue 19).</summary>
+// Clusters of real processes time heartbeats: they run one class at a time, not beside each other.
+[Collection(ClusterCollection.Name)]
 public sealed class FleetTests : NodesTest
 {
     private static readonly TimeSpan Heal = TimeSpan.FromSeconds(60);

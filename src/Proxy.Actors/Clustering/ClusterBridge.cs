@@ -6,7 +6,7 @@ using Proxy.Actors.Nodes;
 namespace Proxy.Actors.Clustering;
 
 /// <summary>
-/// The serving system's side of the cluster (ADR 0013). NodeActors tell it what they learn; it
+/// The serving system's side of the cluster (ADR 0014). NodeActors tell it what they learn; it
 /// remembers the latest mark of every node and subject, hands marks to the current membership
 /// incarnation's <see cref="NodeHealthReplicator"/> and, when a new incarnation comes up, writes them
 /// all again, so what this side learnt or decided while cut off is not lost with the old incarnation.

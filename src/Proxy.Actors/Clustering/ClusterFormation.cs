@@ -5,14 +5,15 @@ using Akka.Event;
 namespace Proxy.Actors.Clustering;
 
 /// <summary>
-/// Forms the fleet and keeps it one (ADR 0013). Lives at <c>/user/formation</c> of every membership
+/// Forms the fleet and keeps it one (ADR 0014). Lives at <c>/user/formation</c> of every membership
 /// incarnation and asks the contact points (the configured seeds, the addresses a DNS name resolves
 /// to, and the members the previous incarnation knew) who they are, every <c>round</c>:
 /// <list type="bullet">
 /// <item>while not a member: if a contact is in a cluster, join it; if none is, the lowest address
 /// among this member and the contacts that answered founds one, once the same set has answered
-/// twice. Seed order and which member starts first do not matter.</item>
-/// <item>once a member: a contact that answers from another cluster means the fleet is split (a
+/// twice and it holds every contact point, or has held for five rounds. Seed order and which
+/// member starts first do not matter.</item>
+/// <item>once a member, every second round: a contact that answers from another cluster means the fleet is split (a
 /// partition that healed after each side formed, or a seed restarted alone). The smaller cluster
 /// (on a tie, the one whose lowest address is higher) yields: its members start a new incarnation
 /// that joins the larger one. Members of the larger cluster tell the smaller one so, in case its
@@ -23,6 +24,13 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
 {
     private const string TickKey = "tick";
 
+    // Rounds the same set of answering members must hold before the lowest founds a cluster
+    // without hearing from every contact point.
+    private const int FoundingPatience = 5;
+
+    // Once a member, look for another cluster every this many rounds.
+    private const int ReunionEvery = 2;
+
     private readonly Cluster _cluster;
     private readonly Address _self;
     private readonly Func<Task<IReadOnlyList<Address>>> _contacts;
@@ -32,13 +40,15 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<Address, Introduction> _answers = [];
     private string _lastCandidates = "";
+    private int _stableRounds;
+    private IReadOnlyList<Address> _expected = [];
     private DateTime _joinRequestedAt = DateTime.MinValue;
     private bool _yielded;
 
     /// <param name="contacts">Looks up the contact points (may resolve DNS); called once per round.</param>
     /// <param name="knownPeers">Members the previous incarnation of this member knew.</param>
     /// <param name="yield">Called once when this incarnation must give way to a larger cluster, with that cluster's members.</param>
-    /// <param name="round">How often contacts are asked (the reunion check runs every fifth round once a member).</param>
+    /// <param name="round">How often contacts are asked (the reunion check runs every second round once a member).</param>
     public ClusterFormation(Func<Task<IReadOnlyList<Address>>> contacts, IReadOnlyList<Address> knownPeers, Action<IReadOnlyList<string>> yield, TimeSpan round)
     {
         _cluster = Cluster.Get(Context.System);
@@ -78,7 +88,7 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
             {
                 _log.Info("This member is up in the proxy cluster");
                 _answers.Clear();
-                Timers.StartPeriodicTimer(TickKey, Tick.Instance, _round * 5);
+                Timers.StartPeriodicTimer(TickKey, Tick.Instance, _round * ReunionEvery);
                 Become(Member);
             }
         });
@@ -102,7 +112,8 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
         Receive<ContactsFound>(found =>
         {
             var ours = Members();
-            foreach (var contact in found.Contacts.Concat(_knownPeers).Distinct())
+            _expected = found.Contacts.Concat(_knownPeers).Where(c => !c.Equals(_self)).Distinct().ToArray();
+            foreach (var contact in _expected)
             {
                 if (!contact.Equals(_self) && !ours.Contains(contact))
                 {
@@ -146,14 +157,18 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
             return;
         }
 
-        // Nobody is in a cluster yet: the lowest address founds one, once the same set answered twice.
+        // Nobody is in a cluster yet: the lowest address of those that answered founds one, once
+        // the same set has answered twice and every contact point is among them, or, when some
+        // never answer (down, or still starting), once the set has held for FoundingPatience
+        // rounds: members that start a second apart then found one cluster, not two.
         var candidates = answers.Select(a => Address.Parse(a.Address)).Append(_self).OrderBy(a => a, AddressOrder.Instance).ToList();
         var signature = string.Join(",", candidates);
-        var stable = signature == _lastCandidates;
+        _stableRounds = signature == _lastCandidates ? _stableRounds + 1 : 0;
         _lastCandidates = signature;
-        if (stable && candidates[0].Equals(_self))
+        var everyoneAnswered = _expected.All(candidates.Contains);
+        if (candidates[0].Equals(_self) && (_stableRounds >= FoundingPatience || (everyoneAnswered && _stableRounds >= 1)))
         {
-            _log.Info("Founding the proxy cluster (lowest address of {0})", signature);
+            _log.Info("Founding the proxy cluster: lowest address of those that answered ({0}; expected {1})", signature, _expected.Count + 1);
             _joinRequestedAt = DateTime.UtcNow;
             _cluster.Join(_self);
         }

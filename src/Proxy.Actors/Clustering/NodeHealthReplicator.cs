@@ -6,7 +6,7 @@ using Akka.Event;
 namespace Proxy.Actors.Clustering;
 
 /// <summary>
-/// Lives in the membership actor system (ADR 0013) and shares node marks with the other proxies
+/// Lives in the membership actor system (ADR 0014) and shares node marks with the other proxies
 /// through one replicated last-writer-wins map, an entry per node and subject ("rotation/n1",
 /// "weight/n1", "health/n1"), so an operator's drain and an observed overload never overwrite each
 /// other. Each entry is timestamped with the moment the mark was made, not the moment it was
@@ -24,7 +24,9 @@ public sealed class NodeHealthReplicator : ReceiveActor
     private readonly string _selfName;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    public NodeHealthReplicator(IActorRef bridge)
+    /// <param name="bridge">The serving system's <see cref="ClusterBridge"/>.</param>
+    /// <param name="synced">Called once this member is up and has read the marks from a majority of the members (or could not).</param>
+    public NodeHealthReplicator(IActorRef bridge, Action synced)
     {
         _bridge = bridge;
         _replicator = DistributedData.Get(Context.System).Replicator;
@@ -40,13 +42,33 @@ public sealed class NodeHealthReplicator : ReceiveActor
             var entry = EntryKey(share.Node, mark.Subject);
             _replicator.Tell(Dsl.Update(Key, LWWDictionary<string, NodeMark>.Empty, WriteLocal.Instance, map => map.SetItem(self, entry, mark, MarkTime)));
         });
-        Receive<Changed>(c => _bridge.Tell(new ClusterBridge.Replicated(
-            c.Get(Key).Entries.Select(e => new ClusterBridge.ReplicatedMark(NodeOf(e.Key), e.Value)).ToArray())));
+        Receive<Changed>(c => Forward(c.Get(Key)));
+
+        // Up: read the marks from a majority before saying this member knows the fleet's state
+        // (a restarted member must not serve a drained node from its configuration meanwhile).
+        Receive<ClusterEvent.MemberUp>(up =>
+        {
+            if (up.Member.UniqueAddress.Equals(_self))
+            {
+                _replicator.Tell(Dsl.Get(Key, new ReadMajority(TimeSpan.FromSeconds(3))));
+            }
+        });
+        Receive<GetSuccess>(g =>
+        {
+            Forward(g.Get(Key));
+            synced();
+        });
+        Receive<NotFound>(_ => synced());
+        Receive<GetFailure>(_ =>
+        {
+            _log.Warning("Could not read the node marks from a majority of the members; going on with what gossip brings");
+            synced();
+        });
         Receive<UpdateSuccess>(_ => { });
         Receive<UpdateTimeout>(t => _log.Warning("Could not replicate a node mark locally: {0}", t));
     }
 
-    public static Props Props(IActorRef bridge) => Akka.Actor.Props.Create(() => new NodeHealthReplicator(bridge));
+    public static Props Props(IActorRef bridge, Action synced) => Akka.Actor.Props.Create(() => new NodeHealthReplicator(bridge, synced));
 
     public static string EntryKey(string node, NodeMarkSubject subject) => subject switch
     {
@@ -55,7 +77,16 @@ public sealed class NodeHealthReplicator : ReceiveActor
         _ => "health/" + node,
     };
 
-    protected override void PreStart() => _replicator.Tell(Dsl.Subscribe(Key, Self));
+    protected override void PreStart()
+    {
+        _replicator.Tell(Dsl.Subscribe(Key, Self));
+        Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberUp));
+    }
+
+    protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
+
+    private void Forward(LWWDictionary<string, NodeMark> map) =>
+        _bridge.Tell(new ClusterBridge.Replicated(map.Entries.Select(e => new ClusterBridge.ReplicatedMark(NodeOf(e.Key), e.Value)).ToArray()));
 
     // Last writer wins by when the mark was made (see the class comment); a tie goes to the map.
     private static long MarkTime(long current, NodeMark mark) => mark.AtUnixMs;

@@ -5,7 +5,7 @@ namespace Proxy.Actors.Clustering;
 
 /// <summary>
 /// Reports when another member has quarantined this incarnation: it can never talk to that member
-/// again, so the membership must start a new incarnation (ADR 0013).
+/// again, so the membership must start a new incarnation (ADR 0014).
 /// </summary>
 public sealed class QuarantineWatch : ReceiveActor
 {

@@ -12,7 +12,7 @@ using Proxy.Host.Configuration;
 namespace Proxy.Host.Clustering;
 
 /// <summary>
-/// The proxy's cluster membership, in an actor system of its own beside the serving one (ADR 0013).
+/// The proxy's cluster membership, in an actor system of its own beside the serving one (ADR 0014).
 /// Akka lets a member that was downed, removed or quarantined back only as a new actor system, so
 /// this service runs membership in incarnations: when one is lost it starts the next, which finds
 /// the fleet again and rejoins, while the serving system goes on proxying on what it knows.
@@ -28,6 +28,8 @@ public sealed class ClusterMembership : BackgroundService
     private readonly ILogger _log;
     private readonly IReadOnlyList<Address> _seeds;
     private readonly Address _self;
+    private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly DateTime _started = DateTime.UtcNow;
     private volatile Incarnation? _current;
     private int _incarnations;
 
@@ -44,6 +46,16 @@ public sealed class ClusterMembership : BackgroundService
 
     /// <summary>The actor system name every member shares (it is part of every seed address).</summary>
     public const string SystemName = "proxy";
+
+    /// <summary>How long <c>/readyz</c> waits for this member to join and learn the fleet's marks before it says ready anyway.</summary>
+    public static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// True once this member has joined and read the marks from a majority (so a restarted member
+    /// does not send its first calls to a node an operator drained), or <see cref="SettleLimit"/>
+    /// after start: serving never depends on the cluster, so a fleet that cannot form is ready alone.
+    /// </summary>
+    public bool Settled => _synced.Task.IsCompleted || DateTime.UtcNow - _started > SettleLimit;
 
     /// <summary>This member's view of the fleet, for <c>/debug/cluster</c> and the metrics.</summary>
     public MembershipView Describe()
@@ -94,7 +106,7 @@ public sealed class ClusterMembership : BackgroundService
             cluster.RegisterOnMemberRemoved(() => lost.TrySetResult(new Loss("this member was removed from the cluster (downed as unreachable, or the split-brain resolver chose the other side)", null)));
             _ = system.WhenTerminated.ContinueWith(_ => lost.TrySetResult(new Loss("its actor system stopped", null)), TaskScheduler.Default);
             system.ActorOf(QuarantineWatch.Props(reason => lost.TrySetResult(new Loss(reason, null))), "quarantine-watch");
-            var replicator = system.ActorOf(NodeHealthReplicator.Props(bridge), "node-health");
+            var replicator = system.ActorOf(NodeHealthReplicator.Props(bridge, () => _synced.TrySetResult()), "node-health");
             system.ActorOf(ClusterFormation.Props(LookUpContactsAsync, knownPeers, members => lost.TrySetResult(new Loss("the fleet was split and this side is the smaller", members)), Round), "formation");
             bridge.Tell(new ClusterBridge.MembershipUp(replicator, cluster.SelfAddress.ToString()));
             _current = new Incarnation(system, number);
@@ -114,7 +126,7 @@ public sealed class ClusterMembership : BackgroundService
             if (loss is null)
             {
                 // Shutting down: leave gracefully so the others need not down this member.
-                await LeaveAndStopAsync(cluster, system);
+                await LeaveAndStopAsync(cluster, system, leave: true);
                 _current = null;
                 return;
             }
@@ -124,16 +136,18 @@ public sealed class ClusterMembership : BackgroundService
                 ? members.Select(Address.Parse).Where(a => !a.Equals(_self)).ToArray()
                 : lastMembers.Union(knownPeers).ToArray();
             _log.LogWarning("Cluster membership incarnation {Number} lost: {Reason}. This member keeps serving on its own view and rejoins as a new incarnation", number, loss.Reason);
-            await LeaveAndStopAsync(cluster, system);
+            // Giving way: leave, so the smaller cluster's members need not down this one. Downed,
+            // removed or quarantined: there is nothing left to leave.
+            await LeaveAndStopAsync(cluster, system, leave: loss.JoinInstead is not null);
             await Delay(RestartDelay, stopping);
         }
     }
 
-    private static async Task LeaveAndStopAsync(Cluster cluster, ActorSystem system)
+    private static async Task LeaveAndStopAsync(Cluster cluster, ActorSystem system, bool leave)
     {
         try
         {
-            if (cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining)
+            if (leave && cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining)
             {
                 await cluster.LeaveAsync().WaitAsync(TimeSpan.FromSeconds(5));
             }
@@ -191,6 +205,11 @@ public sealed class ClusterMembership : BackgroundService
               loggers = ["Akka.Hosting.Logging.LoggerFactoryLogger, Akka.Hosting"]
               coordinated-shutdown.run-by-clr-shutdown-hook = off
               coordinated-shutdown.exit-clr = off
+              # Membership churns by design (ADR 0014): an unreachable peer is a state shown in
+              # /debug/cluster, not an error with a stack trace, and its dead letters are noise.
+              log-dead-letters = off
+              log-dead-letters-during-shutdown = off
+              remote.log-remote-lifecycle-events = off
               actor.provider = cluster
               remote.dot-netty.tcp {
                 hostname = "{{host}}"

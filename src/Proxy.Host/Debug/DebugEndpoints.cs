@@ -27,8 +27,13 @@ public static class DebugEndpoints
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
 
-        endpoints.MapGet("/readyz", async (NodeStatusReader nodes, CancellationToken cancellationToken) =>
+        endpoints.MapGet("/readyz", async (NodeStatusReader nodes, IServiceProvider services, CancellationToken cancellationToken) =>
         {
+            if (services.GetService<ClusterMembership>() is { Settled: false })
+            {
+                return Results.Text("not ready: joining the cluster and learning its marks\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+            }
+
             try
             {
                 var reports = await nodes.ReadAsync(cancellationToken);
@@ -176,7 +181,7 @@ public static class DebugEndpoints
     /// <summary>
     /// <c>status</c>: <c>up</c>; <c>joining</c> (looking for the fleet); <c>alone</c> (up, but none of
     /// the <c>expected</c> contact points is a member); <c>partitioned</c> (some member unreachable);
-    /// <c>rejoining</c> (between membership incarnations, ADR 0013).
+    /// <c>rejoining</c> (between membership incarnations, ADR 0014).
     /// </summary>
     public sealed record ClusterDocument(string Self, bool Clustered, string Status, int Incarnation, string? Leader, IReadOnlyList<ClusterMember> Members, IReadOnlyList<string> Expected);
 

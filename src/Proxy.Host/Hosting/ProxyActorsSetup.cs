@@ -32,7 +32,7 @@ public static class ProxyActorsSetup
             IActorRef? cluster = null;
             if (settings.Cluster is { } clustering)
             {
-                // Membership runs in an actor system of its own (ClusterMembership, ADR 0013); the
+                // Membership runs in an actor system of its own (ClusterMembership, ADR 0014); the
                 // bridge is this system's side of it.
                 var names = settings.Nodes.Select(n => n.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
                 cluster = system.ActorOf(ClusterBridge.Props(Guid.NewGuid().ToString("N"), names, "/user/nodes", clustering.MarkLifetime), "cluster");
