@@ -43,9 +43,11 @@ public sealed class FleetTests : NodesTest
     {
         await using var fleet = Fleet.Of(Nodes, 3);
         var all = fleet.Members;
+        var started = DateTime.UtcNow;
         await Task.WhenAll(all.Select((m, i) => m.StartServingAsync(all.Skip(i).Concat(all.Take(i)))));
 
-        _output.WriteLine($"formed in {await fleet.AwaitOneClusterAsync(Heal)}");
+        await fleet.AwaitOneClusterAsync(Heal);
+        _output.WriteLine($"formed {DateTime.UtcNow - started} after the processes started");
         await all[2].PostAsync("/debug/nodes/n1/drain");
         _output.WriteLine($"mark travelled in {await all[0].AwaitNodeStateAsync("n1", "drained", MarkTravel)}");
         _output.WriteLine($"mark travelled in {await all[1].AwaitNodeStateAsync("n1", "drained", MarkTravel)}");

@@ -37,8 +37,12 @@ public sealed class ClusterBridge : ReceiveActor
 
         Receive<Observed>(o =>
         {
-            var mark = o.Mark with { Writer = _writer, Member = _member };
-            _latest[(o.Node, mark.Subject)] = mark;
+            // What happens here now is the latest word on its subject, even over a mark dated
+            // ahead by another member's fast clock (or forged): it is stamped just after it.
+            var key = (o.Node, o.Mark.Subject);
+            var at = _latest.TryGetValue(key, out var known) ? Math.Max(o.Mark.AtUnixMs, known.AtUnixMs + 1) : o.Mark.AtUnixMs;
+            var mark = o.Mark with { Writer = _writer, Member = _member, AtUnixMs = at };
+            _latest[key] = mark;
             _replicator?.Tell(new NodeHealthReplicator.Share(o.Node, mark));
         });
         Receive<MembershipUp>(up =>

@@ -31,6 +31,13 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
     // Once a member, look for another cluster every this many rounds.
     private const int ReunionEvery = 2;
 
+    // A Rejoin names addresses to probe, never to believe: at most this many, for this many rounds.
+    private const int MaxHints = 16;
+    private const int HintRounds = 5;
+
+    // No fleet is this large; a longer member list is not an answer.
+    private const int MaxMembers = 256;
+
     private readonly Cluster _cluster;
     private readonly Address _self;
     private readonly Func<Task<IReadOnlyList<Address>>> _contacts;
@@ -42,6 +49,8 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
     private string _lastCandidates = "";
     private int _stableRounds;
     private IReadOnlyList<Address> _expected = [];
+    private readonly Dictionary<Address, int> _hints = [];
+    private int _rounds;
     private DateTime _joinRequestedAt = DateTime.MinValue;
     private bool _yielded;
 
@@ -104,18 +113,39 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
         });
         CommonReceives();
         Receive<ClusterEvent.MemberUp>(_ => { });
-        Receive<Rejoin>(r => ConsiderYielding(r.Members, told: true));
+
+        // Another cluster says it is the larger: probe the members it names; only their own
+        // answers can make this one give way (a stranger's Rejoin cannot eject anyone).
+        Receive<Rejoin>(r =>
+        {
+            var ours = Members();
+            foreach (var address in Parse(r.Members.Take(MaxMembers)).Where(a => !ours.Contains(a) && !a.Equals(_self)))
+            {
+                if (_hints.Count >= MaxHints && !_hints.ContainsKey(address))
+                {
+                    break;
+                }
+
+                _hints[address] = _rounds + HintRounds;
+            }
+        });
     }
 
     private void CommonReceives()
     {
         Receive<ContactsFound>(found =>
         {
+            _rounds++;
+            foreach (var expired in _hints.Where(h => h.Value < _rounds).Select(h => h.Key).ToArray())
+            {
+                _hints.Remove(expired);
+            }
+
             var ours = Members();
             _expected = found.Contacts.Concat(_knownPeers).Where(c => !c.Equals(_self)).Distinct().ToArray();
-            foreach (var contact in _expected)
+            foreach (var contact in _expected.Concat(_hints.Keys).Distinct())
             {
-                if (!contact.Equals(_self) && !ours.Contains(contact))
+                if (!ours.Contains(contact))
                 {
                     Context.ActorSelection(new RootActorPath(contact) / "user" / "formation").Tell(WhoAreYou.Instance);
                 }
@@ -129,7 +159,12 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
         });
         Receive<Introduction>(i =>
         {
-            if (Address.TryParse(i.Address, out var address) && !address.Equals(_self))
+            // Only an answer to a probe of ours, from the member it names, with a plausible list.
+            if (Address.TryParse(i.Address, out var address)
+                && !address.Equals(_self)
+                && address.Equals(Sender.Path.Address)
+                && (_expected.Contains(address) || _hints.ContainsKey(address))
+                && i.Members.Length <= MaxMembers)
             {
                 _answers[address] = i;
             }
@@ -180,7 +215,7 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
         _answers.Clear();
         foreach (var other in answers.Where(a => a.Up && a.Members.Length > 0))
         {
-            ConsiderYielding(other.Members, told: false);
+            ConsiderYielding(other.Members);
             if (!_yielded && !Parse(other.Members).Contains(_self))
             {
                 // They are the smaller one; they may not list us, so say so.
@@ -190,7 +225,7 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
         }
     }
 
-    private void ConsiderYielding(string[] otherMembers, bool told)
+    private void ConsiderYielding(string[] otherMembers)
     {
         var theirs = Parse(otherMembers).ToHashSet();
         var ours = Members();
@@ -205,10 +240,9 @@ public sealed class ClusterFormation : ReceiveActor, IWithTimers
         {
             _yielded = true;
             _log.Warning(
-                "The proxy fleet is split: this cluster ({0} members) gives way to the one of {1} ({2}); rejoining as a new incarnation",
+                "The proxy fleet is split: this cluster ({0} members) gives way to the one of {1}; rejoining as a new incarnation",
                 ours.Count,
-                string.Join(", ", theirs),
-                told ? "it asked" : "found by probing");
+                string.Join(", ", theirs));
             _yield(otherMembers);
         }
     }

@@ -110,6 +110,23 @@ public sealed class ClusterBridgeTests : TestKit
         Assert.Contains(shared, s => s.Mark.Kind == NodeMarkKind.Drained && s.Mark.Writer == Us);
     }
 
+    [Fact]
+    public void An_operator_decision_made_here_wins_over_a_mark_dated_in_the_future()
+    {
+        var (bridge, node) = Start();
+        var replicator = CreateTestProbe();
+        bridge.Tell(new ClusterBridge.MembershipUp(replicator.Ref, "akka.tcp://proxy@127.0.0.1:4053"));
+        var future = UnixNow + (long)TimeSpan.FromDays(365 * 100).TotalMilliseconds;
+        bridge.Tell(Map(Mark(NodeMarkKind.Drained, future)));
+        node.ExpectMsg<NodeActor.Adopt>();
+
+        bridge.Tell(new ClusterBridge.Observed("n1", NodeMark.Now(NodeMarkKind.Enabled)));
+
+        var shared = replicator.ExpectMsg<NodeHealthReplicator.Share>();
+        Assert.Equal(NodeMarkKind.Enabled, shared.Mark.Kind);
+        Assert.True(shared.Mark.Supersedes(Mark(NodeMarkKind.Drained, future)));
+    }
+
     private sealed class Nodes : ReceiveActor
     {
         public Nodes(IActorRef n1) => Context.ActorOf(Props.Create(() => new Forwarder(n1)), "n1");
