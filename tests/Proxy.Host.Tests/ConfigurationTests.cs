@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Proxy.Actors.Classification;
 using Proxy.Host.Classification;
 using Proxy.Host.Configuration;
 using Xunit;
@@ -70,7 +71,7 @@ public sealed class ConfigurationTests
         Assert.Equal(8000, Assert.Single(settings.Listen).Port);
         Assert.Equal("127.0.0.1", settings.DebugListen.Host);
         var rule = Assert.Single(settings.Classifiers);
-        Assert.Equal(("xmlrpc-overload", "XmlRpcFault"), (rule.Name, rule.Type));
+        Assert.Equal(("xmlrpc-overload", typeof(XmlRpcFaultClassifier)), (rule.Name, rule.Props.Type));
         Assert.NotNull(rule.NeedsWholeAnswer);
         Assert.Equal(64 * 1024, settings.Forwarding.ResponseBufferLimit);
         Assert.Equal(1024 * 1024, settings.Forwarding.FaultBufferLimit);
@@ -150,7 +151,7 @@ public sealed class ConfigurationTests
             "--Proxy:Classifiers:0:Name=busy", "--Proxy:Classifiers:0:Type=XmlRpcFault", "--Proxy:Classifiers:0:Codes:0=1007", "--Proxy:Classifiers:0:Codes:1=-32001", "--Proxy:Classifiers:0:Verdict=Overloaded"]);
 
         var rule = Assert.Single(settings.Classifiers);
-        Assert.Equal(("busy", "XmlRpcFault"), (rule.Name, rule.Type));
+        Assert.Equal(("busy", typeof(XmlRpcFaultClassifier)), (rule.Name, rule.Props.Type));
         Assert.NotNull(rule.NeedsWholeAnswer);
     }
 
