@@ -126,7 +126,6 @@ public static class ProxyApp
         var balancer = new NodeBalancer(settings.Nodes.Select(n => n.Weight).ToArray());
         var metrics = new PrometheusProxyMetrics();
         builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton(balancer);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton<ActorTreeReader>();
         builder.Services.AddSingleton(new ProxyRequestReader(settings.RequestBufferLimit, settings.TrustedProxies));
