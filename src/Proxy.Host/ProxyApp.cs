@@ -170,7 +170,8 @@ public static class ProxyApp
     private const string Usage = """
         Proxy: an overload-aware HTTP reverse proxy.
 
-          Proxy.Host --demo                      two embedded demo nodes (9001, 9002) behind the proxy
+          Proxy.Host --demo                      two embedded demo nodes (9001, 9002) behind the proxy;
+                                                 --Demo:Ports:0=P --Demo:Ports:1=Q puts them on other ports
           Proxy.Host --Proxy:Nodes:0:Name=n1 --Proxy:Nodes:0:Address=http://10.0.0.5:8001 [--Key=value ...]
           Proxy.Host --healthcheck               exit 0 when the debug listener answers /healthz
           Proxy.Host --demo-node --Demo:Name=demo-1 --Demo:Listen=http://127.0.0.1:9001

@@ -145,6 +145,22 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void The_demo_nodes_listen_on_9001_and_9002_unless_Demo_Ports_names_two_others()
+    {
+        var standard = Create("--Proxy:Demo=true");
+        Assert.Equal(["http://127.0.0.1:9001", "http://127.0.0.1:9002"], standard.DemoNodes.Select(n => n.Address));
+        Assert.Equal(["demo-1", "demo-2"], standard.Nodes.Select(n => n.Name));
+        Assert.Equal(["http://127.0.0.1:9001", "http://127.0.0.1:9002"], standard.Nodes.Select(n => n.Address.Original));
+
+        var moved = Create("--Proxy:Demo=true", "--Demo:Ports:0=7601", "--Demo:Ports:1=7602");
+        Assert.Equal([("demo-1", "http://127.0.0.1:7601"), ("demo-2", "http://127.0.0.1:7602")], moved.DemoNodes);
+        Assert.Equal(["http://127.0.0.1:7601", "http://127.0.0.1:7602"], moved.Nodes.Select(n => n.Address.Original));
+
+        Assert.Equal("Demo:Ports:1", Assert.Throws<ProxyConfigurationException>(() => Create("--Proxy:Demo=true", "--Demo:Ports:0=7601", "--Demo:Ports:1=70000")).Key);
+        Assert.Equal("Demo:Ports", Assert.Throws<ProxyConfigurationException>(() => Create("--Proxy:Demo=true", "--Demo:Ports:0=7601")).Key);
+    }
+
+    [Fact]
     public void The_default_rule_can_be_configured_with_its_codes()
     {
         var settings = Create([.. OneNode,
