@@ -240,6 +240,20 @@ public sealed class ConfigurationTests
         Assert.Contains("--demo", stdout, StringComparison.Ordinal);
         Assert.Contains("Proxy:Nodes:0:Address", stdout, StringComparison.Ordinal);
         Assert.Contains("500ms, 30s, 5m, 1h", stdout, StringComparison.Ordinal);
+        Assert.Contains("--version", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Version_prints_the_product_and_its_informational_version_and_exits_0()
+    {
+        var (exit, stdout, stderr) = await ProxyProcess.RunAsync("--version");
+
+        var informational = typeof(ProxyApp).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion;
+        Assert.Equal(0, exit);
+        Assert.Equal($"Proxy {informational}", stdout.TrimEnd());
+        Assert.Equal("", stderr);
     }
 
     [Fact]
