@@ -1,4 +1,5 @@
 using System.Net;
+using System.Reflection;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -37,6 +38,12 @@ public static class ProxyApp
         if (args.Contains("--help") || args.Contains("-h"))
         {
             await Console.Out.WriteAsync(Usage).ConfigureAwait(false);
+            return 0;
+        }
+
+        if (args.Contains("--version"))
+        {
+            await Console.Out.WriteLineAsync(ProductVersion).ConfigureAwait(false);
             return 0;
         }
 
@@ -126,7 +133,6 @@ public static class ProxyApp
         var balancer = new NodeBalancer(settings.Nodes.Select(n => n.Weight).ToArray());
         var metrics = new PrometheusProxyMetrics();
         builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton(balancer);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton<ActorTreeReader>();
         builder.Services.AddSingleton(new ProxyRequestReader(settings.RequestBufferLimit, settings.TrustedProxies));
@@ -171,9 +177,11 @@ public static class ProxyApp
     private const string Usage = """
         Proxy: an overload-aware HTTP reverse proxy.
 
-          Proxy.Host --demo                      two embedded demo nodes (9001, 9002) behind the proxy
+          Proxy.Host --demo                      two embedded demo nodes (9001, 9002) behind the proxy;
+                                                 --Demo:Ports:0=P --Demo:Ports:1=Q puts them on other ports
           Proxy.Host --Proxy:Nodes:0:Name=n1 --Proxy:Nodes:0:Address=http://10.0.0.5:8001 [--Key=value ...]
           Proxy.Host --healthcheck               exit 0 when the debug listener answers /healthz
+          Proxy.Host --version                   print the product name and version
           Proxy.Host --demo-node --Demo:Name=demo-1 --Demo:Listen=http://127.0.0.1:9001
 
         Every setting is a key of the Proxy section (README "Configuration"), given as --Proxy:Key=value,
@@ -183,6 +191,19 @@ public static class ProxyApp
         Exit codes: 0 stopped, 2 cannot start (invalid configuration, a port in use: one line naming the key).
 
         """;
+
+    /// <summary>The product name and version, as <c>--version</c> prints them (the informational version: the build's version and commit).</summary>
+    public static string ProductVersion
+    {
+        get
+        {
+            var assembly = typeof(ProxyApp).Assembly;
+            var product = assembly.GetCustomAttribute<AssemblyProductAttribute>()?.Product ?? assembly.GetName().Name;
+            var version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+                ?? assembly.GetName().Version?.ToString();
+            return $"{product} {version}";
+        }
+    }
 
     // Above Fatal: Serilog has no "Off" level, and no event is ever this severe.
     private const Serilog.Events.LogEventLevel LevelOff = Serilog.Events.LogEventLevel.Fatal + 1;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Proxy.Actors.Classification;
 using Proxy.Host.Classification;
 using Proxy.Host.Configuration;
 using Xunit;
@@ -70,7 +71,7 @@ public sealed class ConfigurationTests
         Assert.Equal(8000, Assert.Single(settings.Listen).Port);
         Assert.Equal("127.0.0.1", settings.DebugListen.Host);
         var rule = Assert.Single(settings.Classifiers);
-        Assert.Equal(("xmlrpc-overload", "XmlRpcFault"), (rule.Name, rule.Type));
+        Assert.Equal(("xmlrpc-overload", typeof(XmlRpcFaultClassifier)), (rule.Name, rule.Props.Type));
         Assert.NotNull(rule.NeedsWholeAnswer);
         Assert.Equal(64 * 1024, settings.Forwarding.ResponseBufferLimit);
         Assert.Equal(1024 * 1024, settings.Forwarding.FaultBufferLimit);
@@ -144,13 +145,29 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void The_demo_nodes_listen_on_9001_and_9002_unless_Demo_Ports_names_two_others()
+    {
+        var standard = Create("--Proxy:Demo=true");
+        Assert.Equal(["http://127.0.0.1:9001", "http://127.0.0.1:9002"], standard.DemoNodes.Select(n => n.Address));
+        Assert.Equal(["demo-1", "demo-2"], standard.Nodes.Select(n => n.Name));
+        Assert.Equal(["http://127.0.0.1:9001", "http://127.0.0.1:9002"], standard.Nodes.Select(n => n.Address.Original));
+
+        var moved = Create("--Proxy:Demo=true", "--Demo:Ports:0=7601", "--Demo:Ports:1=7602");
+        Assert.Equal([("demo-1", "http://127.0.0.1:7601"), ("demo-2", "http://127.0.0.1:7602")], moved.DemoNodes);
+        Assert.Equal(["http://127.0.0.1:7601", "http://127.0.0.1:7602"], moved.Nodes.Select(n => n.Address.Original));
+
+        Assert.Equal("Demo:Ports:1", Assert.Throws<ProxyConfigurationException>(() => Create("--Proxy:Demo=true", "--Demo:Ports:0=7601", "--Demo:Ports:1=70000")).Key);
+        Assert.Equal("Demo:Ports", Assert.Throws<ProxyConfigurationException>(() => Create("--Proxy:Demo=true", "--Demo:Ports:0=7601")).Key);
+    }
+
+    [Fact]
     public void The_default_rule_can_be_configured_with_its_codes()
     {
         var settings = Create([.. OneNode,
             "--Proxy:Classifiers:0:Name=busy", "--Proxy:Classifiers:0:Type=XmlRpcFault", "--Proxy:Classifiers:0:Codes:0=1007", "--Proxy:Classifiers:0:Codes:1=-32001", "--Proxy:Classifiers:0:Verdict=Overloaded"]);
 
         var rule = Assert.Single(settings.Classifiers);
-        Assert.Equal(("busy", "XmlRpcFault"), (rule.Name, rule.Type));
+        Assert.Equal(("busy", typeof(XmlRpcFaultClassifier)), (rule.Name, rule.Props.Type));
         Assert.NotNull(rule.NeedsWholeAnswer);
     }
 
@@ -223,6 +240,20 @@ public sealed class ConfigurationTests
         Assert.Contains("--demo", stdout, StringComparison.Ordinal);
         Assert.Contains("Proxy:Nodes:0:Address", stdout, StringComparison.Ordinal);
         Assert.Contains("500ms, 30s, 5m, 1h", stdout, StringComparison.Ordinal);
+        Assert.Contains("--version", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Version_prints_the_product_and_its_informational_version_and_exits_0()
+    {
+        var (exit, stdout, stderr) = await ProxyProcess.RunAsync("--version");
+
+        var informational = typeof(ProxyApp).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion;
+        Assert.Equal(0, exit);
+        Assert.Equal($"Proxy {informational}", stdout.TrimEnd());
+        Assert.Equal("", stderr);
     }
 
     [Fact]

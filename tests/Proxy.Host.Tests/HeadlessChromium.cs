@@ -63,22 +63,16 @@ public sealed class HeadlessChromium : IAsyncDisposable
     /// <summary>Evaluates <paramref name="expression"/> until it returns true (the page refreshes on its own).</summary>
     public async Task WaitUntilAsync(string expression, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(20));
-        while (true)
-        {
-            var value = await EvaluateAsync(expression);
-            if (value.ValueKind == JsonValueKind.True)
+        await Eventually.AssertAsync(
+            async () =>
             {
-                return;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"the page never satisfied: {expression}");
-            }
-
-            await Task.Delay(100);
-        }
+                if ((await EvaluateAsync(expression)).ValueKind != JsonValueKind.True)
+                {
+                    throw new TimeoutException($"the page never satisfied: {expression}");
+                }
+            },
+            within ?? TimeSpan.FromSeconds(20),
+            TimeSpan.FromMilliseconds(100));
     }
 
     public async Task<byte[]> ScreenshotAsync()
@@ -109,30 +103,30 @@ public sealed class HeadlessChromium : IAsyncDisposable
     private async Task ConnectAsync(int port)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            try
+        const string NoEndpoint = "chromium did not open its DevTools endpoint";
+        Uri? page = null;
+        await Eventually.AssertAsync(
+            async () =>
             {
-                var targets = await http.GetFromJsonAsync<JsonElement>($"http://127.0.0.1:{port}/json/list");
-                var pageTarget = targets.EnumerateArray().FirstOrDefault(t => t.GetProperty("type").GetString() == "page");
-                if (pageTarget.ValueKind == JsonValueKind.Object)
+                try
                 {
-                    await _socket.ConnectAsync(new Uri(pageTarget.GetProperty("webSocketDebuggerUrl").GetString()!), CancellationToken.None);
-                    return;
+                    var targets = await http.GetFromJsonAsync<JsonElement>($"http://127.0.0.1:{port}/json/list");
+                    var pageTarget = targets.EnumerateArray().FirstOrDefault(t => t.GetProperty("type").GetString() == "page");
+                    if (pageTarget.ValueKind == JsonValueKind.Object)
+                    {
+                        page = new Uri(pageTarget.GetProperty("webSocketDebuggerUrl").GetString()!);
+                        return;
+                    }
                 }
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-            }
+                catch (HttpRequestException)
+                {
+                }
 
-            if (DateTime.UtcNow > deadline || _process.HasExited)
-            {
-                throw new InvalidOperationException("chromium did not open its DevTools endpoint");
-            }
-
-            await Task.Delay(100);
-        }
+                throw _process.HasExited ? Eventually.GiveUp(NoEndpoint) : new InvalidOperationException(NoEndpoint);
+            },
+            TimeSpan.FromSeconds(30),
+            TimeSpan.FromMilliseconds(100));
+        await _socket.ConnectAsync(page!, CancellationToken.None);
     }
 
     private async Task<JsonElement> SendAsync(string method, object parameters)

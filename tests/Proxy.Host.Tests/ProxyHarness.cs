@@ -67,36 +67,22 @@ public sealed class ProxyHarness : IAsyncDisposable
     /// <summary>Polls /debug/nodes until the node satisfies <paramref name="assert"/> (or the last failure is rethrown).</summary>
     public async Task AwaitNodeAsync(string name, Action<JsonElement> assert, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(10));
-        while (true)
-        {
-            var node = (await NodesAsync())[name];
-            try
-            {
-                assert(node);
-                return;
-            }
-            catch (Exception) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
-        }
+        await Eventually.AssertAsync(async () => assert((await NodesAsync())[name]), within ?? TimeSpan.FromSeconds(10));
     }
 
     /// <summary>Waits until /metrics has this line (metrics are written after the answer is).</summary>
     public async Task AwaitMetricAsync(string line, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(20));
-        string metrics;
-        while (!(metrics = await Debug.GetStringAsync("/metrics")).Contains(line, StringComparison.Ordinal))
-        {
-            if (DateTime.UtcNow > deadline)
+        await Eventually.AssertAsync(
+            async () =>
             {
-                throw new TimeoutException($"/metrics never had '{line}':\n{metrics}");
-            }
-
-            await Task.Delay(50);
-        }
+                var metrics = await Debug.GetStringAsync("/metrics");
+                if (!metrics.Contains(line, StringComparison.Ordinal))
+                {
+                    throw new TimeoutException($"/metrics never had '{line}':\n{metrics}");
+                }
+            },
+            within ?? TimeSpan.FromSeconds(20));
     }
 
     public async ValueTask DisposeAsync()

@@ -99,43 +99,42 @@ public sealed class ProxyProcess : IAsyncDisposable
     public async Task WaitUntilServingAsync()
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            try
+        await Eventually.AssertAsync(
+            async () =>
             {
-                using var response = await http.GetAsync(new Uri(Debug, "/readyz"));
-                if (response.IsSuccessStatusCode)
+                try
                 {
-                    return;
+                    using var response = await http.GetAsync(new Uri(Debug, "/readyz"));
+                    if (response.IsSuccessStatusCode)
+                    {
+                        return;
+                    }
                 }
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline && !_process.HasExited)
-            {
-            }
+                catch (HttpRequestException)
+                {
+                }
 
-            if (_process.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"the proxy did not start:\n{Output}");
-            }
-
-            await Task.Delay(100);
-        }
+                throw _process.HasExited
+                    ? Eventually.GiveUp($"the proxy did not start:\n{Output}")
+                    : new InvalidOperationException($"the proxy did not start:\n{Output}");
+            },
+            TimeSpan.FromSeconds(60),
+            TimeSpan.FromMilliseconds(100));
     }
 
     /// <summary>Waits until the proxy has written this text to its output (a log line, say).</summary>
     public async Task WaitForOutputAsync(string text)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!Output.Contains(text, StringComparison.Ordinal))
-        {
-            if (_process.HasExited || DateTime.UtcNow > deadline)
+        await Eventually.AssertAsync(
+            () =>
             {
-                throw new InvalidOperationException($"the proxy did not write '{text}':\n{Output}");
-            }
-
-            await Task.Delay(50);
-        }
+                if (!Output.Contains(text, StringComparison.Ordinal))
+                {
+                    var message = $"the proxy did not write '{text}':\n{Output}";
+                    throw _process.HasExited ? Eventually.GiveUp(message) : new InvalidOperationException(message);
+                }
+            },
+            TimeSpan.FromSeconds(30));
     }
 
     /// <summary>True once <see cref="Terminate"/> was called: the process is draining, no longer taking calls.</summary>

@@ -44,13 +44,6 @@ public sealed class ShutdownTests
         Assert.Equal(1, await ProxyProcess.RunToExitAsync("--healthcheck", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}"));
     }
 
-    private static async Task Until(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
-            await Task.Delay(50);
-        }
-    }
+    private static Task Until(Func<Task<bool>> condition) =>
+        Eventually.AssertAsync(async () => Assert.True(await condition(), "condition not met within 30 s"), TimeSpan.FromSeconds(30));
 }

@@ -3,8 +3,8 @@ using Akka.Actor;
 
 namespace Proxy.Actors.Classification;
 
-/// <summary>One configured rule: its name, its type name and the Props each node starts it from.</summary>
-public sealed record ClassifierSpec(string Name, string Type, Props Props)
+/// <summary>One configured rule: its name and the Props each node starts it from.</summary>
+public sealed record ClassifierSpec(string Name, Props Props)
 {
     public const string DefaultRuleName = "xmlrpc-overload";
 
@@ -17,7 +17,7 @@ public sealed record ClassifierSpec(string Name, string Type, Props Props)
     /// <summary>The chain used when none is configured: the XML-RPC <c>faultCode 1007</c> rule.</summary>
     public static IReadOnlyList<ClassifierSpec> DefaultChain { get; } =
     [
-        new(DefaultRuleName, XmlRpcFaultClassifier.TypeName, XmlRpcFaultClassifier.Props(DefaultRuleName, Verdict.Overloaded, [DefaultFaultCode]))
+        new(DefaultRuleName, XmlRpcFaultClassifier.Props(DefaultRuleName, Verdict.Overloaded, [DefaultFaultCode]))
         {
             NeedsWholeAnswer = XmlRpcFaultClassifier.StartsAsFault,
             Screen = XmlRpcFaultClassifier.CouldMatch,

@@ -409,7 +409,6 @@ public sealed class NodeForwarder : IDisposable
             // encoder would then fail the try before sending anything, a client's byte blamed on the
             // node. Encoding it back as UTF-8 forwards the bytes the client sent.
             RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.UTF8,
-            EnableMultipleHttp2Connections = true,
         };
 
         if (address.UnixSocketPath is { } path)

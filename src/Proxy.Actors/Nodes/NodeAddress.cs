@@ -6,16 +6,12 @@ public sealed record NodeAddress
     private NodeAddress(string original, Uri baseUri, string? unixSocketPath)
     {
         Original = original;
-        BaseUri = baseUri;
         UnixSocketPath = unixSocketPath;
         Prefix = baseUri.AbsolutePath.TrimEnd('/');
         Origin = baseUri.GetLeftPart(UriPartial.Authority);
     }
 
     public string Original { get; }
-
-    /// <summary>The URI requests are built on (for a unix socket, <c>http://localhost</c>).</summary>
-    public Uri BaseUri { get; }
 
     public string? UnixSocketPath { get; }
 

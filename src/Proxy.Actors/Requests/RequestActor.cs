@@ -46,8 +46,8 @@ public sealed class RequestActor : UntypedActor
     public static Props Props(RequestSettings settings, NodeRoster roster, NodeBalancer balancer) =>
         Akka.Actor.Props.CreateBy(new Producer(settings, roster, balancer)).WithMailbox(RequestMailbox.Id);
 
-    // An UntypedActor with a switch: a ReceiveActor builds its match handlers per instance, and
-    // this actor lives for one request.
+    // An UntypedActor with a switch: a ReceiveActor builds its match handlers per instance, and a
+    // shard starts a new RequestActor whenever none of its own is idle (a burst starts many).
     protected override void OnReceive(object message)
     {
         switch (message)

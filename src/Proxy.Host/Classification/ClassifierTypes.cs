@@ -28,7 +28,7 @@ public sealed class ClassifierTypes
     {
         var types = new ClassifierTypes();
         types._types[XmlRpcFaultClassifier.TypeName] = rule =>
-            new ClassifierSpec(rule.Name, XmlRpcFaultClassifier.TypeName, XmlRpcFaultClassifier.Props(rule.Name, rule.Verdict, Codes(rule, "a fault code", _ => true)))
+            new ClassifierSpec(rule.Name, XmlRpcFaultClassifier.Props(rule.Name, rule.Verdict, Codes(rule, "a fault code", _ => true)))
             {
                 NeedsWholeAnswer = XmlRpcFaultClassifier.StartsAsFault,
                 Screen = XmlRpcFaultClassifier.CouldMatch,
@@ -36,7 +36,7 @@ public sealed class ClassifierTypes
         types._types[BodyRegexClassifier.TypeName] = rule =>
         {
             var pattern = rule.RequirePattern();
-            return new ClassifierSpec(rule.Name, BodyRegexClassifier.TypeName, OnItsDispatcher(BodyRegexClassifier.Props(rule.Name, rule.Verdict, pattern), pattern))
+            return new ClassifierSpec(rule.Name, OnItsDispatcher(BodyRegexClassifier.Props(rule.Name, rule.Verdict, pattern), pattern))
             {
                 Screen = BodyRegexClassifier.Screen(pattern),
             };
@@ -45,11 +45,11 @@ public sealed class ClassifierTypes
         {
             var header = rule.Require("Header");
             var pattern = rule.RequirePattern();
-            return new ClassifierSpec(rule.Name, HeaderClassifier.TypeName, OnItsDispatcher(HeaderClassifier.Props(rule.Name, rule.Verdict, header, pattern), pattern));
+            return new ClassifierSpec(rule.Name, OnItsDispatcher(HeaderClassifier.Props(rule.Name, rule.Verdict, header, pattern), pattern));
         };
         types.Add(StatusClassifier.TypeName, rule => StatusClassifier.Props(rule.Name, rule.Verdict, Codes(rule, "an HTTP status code", code => code is >= 100 and <= 599)));
         types._types[JsonRpcErrorClassifier.TypeName] = rule =>
-            new ClassifierSpec(rule.Name, JsonRpcErrorClassifier.TypeName, JsonRpcErrorClassifier.Props(rule.Name, rule.Verdict, rule.RequireInt64("Code")))
+            new ClassifierSpec(rule.Name, JsonRpcErrorClassifier.Props(rule.Name, rule.Verdict, rule.RequireInt64("Code")))
             {
                 Screen = JsonRpcErrorClassifier.CouldMatch,
             };
@@ -68,7 +68,7 @@ public sealed class ClassifierTypes
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(type);
         ArgumentNullException.ThrowIfNull(factory);
-        _types[type] = rule => new ClassifierSpec(rule.Name, type, factory(rule)) { NeedsWholeAnswer = needsWholeAnswer, Screen = screen };
+        _types[type] = rule => new ClassifierSpec(rule.Name, factory(rule)) { NeedsWholeAnswer = needsWholeAnswer, Screen = screen };
     }
 
     public bool Contains(string type) => _types.ContainsKey(type);

@@ -34,6 +34,9 @@ public sealed record ProxySettings(
     /// <summary><c>Proxy:Limits:MaxConnections</c>: client connections open at once (null: no limit).</summary>
     public int? MaxConnections { get; init; }
 
+    /// <summary>The embedded demo nodes <c>Proxy:Demo</c> starts: names and addresses (<c>Demo:Ports</c>, default 9001 and 9002).</summary>
+    public IReadOnlyList<(string Name, string Address)> DemoNodes { get; init; } = [];
+
     /// <summary>What the configuration allows but an operator should know about; logged once at start-up.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }

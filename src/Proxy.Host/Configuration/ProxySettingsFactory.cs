@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
 using Proxy.Actors.Classification;
@@ -18,17 +19,17 @@ public static class ProxySettingsFactory
 
     public static readonly TimeSpan DefaultRestoreInterval = TimeSpan.FromSeconds(30);
 
-    /// <summary>Where the demo nodes listen when <c>Proxy:Demo</c> is on.</summary>
-    public static readonly IReadOnlyList<(string Name, string Address)> DemoNodes =
-        [("demo-1", "http://127.0.0.1:9001"), ("demo-2", "http://127.0.0.1:9002")];
+    /// <summary>The ports of the demo nodes when <c>Proxy:Demo</c> is on and <c>Demo:Ports</c> does not say.</summary>
+    public static readonly IReadOnlyList<int> DefaultDemoPorts = [9001, 9002];
 
     public static ProxySettings Create(IConfiguration configuration, ClassifierTypes? classifierTypes = null)
     {
         var options = Bind(configuration);
         var demo = options.Demo;
+        var demoNodes = DemoNodes(configuration.GetSection("Demo:Ports"));
         if (demo && options.Nodes.Count == 0)
         {
-            options.Nodes = DemoNodes.Select(n => new NodeOptions { Name = n.Name, Address = n.Address }).ToList();
+            options.Nodes = demoNodes.Select(n => new NodeOptions { Name = n.Name, Address = n.Address }).ToList();
         }
 
         var listen = options.Listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -102,11 +103,37 @@ public static class ProxySettingsFactory
             trusted, options.Shutdown.Drain, demo, cluster)
         {
             BatchScheduleSocketThreads = options.Tuning.BatchScheduleSocketThreads,
+            DemoNodes = demoNodes,
             Warnings = warnings,
             KeepAliveTimeout = options.Limits.KeepAliveTimeout,
             MaxConnections = options.Limits.MaxConnections,
         };
     }
+
+    // demo-1 and demo-2 on 127.0.0.1, on the ports Demo:Ports:0 and Demo:Ports:1 give (both or
+    // neither; 9001 and 9002 when neither): outside the Proxy section, beside --demo-node's Demo:Name
+    // and Demo:Listen.
+    private static IReadOnlyList<(string Name, string Address)> DemoNodes(IConfigurationSection ports)
+    {
+        var given = ports.GetChildren().ToArray();
+        if (given.Length == 0)
+        {
+            return DefaultDemoPorts.Select((port, i) => DemoNode(i, port)).ToArray();
+        }
+
+        if (given.Length != DefaultDemoPorts.Count || given.Any(p => p.Key is not ("0" or "1")))
+        {
+            throw new ProxyConfigurationException(ports.Path, "needs exactly two ports, Demo:Ports:0 and Demo:Ports:1");
+        }
+
+        return given.OrderBy(p => p.Key, StringComparer.Ordinal).Select((p, i) =>
+            int.TryParse(p.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535
+                ? DemoNode(i, port)
+                : throw new ProxyConfigurationException(p.Path, $"'{p.Value}' is not a port (1-65535)")).ToArray();
+    }
+
+    private static (string Name, string Address) DemoNode(int index, int port) =>
+        ($"demo-{index + 1}", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"));
 
     // Declared before TypedKeys, which reads it as the type is initialised.
     private static readonly Regex DurationKeys = new(

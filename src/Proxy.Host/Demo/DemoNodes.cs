@@ -4,17 +4,18 @@ using Proxy.Host.Configuration;
 namespace Proxy.Host.Demo;
 
 /// <summary>
-/// Two tiny XML-RPC nodes embedded for the demo (<c>--demo</c>). Each answers a method call with a
+/// Two tiny XML-RPC nodes embedded for the demo (<c>--demo</c>), on 127.0.0.1:9001 and 9002 unless
+/// <c>Demo:Ports:0</c> and <c>Demo:Ports:1</c> say otherwise. Each answers a method call with a
 /// success, or with the <c>faultCode 1007</c> overload fault while switched:
 /// <c>curl -X POST 'http://127.0.0.1:9001/overload?on=true'</c>.
 /// </summary>
-internal sealed class DemoNodes(ILogger<DemoNodes> logger) : IHostedService
+internal sealed class DemoNodes(ProxySettings settings, ILogger<DemoNodes> logger) : IHostedService
 {
     private readonly List<WebApplication> _apps = [];
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var (name, address) in ProxySettingsFactory.DemoNodes)
+        foreach (var (name, address) in settings.DemoNodes)
         {
             var app = CreateNode(name, address);
             await app.StartAsync(cancellationToken).ConfigureAwait(false);

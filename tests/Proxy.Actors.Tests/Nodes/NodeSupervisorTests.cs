@@ -40,7 +40,7 @@ public sealed class NodeSupervisorTests : TestKit, IAsyncLifetime
     {
         var nodes = new[] { new NodeSettings("n1", NodeAddress.Parse(_backend.Address), 128) };
         // A rule without a screen: it judges every answer, successes included.
-        ClassifierSpec[] chain = [new("shed", StatusClassifier.TypeName, StatusClassifier.Props("shed", Verdict.Overloaded, [503]))];
+        ClassifierSpec[] chain = [new("shed", StatusClassifier.Props("shed", Verdict.Overloaded, [503]))];
         var supervisor = Sys.ActorOf(NodeSupervisor.Props(nodes, ForwardingSettings.Default, chain, new NodeServices(HealthSettings.Default, new NodeBalancer([128]), CreateTestProbe().Ref, NullProxyMetrics.Instance)));
         var node = (await supervisor.Ask<NodeRoster>(NodeSupervisor.GetRoster.Instance, TimeSpan.FromSeconds(3))).Nodes[0];
         var classifierPath = node.Path / "classifier-shed";

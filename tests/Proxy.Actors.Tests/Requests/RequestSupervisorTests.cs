@@ -12,8 +12,11 @@ using Xunit;
 
 namespace Proxy.Actors.Tests.Requests;
 
-public sealed class RequestSupervisorTests : TestKit
+// On the TestScheduler: the idle trim's timer fires when a test advances the clock, never by itself.
+public sealed class RequestSupervisorTests() : TestKit("akka.scheduler.implementation = \"Akka.TestKit.TestScheduler, Akka.TestKit\"")
 {
+    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
+
     [Fact]
     public async Task Requests_wait_for_the_node_roster_and_a_failing_request_actor_is_stopped_with_a_502()
     {
@@ -101,7 +104,7 @@ public sealed class RequestSupervisorTests : TestKit
     public async Task Request_actors_left_idle_through_an_interval_are_stopped()
     {
         var node = CreateTestProbe();
-        var settings = new RequestSettings(1, TimeSpan.FromSeconds(1)) { IdleTrim = TimeSpan.FromMilliseconds(100) };
+        var settings = new RequestSettings(1, TimeSpan.FromSeconds(1)) { IdleTrim = TimeSpan.FromSeconds(30) };
         var supervisor = Sys.ActorOf(RequestSupervisor.Props(Roster(node), settings, new NodeBalancer([1])));
 
         var outcome = Dispatch(supervisor, 1);
@@ -110,7 +113,11 @@ public sealed class RequestSupervisorTests : TestKit
         Watch(idle);
         node.Reply(new Answered("n", Answer()));
         await outcome.WaitAsync(TimeSpan.FromSeconds(5));
+        await AwaitAssertAsync(async () => Assert.Equal("inFlight=0 idle=1", (await DescribeAsync(supervisor)).State));
 
+        // Idle through two whole intervals (during the first, it was busy for a while): stopped.
+        Scheduler.Advance(settings.IdleTrim);
+        Scheduler.Advance(settings.IdleTrim);
         await ExpectTerminatedAsync(idle, TimeSpan.FromSeconds(5));
         await AwaitAssertAsync(async () => Assert.Equal("inFlight=0 idle=0", (await DescribeAsync(supervisor)).State));
 
