@@ -46,7 +46,7 @@ public sealed class ReliabilityTests : NodesTest
     {
         N1.Handle(ctx => Results.StatusCode(500).ExecuteAsync(ctx));
         await using var proxy = await ProxyHarness.StartAsync(Nodes,
-            "--Proxy:Circuit:FailureThreshold=2", "--Proxy:Circuit:BreakDuration=00:00:03",
+            "--Proxy:Circuit:FailureThreshold=2", "--Proxy:Circuit:BreakDuration=1s",
             "--Proxy:Classifiers:0:Name=errors", "--Proxy:Classifiers:0:Type=Status", "--Proxy:Classifiers:0:Codes:0=500", "--Proxy:Classifiers:0:Verdict=Failed");
 
         for (var i = 0; i < 4; i++)
