@@ -17,7 +17,7 @@ public sealed class ClusterBridge : ReceiveActor
 {
     private readonly string _writer;
     private readonly string _nodesPath;
-    private readonly IReadOnlySet<string> _nodes;
+    private IReadOnlySet<string> _nodes;
     private readonly TimeSpan _markLifetime;
     private readonly Dictionary<(string Node, NodeMarkSubject Subject), NodeMark> _latest = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -62,6 +62,7 @@ public sealed class ClusterBridge : ReceiveActor
             }
         });
         Receive<Replicated>(r => Adopt(r.Marks));
+        Receive<NodesChanged>(c => _nodes = c.Nodes);
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(ClusterBridge),
             $"member={(_replicator is null ? "none" : _member)} marks={_latest.Count}",
@@ -116,6 +117,9 @@ public sealed class ClusterBridge : ReceiveActor
 
     /// <summary>That incarnation is gone: keep marks until the next one.</summary>
     public sealed record MembershipDown(IActorRef Replicator);
+
+    /// <summary>The node set changed at run time: marks of these nodes are adopted from now on.</summary>
+    public sealed record NodesChanged(IReadOnlySet<string> Nodes);
 
     /// <summary>The shared map as it now stands.</summary>
     public sealed record Replicated(IReadOnlyList<ReplicatedMark> Marks);

@@ -41,6 +41,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private long _overloads;
     private long _failures;
     private string _observedBy = LocalObserver;
+    private bool _retiring;
 
     /// <summary>An actor that starts afresh on every restart; <see cref="Props(int, NodeSettings, NodeForwarder, IReadOnlyList{ClassifierSpec}, NodeServices)"/> keeps operator overrides.</summary>
     public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services)
@@ -50,6 +51,12 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     /// <param name="overrides">Where the operator's drain and configured weight outlive this incarnation (see <see cref="OperatorOverrideKeeper"/>).</param>
     public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides)
+        : this(index, node, forwarder, classifiers, services, overrides, cold: false)
+    {
+    }
+
+    /// <param name="cold">A node added at run time: it starts restoring from weight 1 (its first incarnation only).</param>
+    public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides, bool cold)
     {
         _index = index;
         _node = node;
@@ -70,7 +77,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         }
         else
         {
-            _health = NodeHealthMachine.Start(node.Name, node.Weight, services.Health);
+            _health = cold ? NodeHealthMachine.StartCold(node.Name, node.Weight, services.Health) : NodeHealthMachine.Start(node.Name, node.Weight, services.Health);
             overrides.Last = _health.Override;
         }
 
@@ -90,6 +97,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         Receive<SetWeight>(s => Administer(_health.SetWeight(s.Weight)));
         Receive<Adopt>(AdoptMark);
         Receive<GetNodeState>(_ => Sender.Tell(Report()));
+        Receive<Retire>(_ =>
+        {
+            _retiring = true;
+            StopOnceIdle();
+        });
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(NodeActor),
             $"node={_node.Name} state={_health.State} weight={_health.EffectiveWeight}/{_health.ConfiguredWeight} inFlight={_inFlight} requests={_requests} overloads={_overloads} failures={_failures}",
@@ -112,9 +124,20 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     /// <summary>Props for one node whose operator overrides live in <paramref name="overrides"/>, kept by the parent.</summary>
     public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides) =>
-        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services, overrides));
+        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services, overrides, false));
 
-    protected override void PreStart() => Publish();
+    /// <summary>As above; <paramref name="cold"/>: a node added at run time, which restores its weight from 1.</summary>
+    public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides, bool cold) =>
+        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services, overrides, cold));
+
+    protected override void PreStart()
+    {
+        Publish();
+        if (_health.State == NodeHealth.Restoring)
+        {
+            _restorer.Tell(new WeightRestorer.Marked(Self));
+        }
+    }
 
     // A crash while concluding a try must not leave its requester waiting forever: answer it as a
     // failure of this try before the restart (the restarted actor keeps the node's mailbox).
@@ -231,6 +254,19 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         }
 
         requester.Tell(outcome);
+        if (_retiring)
+        {
+            StopOnceIdle();
+        }
+    }
+
+    // Removed from the node set: no new try picks this node; it stops once its last try has ended.
+    private void StopOnceIdle()
+    {
+        if (_inFlight == 0)
+        {
+            Context.Stop(Self);
+        }
     }
 
     // An operator's action: carried out (and shared) like any transition, answered with the new state.
@@ -393,6 +429,12 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     /// <summary>Operator: change the node's configured weight (1..256). Answers the new state.</summary>
     public sealed record SetWeight(int Weight);
+
+    /// <summary>The node was removed from the node set: finish the tries in flight, then stop.</summary>
+    public sealed record Retire
+    {
+        public static Retire Instance { get; } = new();
+    }
 
     /// <summary>Another member of the cluster learnt this about the node.</summary>
     public sealed record Adopt(NodeMark Mark);

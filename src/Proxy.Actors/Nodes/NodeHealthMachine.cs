@@ -61,6 +61,10 @@ public sealed record NodeHealthMachine
     public static NodeHealthMachine Start(string node, int configuredWeight, HealthSettings settings) =>
         new(node, settings, configuredWeight);
 
+    /// <summary>A node added at run time: restoring from weight 1, like a node whose overload mark lifts.</summary>
+    public static NodeHealthMachine StartCold(string node, int configuredWeight, HealthSettings settings) =>
+        new(node, settings, configuredWeight) { State = NodeHealth.Restoring, Weight = WeightSteps.Marked };
+
     /// <summary>A node coming back (a restarted actor) under an operator's earlier word: drained stays drained.</summary>
     public static NodeHealthMachine Resume(string node, OperatorOverride decided, HealthSettings settings) =>
         new(node, settings, decided.ConfiguredWeight) { State = decided.Drained ? NodeHealth.Drained : NodeHealth.Healthy };

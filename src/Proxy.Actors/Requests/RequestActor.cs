@@ -15,24 +15,22 @@ namespace Proxy.Actors.Requests;
 public sealed class RequestActor : UntypedActor
 {
     private readonly RequestSettings _settings;
-    private readonly NodeRoster _roster;
     private readonly NodeBalancer _balancer;
     private readonly List<Attempt> _attempts = new(2);
     private readonly int[] _tried;
-    private readonly IReadOnlyList<Attempt>[] _answeredFirst;
+    private NodeTarget? _first;
+    private NodeTarget? _current;
     private DateTime _startedUtc;
     private long _served;
     private ProxyRequest? _request;
     private TaskCompletionSource<RequestOutcome>? _completion;
     private int _triedCount;
 
-    private RequestActor(RequestSettings settings, NodeRoster roster, NodeBalancer balancer, IReadOnlyList<Attempt>[] answeredFirst)
+    private RequestActor(RequestSettings settings, NodeBalancer balancer)
     {
         _settings = settings;
-        _roster = roster;
         _balancer = balancer;
-        _tried = new int[Math.Min(roster.Nodes.Count, settings.MaxRedispatch + 1)];
-        _answeredFirst = answeredFirst;
+        _tried = new int[settings.MaxRedispatch + 1];
     }
 
     private ProxyRequest Request => _request!;
@@ -43,8 +41,8 @@ public sealed class RequestActor : UntypedActor
     /// once: Props, their producer and a mailbox deployment per request were a measurable share of
     /// the per-request allocations.
     /// </summary>
-    public static Props Props(RequestSettings settings, NodeRoster roster, NodeBalancer balancer) =>
-        Akka.Actor.Props.CreateBy(new Producer(settings, roster, balancer)).WithMailbox(RequestMailbox.Id);
+    public static Props Props(RequestSettings settings, NodeBalancer balancer) =>
+        Akka.Actor.Props.CreateBy(new Producer(settings, balancer)).WithMailbox(RequestMailbox.Id);
 
     // An UntypedActor with a switch: a ReceiveActor builds its match handlers per instance, and a
     // shard starts a new RequestActor whenever none of its own is idle (a burst starts many).
@@ -104,6 +102,8 @@ public sealed class RequestActor : UntypedActor
         _startedUtc = DateTime.UtcNow;
         _attempts.Clear();
         _triedCount = 0;
+        _first = null;
+        _current = null;
         if (!TryNext())
         {
             Complete(new Refused(502, "no node available", null, _attempts.ToArray()));
@@ -121,7 +121,7 @@ public sealed class RequestActor : UntypedActor
         if (_attempts.Count == 0)
         {
             // The common outcome, answered by the first node tried: its attempts list is shared, one per node.
-            Complete(new Delivered(answered.Answer, _answeredFirst[_tried[0]]));
+            Complete(new Delivered(answered.Answer, _first!.AnsweredFirst));
             return;
         }
 
@@ -155,7 +155,7 @@ public sealed class RequestActor : UntypedActor
     }
 
     private bool IsCurrent(TryOutcome outcome) =>
-        _completion is not null && _triedCount > 0 && outcome.Node == _roster.Names[_tried[_triedCount - 1]];
+        _completion is not null && _current is not null && outcome.Node == _current.Name;
 
     private void TryNextOr(bool redispatchable, TryOutcome last)
     {
@@ -184,14 +184,16 @@ public sealed class RequestActor : UntypedActor
             return false;
         }
 
-        var node = _balancer.Pick(_tried.AsSpan(0, _triedCount));
-        if (node < 0)
+        var node = _balancer.Pick(_tried.AsSpan(0, _triedCount), out var target);
+        if (node < 0 || target is null)
         {
             return false;
         }
 
         _tried[_triedCount++] = node;
-        _roster.Nodes[node].Tell(new NodeActor.Forward(Request));
+        _current = target;
+        _first ??= target;
+        target.Actor.Tell(new NodeActor.Forward(Request));
         return true;
     }
 
@@ -220,14 +222,11 @@ public sealed class RequestActor : UntypedActor
     // A producer instead of an expression tree, which Akka would take apart (and reflect over) on
     // every actor it creates. It also builds, once for all its RequestActors, the immutable attempts
     // list of a request its first node answered, per node.
-    private sealed class Producer(RequestSettings settings, NodeRoster roster, NodeBalancer balancer) : IIndirectActorProducer
+    private sealed class Producer(RequestSettings settings, NodeBalancer balancer) : IIndirectActorProducer
     {
-        private readonly IReadOnlyList<Attempt>[] _answeredFirst =
-            roster.Names.Select(name => (IReadOnlyList<Attempt>)[new Attempt(name, "answered")]).ToArray();
-
         public Type ActorType => typeof(RequestActor);
 
-        public ActorBase Produce() => new RequestActor(settings, roster, balancer, _answeredFirst);
+        public ActorBase Produce() => new RequestActor(settings, balancer);
 
         public void Release(ActorBase actor)
         {

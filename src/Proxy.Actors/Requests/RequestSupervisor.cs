@@ -34,10 +34,17 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash, IWith
         _balancer = balancer;
         RequestMailbox.EnsureDefined(Context.System);
 
-        // Until the node roster arrives, hold requests back rather than refuse them.
+        // Until the node roster arrives (the NodeActors exist), hold requests back rather than
+        // refuse them. RequestActors find the nodes in the balancer's table, which follows the
+        // node set as it changes (ADR 0015); a roster names a slot only where none is named yet.
         Receive<NodeRoster>(roster =>
         {
-            _requestProps = RequestActor.Props(_settings, roster, _balancer);
+            for (var i = 0; i < roster.Nodes.Count; i++)
+            {
+                _balancer.Attach(roster.Slots[i], new NodeTarget(roster.Nodes[i], roster.Names[i]));
+            }
+
+            _requestProps = RequestActor.Props(_settings, _balancer);
             Become(Ready);
             Stash.UnstashAll();
         });

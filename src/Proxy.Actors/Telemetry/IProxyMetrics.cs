@@ -17,6 +17,16 @@ public interface IProxyMetrics
 
     /// <summary>A node's in-flight count changed.</summary>
     void InFlightChanged(string node, int inFlight);
+
+    /// <summary>A node was added at run time.</summary>
+    void NodeAdded(string node)
+    {
+    }
+
+    /// <summary>A node removed at run time has stopped: its series are no longer exported.</summary>
+    void NodeRemoved(string node)
+    {
+    }
 }
 
 /// <summary>Metrics that go nowhere (tests, tools).</summary>

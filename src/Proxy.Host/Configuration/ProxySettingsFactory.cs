@@ -267,32 +267,39 @@ public static class ProxySettingsFactory
         {
             var node = nodes[i];
             var prefix = $"Proxy:Nodes:{i}";
-            if (string.IsNullOrWhiteSpace(node.Name))
+            var settings = ValidateNode(node, prefix);
+            if (seen.TryGetValue(settings.Name, out var first))
             {
-                throw new ProxyConfigurationException($"{prefix}:Name", "is required");
+                throw new ProxyConfigurationException($"{prefix}:Name", $"duplicate node name '{settings.Name}' (also Proxy:Nodes:{first}:Name)");
             }
 
-            if (!Regex.IsMatch(node.Name, "^[A-Za-z0-9][A-Za-z0-9._-]*$"))
-            {
-                throw new ProxyConfigurationException($"{prefix}:Name", $"'{node.Name}' may hold only letters, digits, '.', '_' and '-'");
-            }
-
-            if (seen.TryGetValue(node.Name, out var first))
-            {
-                throw new ProxyConfigurationException($"{prefix}:Name", $"duplicate node name '{node.Name}' (also Proxy:Nodes:{first}:Name)");
-            }
-
-            seen[node.Name] = i;
-            if (!NodeAddress.TryParse(node.Address, out var address, out var error))
-            {
-                throw new ProxyConfigurationException($"{prefix}:Address", error);
-            }
-
-            InRange($"{prefix}:Weight", node.Weight, MinWeight, MaxWeight);
-            result.Add(new NodeSettings(node.Name, address!, node.Weight, node.ReuseConnections));
+            seen[settings.Name] = i;
+            result.Add(settings);
         }
 
         return result;
+    }
+
+    /// <summary>One node's settings, checked as at start-up (also for a node added at run time); <paramref name="prefix"/> names it in errors.</summary>
+    public static NodeSettings ValidateNode(NodeOptions node, string prefix)
+    {
+        if (string.IsNullOrWhiteSpace(node.Name))
+        {
+            throw new ProxyConfigurationException($"{prefix}:Name", "is required");
+        }
+
+        if (!Regex.IsMatch(node.Name, "^[A-Za-z0-9][A-Za-z0-9._-]*$"))
+        {
+            throw new ProxyConfigurationException($"{prefix}:Name", $"'{node.Name}' may hold only letters, digits, '.', '_' and '-'");
+        }
+
+        if (!NodeAddress.TryParse(node.Address, out var address, out var error))
+        {
+            throw new ProxyConfigurationException($"{prefix}:Address", error);
+        }
+
+        InRange($"{prefix}:Weight", node.Weight, MinWeight, MaxWeight);
+        return new NodeSettings(node.Name, address!, node.Weight, node.ReuseConnections);
     }
 
     private static IReadOnlyList<ClassifierSpec> CreateClassifiers(IConfigurationSection section, ClassifierTypes types, List<string> warnings)

@@ -23,6 +23,11 @@ public static class DebugEndpoints
         debug.UseEndpoints(MapEndpoints);
     }
 
+    private static readonly System.Text.Json.JsonSerializerOptions NodeJson = new(System.Text.Json.JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+
     private static void MapEndpoints(IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
@@ -50,6 +55,46 @@ public static class DebugEndpoints
             var reports = await nodes.ReadAsync(cancellationToken);
             return Results.Json(new NodesDocument(reports.Select(NodeDocument.From).ToArray()));
         });
+
+        // Live topology (ADR 0015): add a node (it starts cold), remove one gracefully.
+        endpoints.MapPost("/debug/nodes", async (HttpContext context, NodeStatusReader nodes, CancellationToken cancellationToken) =>
+        {
+            NodeOptions? request;
+            try
+            {
+                request = await context.Request.ReadFromJsonAsync<NodeOptions>(NodeJson, cancellationToken);
+            }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or BadHttpRequestException)
+            {
+                return Results.Json(new ErrorDocument($"the body must be a JSON object {{\"name\",\"address\",\"weight\"}}: {ex.Message}"), statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            NodeSettings node;
+            try
+            {
+                node = ProxySettingsFactory.ValidateNode(request ?? new NodeOptions(), "node");
+            }
+            catch (ProxyConfigurationException ex)
+            {
+                return Results.Json(new ErrorDocument(ex.Message), statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            return await nodes.ChangeAsync(new NodeSupervisor.AddNode(node), cancellationToken) switch
+            {
+                NodeSupervisor.NodeAdded added => await nodes.AdministerAsync(added.Name, NodeActor.GetNodeState.Instance, cancellationToken) is { } report
+                    ? Results.Json(NodeDocument.From(report), statusCode: StatusCodes.Status201Created)
+                    : Results.StatusCode(StatusCodes.Status201Created),
+                NodeSupervisor.NodeChangeRefused refused => Results.Json(new ErrorDocument(refused.Message), statusCode: StatusCodes.Status409Conflict),
+                var other => Results.Json(new ErrorDocument($"unexpected answer {other}"), statusCode: StatusCodes.Status500InternalServerError),
+            };
+        });
+        endpoints.MapDelete("/debug/nodes/{name}", async (string name, NodeStatusReader nodes, CancellationToken cancellationToken) =>
+            await nodes.ChangeAsync(new NodeSupervisor.RemoveNode(name), cancellationToken) switch
+            {
+                NodeSupervisor.NodeRemoved removed => Results.Json(new RemovedDocument(removed.Name, "removed: no new tries; it stops once its tries in flight end")),
+                NodeSupervisor.NodeChangeRefused refused => Results.Json(new ErrorDocument(refused.Message), statusCode: StatusCodes.Status404NotFound),
+                var other => Results.Json(new ErrorDocument($"unexpected answer {other}"), statusCode: StatusCodes.Status500InternalServerError),
+            });
 
         endpoints.MapPost("/debug/nodes/{name}/drain", (string name, NodeStatusReader nodes, CancellationToken cancellationToken) =>
             AdministerAsync(nodes, name, NodeActor.Drain.Instance, cancellationToken));
@@ -184,6 +229,8 @@ public static class DebugEndpoints
     /// <c>rejoining</c> (between membership incarnations, ADR 0014).
     /// </summary>
     public sealed record ClusterDocument(string Self, bool Clustered, string Status, int Incarnation, string? Leader, IReadOnlyList<ClusterMember> Members, IReadOnlyList<string> Expected);
+
+    public sealed record RemovedDocument(string Removed, string State);
 
     public sealed record ClusterMember(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable);
 }

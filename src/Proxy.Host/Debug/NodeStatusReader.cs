@@ -9,17 +9,18 @@ public sealed class NodeStatusReader(IRequiredActor<NodeSupervisor> nodeSupervis
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(2);
 
-    private NodeRoster? _roster;
-
+    /// <summary>The nodes as they are now (the set changes at run time, so it is asked for each time).</summary>
     public async Task<NodeRoster> RosterAsync(CancellationToken cancellationToken)
     {
-        if (_roster is { } roster)
-        {
-            return roster;
-        }
-
         var supervisor = await nodeSupervisor.GetAsync(cancellationToken).ConfigureAwait(false);
-        return _roster = await supervisor.Ask<NodeRoster>(NodeSupervisor.GetRoster.Instance, AskTimeout, cancellationToken).ConfigureAwait(false);
+        return await supervisor.Ask<NodeRoster>(NodeSupervisor.GetRoster.Instance, AskTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Asks the NodeSupervisor to add or remove a node; answers what it said.</summary>
+    public async Task<object> ChangeAsync(object change, CancellationToken cancellationToken)
+    {
+        var supervisor = await nodeSupervisor.GetAsync(cancellationToken).ConfigureAwait(false);
+        return await supervisor.Ask<object>(change, AskTimeout, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Sends an operator action to the named node; null when no node has that name.</summary>

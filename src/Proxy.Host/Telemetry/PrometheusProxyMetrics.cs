@@ -65,6 +65,26 @@ public sealed class PrometheusProxyMetrics : IProxyMetrics
 
     public void InFlightChanged(string node, int inFlight) => Node(node).InFlight.Set(inFlight);
 
+    // A node removed at run time: its series go, so dashboards do not show it frozen at its last value.
+    public void NodeRemoved(string node)
+    {
+        if (_nodes.TryRemove(node, out var instruments))
+        {
+            instruments.UpstreamSeconds.Remove();
+            instruments.Marks.Remove();
+            instruments.Weight.Remove();
+            instruments.InFlight.Remove();
+        }
+
+        foreach (var key in _triesByLabels.Keys.Where(k => string.Equals(k.Node, node, StringComparison.Ordinal)).ToArray())
+        {
+            if (_triesByLabels.TryRemove(key, out var tries))
+            {
+                tries.Remove();
+            }
+        }
+    }
+
     public void RequestCompleted(int status, int tries, TimeSpan duration)
     {
         _requestsByStatus.GetOrAdd(status, static (code, requests) => requests.WithLabels(Status(code)), _requests).Inc();

@@ -16,7 +16,6 @@ public sealed class RequestActorTests : TestKit
 
     private readonly TestProbe _a;
     private readonly TestProbe _b;
-    private readonly NodeRoster _roster;
     private readonly NodeBalancer _balancer = new([1, 1]);
 
     public RequestActorTests()
@@ -24,7 +23,8 @@ public sealed class RequestActorTests : TestKit
     {
         _a = CreateTestProbe("a");
         _b = CreateTestProbe("b");
-        _roster = new NodeRoster([_a.Ref, _b.Ref], ["a", "b"]);
+        _balancer.Attach(0, new NodeTarget(_a.Ref, "a"));
+        _balancer.Attach(1, new NodeTarget(_b.Ref, "b"));
     }
 
     private static ProxyRequest Request(string method, RequestBody? body = null) =>
@@ -35,7 +35,7 @@ public sealed class RequestActorTests : TestKit
     // The RequestActor is a child of the test actor, which so receives its Finished.
     private (IActorRef Actor, Task<RequestOutcome> Outcome) Start(ProxyRequest request, RequestSettings? settings = null)
     {
-        var actor = ChildActorOf(RequestActor.Props(settings ?? Settings, _roster, _balancer));
+        var actor = ChildActorOf(RequestActor.Props(settings ?? Settings, _balancer));
         return (actor, Dispatch(actor, request));
     }
 

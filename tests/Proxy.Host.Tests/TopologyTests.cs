@@ -1,0 +1,141 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Host.Tests;
+
+/// <summary>Nodes added and removed at run time through the admin API (issue 21).</summary>
+public sealed class TopologyTests : NodesTest
+{
+    public TopologyTests()
+        : base(3)
+    {
+    }
+
+    private TestNode N3 => Nodes[2];
+
+    private static JsonContent Node(string name, string address, int weight = 128) =>
+        JsonContent.Create(new { name, address, weight });
+
+    [Fact]
+    public async Task A_node_added_through_the_admin_api_starts_cold_and_serves_and_a_removed_one_is_gone()
+    {
+        await using var proxy = await ProxyHarness.StartAsync([N1], "--Proxy:Overload:RestoreInterval=100ms");
+
+        using var added = await proxy.Debug.PostAsync("/debug/nodes", Node("n3", N3.Address, 64));
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        var state = await added.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("n3", state.GetProperty("name").GetString());
+        Assert.Equal(64, state.GetProperty("configuredWeight").GetInt32());
+
+        // Cold, then whole: the restorer brings it to its weight; then it takes its share.
+        await proxy.AwaitNodeAsync("n3", n => Assert.Equal("healthy", n.GetProperty("state").GetString()));
+        for (var i = 0; i < 40; i++)
+        {
+            using var response = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.True(N3.Hits > 0);
+        Assert.Contains("proxy_node_weight{node=\"n3\"}", await proxy.Debug.GetStringAsync("/metrics"), StringComparison.Ordinal);
+
+        using var removed = await proxy.Debug.DeleteAsync("/debug/nodes/n3");
+        Assert.Equal(HttpStatusCode.OK, removed.StatusCode);
+        Assert.DoesNotContain("n3", (await proxy.NodesAsync()).Keys);
+        var hits = N3.Hits;
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(hits, N3.Hits);
+        await Eventually.AssertAsync(async () =>
+        {
+            Assert.DoesNotContain("node=\"n3\"", await proxy.Debug.GetStringAsync("/metrics"), StringComparison.Ordinal);
+            Assert.DoesNotContain("node=n3 ", await proxy.Debug.GetStringAsync("/debug/actors"), StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
+    public async Task The_admin_api_refuses_a_taken_name_a_bad_address_an_unknown_node_and_a_foreign_origin()
+    {
+        await using var proxy = await ProxyHarness.StartAsync([N1]);
+
+        using var taken = await proxy.Debug.PostAsync("/debug/nodes", Node("N1", N2.Address));
+        Assert.Equal(HttpStatusCode.Conflict, taken.StatusCode);
+        using var badAddress = await proxy.Debug.PostAsync("/debug/nodes", Node("n2", "ftp://10.0.0.1"));
+        Assert.Equal(HttpStatusCode.BadRequest, badAddress.StatusCode);
+        Assert.Contains("node:Address", await badAddress.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var badWeight = await proxy.Debug.PostAsync("/debug/nodes", Node("n2", N2.Address, 999));
+        Assert.Equal(HttpStatusCode.BadRequest, badWeight.StatusCode);
+        using var notJson = await proxy.Debug.PostAsync("/debug/nodes", new StringContent("name=n2", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, notJson.StatusCode);
+        using var unknown = await proxy.Debug.DeleteAsync("/debug/nodes/nope");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+
+        using var foreign = new HttpRequestMessage(HttpMethod.Delete, "/debug/nodes/n1");
+        foreign.Headers.Add("Origin", "http://evil.example");
+        using var refused = await proxy.Debug.SendAsync(foreign);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("n1", (await proxy.NodesAsync()).Keys);
+    }
+
+    [Fact]
+    public async Task Clients_looping_while_nodes_are_added_removed_and_reweighted_every_200ms_lose_no_call()
+    {
+        await using var proxy = await ProxyHarness.StartAsync([N1], "--Proxy:Overload:RestoreInterval=100ms");
+        using var stop = new CancellationTokenSource();
+        var failed = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var calls = 0;
+        var clients = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var response = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
+                Interlocked.Increment(ref calls);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    failed.Enqueue($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                }
+            }
+        })).ToArray();
+
+        for (var round = 0; round < 10; round++)
+        {
+            using (await proxy.Debug.PostAsync("/debug/nodes", Node("n2", N2.Address)))
+            {
+            }
+
+            await Task.Delay(200);
+            using (await proxy.Debug.PostAsync("/debug/nodes", Node("n3", N3.Address, 32)))
+            {
+            }
+
+            await Task.Delay(200);
+            using (await proxy.Debug.PostAsync($"/debug/nodes/n1/weight?value={(round % 2 == 0 ? 16 : 200)}", null))
+            {
+            }
+
+            await Task.Delay(200);
+            using (await proxy.Debug.DeleteAsync("/debug/nodes/n2"))
+            {
+            }
+
+            await Task.Delay(200);
+            using (await proxy.Debug.DeleteAsync("/debug/nodes/n3"))
+            {
+            }
+
+            await Task.Delay(200);
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(clients);
+        Assert.Empty(failed);
+        Assert.True(calls > 100, $"only {calls} calls");
+        Assert.True(N2.Hits > 0 && N3.Hits > 0, $"added nodes served nothing (n2 {N2.Hits}, n3 {N3.Hits})");
+    }
+}
