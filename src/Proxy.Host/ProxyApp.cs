@@ -83,8 +83,14 @@ public static class ProxyApp
     /// <summary>The host builder with configuration loaded; extend it, then call <see cref="Build(WebApplicationBuilder)"/>.</summary>
     public static WebApplicationBuilder CreateBuilder(string[] args)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = MapDemoSwitch(args) });
+        var (rest, configFile) = TakeConfigFile(args);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = MapDemoSwitch(rest) });
         ClassifierBuilderExtensions.Types(builder.Services);
+        if (configFile is not null)
+        {
+            builder.Services.AddSingleton(ConfigurationReloader.AddWatchedFile(builder.Configuration, configFile));
+        }
+
         return builder;
     }
 
@@ -140,6 +146,8 @@ public static class ProxyApp
         builder.Services.AddSingleton<NodeStatusReader>();
         builder.Services.AddHostedService<NativeMemoryTrimmer>();
         builder.Services.AddHostedService<SocketThreadScheduling>();
+        builder.Services.AddSingleton<ConfigurationReloader>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ConfigurationReloader>());
         if (settings.Cluster is not null)
         {
             builder.Services.AddSingleton<ClusterMembership>();
@@ -207,6 +215,30 @@ public static class ProxyApp
 
     // Above Fatal: Serilog has no "Off" level, and no event is ever this severe.
     private const Serilog.Events.LogEventLevel LevelOff = Serilog.Events.LogEventLevel.Fatal + 1;
+
+    // "--config PATH" or "--config=PATH": the watched JSON file (ADR 0015), not a configuration key.
+    private static (string[] Others, string? ConfigFile) TakeConfigFile(string[] args)
+    {
+        var rest = new List<string>(args.Length);
+        string? file = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--config")
+            {
+                file = i + 1 < args.Length ? args[++i] : throw new ProxyConfigurationException("--config", "needs a path: --config /etc/proxy/proxy.json");
+            }
+            else if (args[i].StartsWith("--config=", StringComparison.Ordinal))
+            {
+                file = args[i]["--config=".Length..];
+            }
+            else
+            {
+                rest.Add(args[i]);
+            }
+        }
+
+        return (rest.ToArray(), file);
+    }
 
     private static string[] MapDemoSwitch(string[] args) =>
         args.Select(a => a == "--demo" ? "--Proxy:Demo=true" : a).ToArray();

@@ -138,4 +138,82 @@ public sealed class TopologyTests : NodesTest
         Assert.True(calls > 100, $"only {calls} calls");
         Assert.True(N2.Hits > 0 && N3.Hits > 0, $"added nodes served nothing (n2 {N2.Hits}, n3 {N3.Hits})");
     }
+
+    [Fact]
+    public async Task Nodes_in_the_watched_config_file_change_live_and_an_invalid_change_is_refused_whole()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"proxy-{Guid.NewGuid():N}.json");
+        void Write(string json)
+        {
+            // As editors and config tools do: a whole new file moved into place.
+            var next = file + ".next";
+            File.WriteAllText(next, json);
+            File.Move(next, file, overwrite: true);
+        }
+
+        string Nodes(params (string Name, TestNode Node, int Weight)[] nodes) =>
+            "{\"Proxy\":{\"Overload\":{\"RestoreInterval\":\"100ms\"},\"Nodes\":["
+            + string.Join(",", nodes.Select(n => $"{{\"Name\":\"{n.Name}\",\"Address\":\"{n.Node.Address}\",\"Weight\":{n.Weight}}}"))
+            + "]}}";
+
+        Write(Nodes(("n1", N1, 128)));
+        await using var proxy = ProxyProcess.Start("--config", file);
+        await proxy.WaitUntilServingAsync();
+        using var http = new HttpClient { BaseAddress = proxy.Debug };
+
+        Write(Nodes(("n1", N1, 128), ("n2", N2, 64)));
+        await Eventually.AssertAsync(async () =>
+        {
+            var doc = await http.GetFromJsonAsync<JsonElement>("/debug/nodes");
+            Assert.Contains(doc.GetProperty("nodes").EnumerateArray(), n => n.GetProperty("name").GetString() == "n2");
+            Assert.Equal("applied", doc.GetProperty("reload").GetProperty("result").GetString());
+        });
+
+        // One bad value refuses the whole change: n3 is not added either.
+        Write(Nodes(("n1", N1, 128), ("n2", N2, 999), ("n3", N3, 128)));
+        await Eventually.AssertAsync(async () =>
+        {
+            var doc = await http.GetFromJsonAsync<JsonElement>("/debug/nodes");
+            Assert.Equal("refused", doc.GetProperty("reload").GetProperty("result").GetString());
+            Assert.Contains("Proxy:Nodes:1:Weight", doc.GetProperty("reload").GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.Equal(["n1", "n2"], doc.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("name").GetString()));
+        });
+        await proxy.WaitForOutputAsync("Configuration change refused, the running configuration stays");
+
+        Write("{ this is not json");
+        await Eventually.AssertAsync(async () =>
+            Assert.Contains("cannot be read", (await http.GetFromJsonAsync<JsonElement>("/debug/nodes")).GetProperty("reload").GetProperty("message").GetString(), StringComparison.Ordinal));
+
+        Write(Nodes(("n2", N2, 32)));
+        await Eventually.AssertAsync(async () =>
+        {
+            var doc = await http.GetFromJsonAsync<JsonElement>("/debug/nodes");
+            var node = Assert.Single(doc.GetProperty("nodes").EnumerateArray());
+            Assert.Equal("n2", node.GetProperty("name").GetString());
+            Assert.Equal(32, node.GetProperty("configuredWeight").GetInt32());
+        });
+        using var response = await new HttpClient().PostAsync(new Uri(proxy.Client, "/RPC2"), XmlRpcCall());
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        // SIGHUP reads every source again; nothing changed, and it says so.
+        System.Diagnostics.Process.Start("kill", ["-HUP", proxy.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        await proxy.WaitForOutputAsync("SIGHUP: reading the configuration again");
+        await proxy.WaitForOutputAsync("Configuration change applied: no node changed");
+        File.Delete(file);
+    }
+
+    [Fact]
+    public async Task A_config_file_that_is_missing_or_not_json_stops_start_up_with_one_line()
+    {
+        var missing = await ProxyProcess.RunAsync("--config", "/nonexistent/proxy.json");
+        Assert.Equal(2, missing.Exit);
+        Assert.Contains("--config: '/nonexistent/proxy.json' does not exist", missing.Stderr, StringComparison.Ordinal);
+
+        var file = Path.Combine(Path.GetTempPath(), $"proxy-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, "{ nope");
+        var broken = await ProxyProcess.RunAsync("--config", file);
+        File.Delete(file);
+        Assert.Equal(2, broken.Exit);
+        Assert.Contains("cannot be read", broken.Stderr, StringComparison.Ordinal);
+    }
 }

@@ -50,10 +50,10 @@ public static class DebugEndpoints
             }
         });
 
-        endpoints.MapGet("/debug/nodes", async (NodeStatusReader nodes, CancellationToken cancellationToken) =>
+        endpoints.MapGet("/debug/nodes", async (NodeStatusReader nodes, ConfigurationReloader reloader, CancellationToken cancellationToken) =>
         {
             var reports = await nodes.ReadAsync(cancellationToken);
-            return Results.Json(new NodesDocument(reports.Select(NodeDocument.From).ToArray()));
+            return Results.Json(new NodesDocument(reports.Select(NodeDocument.From).ToArray(), reloader.Last));
         });
 
         // Live topology (ADR 0015): add a node (it starts cold), remove one gracefully.
@@ -209,7 +209,8 @@ public static class DebugEndpoints
         };
     }
 
-    public sealed record NodesDocument(IReadOnlyList<NodeDocument> Nodes);
+    /// <summary><c>reload</c>: the last configuration reload's outcome (null until one happens).</summary>
+    public sealed record NodesDocument(IReadOnlyList<NodeDocument> Nodes, ReloadResult? Reload);
 
     /// <summary>SPEC's fields, plus <c>observedBy</c>: which cluster member's observation set the state ("local" for this one).</summary>
     public sealed record NodeDocument(

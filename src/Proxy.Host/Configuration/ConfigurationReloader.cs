@@ -1,0 +1,245 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Primitives;
+using Proxy.Actors.Nodes;
+using Proxy.Host.Classification;
+using Proxy.Host.Debug;
+
+namespace Proxy.Host.Configuration;
+
+/// <summary>
+/// Applies configuration changes at run time (SPEC, ADR 0015): the <c>--config</c> file is watched,
+/// and SIGHUP re-reads every source. A change is validated whole, as at start-up; an invalid one is
+/// refused with one log line and the running configuration stays. Changes to <c>Proxy:Nodes</c>
+/// apply at once (nodes added start cold, nodes removed finish their tries, weights change); a
+/// change to any other key is logged as needing a restart.
+/// </summary>
+public sealed partial class ConfigurationReloader(
+    IConfiguration configuration,
+    ProxySettings started,
+    ClassifierTypes classifierTypes,
+    NodeStatusReader nodes,
+    ILogger<ConfigurationReloader> logger,
+    WatchedFile? watchedFile = null) : IHostedService, IDisposable
+{
+    private readonly SemaphoreSlim _applying = new(1, 1);
+    private IReadOnlyList<NodeSettings> _nodes = started.Nodes;
+    private Dictionary<string, string?> _restartKeys = RestartKeys(configuration);
+    private IDisposable? _watch;
+    private PosixSignalRegistration? _sighup;
+
+    /// <summary>The last reload's outcome, for <c>/debug/nodes</c> (null: none yet).</summary>
+    public ReloadResult? Last { get; private set; }
+
+    /// <summary>
+    /// Layers the JSON file over the other sources and watches it; a missing or unreadable file
+    /// stops start-up. Later, a file that cannot be read (a half-written save, bad JSON) is refused
+    /// like any invalid change, instead of escaping the file watcher's thread.
+    /// </summary>
+    public static WatchedFile AddWatchedFile(IConfigurationBuilder configuration, string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full))
+        {
+            throw new ProxyConfigurationException("--config", $"'{path}' does not exist");
+        }
+
+        var watched = new WatchedFile(path);
+        try
+        {
+            configuration.AddJsonFile(source =>
+            {
+                source.FileProvider = new PhysicalFileProvider(Path.GetDirectoryName(full)!);
+                source.Path = Path.GetFileName(full);
+                source.Optional = false;
+                source.ReloadOnChange = true;
+                source.ReloadDelay = 100;
+                source.OnLoadException = context =>
+                {
+                    if (watched.Loaded)
+                    {
+                        watched.Error = (context.Exception.InnerException ?? context.Exception).Message.ReplaceLineEndings(" ");
+                        context.Ignore = true;
+                    }
+                };
+            });
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            throw new ProxyConfigurationException("--config", $"'{path}' cannot be read: {(ex.InnerException ?? ex).Message.ReplaceLineEndings(" ")}");
+        }
+
+        watched.Loaded = true;
+        return watched;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _watch = ChangeToken.OnChange(configuration.GetReloadToken, () => _ = ApplyAsync());
+        if (!OperatingSystem.IsWindows() && configuration is IConfigurationRoot root)
+        {
+            _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+            {
+                context.Cancel = true;
+                LogSighup(logger);
+                root.Reload();
+            });
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _watch?.Dispose();
+        _sighup?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        _watch?.Dispose();
+        _sighup?.Dispose();
+        _applying.Dispose();
+    }
+
+    /// <summary>Validates the configuration as it now reads and applies what changed; answers the outcome.</summary>
+    public async Task<ReloadResult> ApplyAsync()
+    {
+        await _applying.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (watchedFile?.TakeError() is { } unreadable)
+            {
+                var reason = $"--config: '{watchedFile.Path}' cannot be read: {unreadable}";
+                LogRefused(logger, reason);
+                return Last = new ReloadResult(DateTimeOffset.UtcNow, "refused", reason);
+            }
+
+            ProxySettings next;
+            try
+            {
+                next = ProxySettingsFactory.Create(configuration, classifierTypes);
+            }
+            catch (ProxyConfigurationException ex)
+            {
+                LogRefused(logger, ex.Message);
+                return Last = new ReloadResult(DateTimeOffset.UtcNow, "refused", ex.Message);
+            }
+
+            var changes = await ApplyNodesAsync(next.Nodes).ConfigureAwait(false);
+            var restartKeys = RestartKeys(configuration);
+            var needRestart = restartKeys.Where(k => !_restartKeys.TryGetValue(k.Key, out var v) || v != k.Value).Select(k => k.Key)
+                .Concat(_restartKeys.Keys.Where(k => !restartKeys.ContainsKey(k)))
+                .Select(k => k.Contains(":Classifiers", StringComparison.OrdinalIgnoreCase) ? "Proxy:Classifiers" : k)
+                .Distinct(StringComparer.OrdinalIgnoreCase)
+                .ToArray();
+            _restartKeys = restartKeys;
+            if (needRestart.Length > 0)
+            {
+                LogNeedsRestart(logger, string.Join(", ", needRestart));
+            }
+
+            var summary = changes.Count == 0 ? "no node changed" : string.Join("; ", changes);
+            LogApplied(logger, summary);
+            return Last = new ReloadResult(DateTimeOffset.UtcNow, "applied", needRestart.Length == 0 ? summary : $"{summary}; needs a restart to apply: {string.Join(", ", needRestart)}");
+        }
+        finally
+        {
+            _applying.Release();
+        }
+    }
+
+    private async Task<List<string>> ApplyNodesAsync(IReadOnlyList<NodeSettings> next)
+    {
+        var changes = new List<string>();
+        var before = _nodes.ToDictionary(n => n.Name, StringComparer.OrdinalIgnoreCase);
+        var after = next.ToDictionary(n => n.Name, StringComparer.OrdinalIgnoreCase);
+        foreach (var gone in before.Keys.Where(n => !after.ContainsKey(n)))
+        {
+            await nodes.ChangeAsync(new NodeSupervisor.RemoveNode(gone), CancellationToken.None).ConfigureAwait(false);
+            changes.Add($"removed {gone}");
+        }
+
+        foreach (var node in next)
+        {
+            if (!before.TryGetValue(node.Name, out var old))
+            {
+                await AddAsync(node).ConfigureAwait(false);
+                changes.Add($"added {node.Name}");
+            }
+            else if (old.Address.Original != node.Address.Original || old.ReuseConnections != node.ReuseConnections)
+            {
+                // Another address is another node: the old one finishes its tries, then the new starts cold.
+                await nodes.ChangeAsync(new NodeSupervisor.RemoveNode(node.Name), CancellationToken.None).ConfigureAwait(false);
+                await AddAsync(node).ConfigureAwait(false);
+                changes.Add($"replaced {node.Name} ({old.Address.Original} -> {node.Address.Original})");
+            }
+            else if (old.Weight != node.Weight)
+            {
+                await nodes.AdministerAsync(node.Name, new NodeActor.SetWeight(node.Weight), CancellationToken.None).ConfigureAwait(false);
+                changes.Add($"{node.Name} weight {old.Weight} -> {node.Weight}");
+            }
+        }
+
+        _nodes = next;
+        return changes;
+    }
+
+    // A node of the same name that is still finishing its tries holds the name: wait for it.
+    private async Task AddAsync(NodeSettings node)
+    {
+        var deadline = DateTime.UtcNow + started.Forwarding.ResponseTimeout + TimeSpan.FromSeconds(5);
+        while (await nodes.ChangeAsync(new NodeSupervisor.AddNode(node), CancellationToken.None).ConfigureAwait(false) is NodeSupervisor.NodeChangeRefused refused)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                LogNotAdded(logger, node.Name, refused.Message);
+                return;
+            }
+
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+    }
+
+    // Everything under Proxy but the nodes: these apply only at start-up.
+    private static Dictionary<string, string?> RestartKeys(IConfiguration configuration) =>
+        configuration.GetSection("Proxy").AsEnumerable()
+            .Where(k => k.Value is not null && !k.Key.StartsWith("Proxy:Nodes:", StringComparison.OrdinalIgnoreCase))
+            .ToDictionary(k => k.Key, k => k.Value, StringComparer.OrdinalIgnoreCase);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "SIGHUP: reading the configuration again")]
+    private static partial void LogSighup(ILogger logger);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Error, Message = "Configuration change refused, the running configuration stays: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 22, Level = LogLevel.Information, Message = "Configuration change applied: {Changes}")]
+    private static partial void LogApplied(ILogger logger, string changes);
+
+    [LoggerMessage(EventId = 23, Level = LogLevel.Warning, Message = "Configuration change needs a restart to apply (the running values stay): {Keys}")]
+    private static partial void LogNeedsRestart(ILogger logger, string keys);
+
+    [LoggerMessage(EventId = 24, Level = LogLevel.Error, Message = "Node {Node} could not be added: {Reason}")]
+    private static partial void LogNotAdded(ILogger logger, string node, string reason);
+}
+
+/// <summary>The <c>--config</c> file, and why it could not be read at its last change (if it could not).</summary>
+public sealed class WatchedFile(string path)
+{
+    private string? _error;
+
+    public string Path { get; } = path;
+
+    internal bool Loaded { get; set; }
+
+    internal string? Error
+    {
+        set => Volatile.Write(ref _error, value);
+    }
+
+    internal string? TakeError() => Interlocked.Exchange(ref _error, null);
+}
+
+/// <summary>A reload's outcome: <c>applied</c> or <c>refused</c>, when, and what (or why).</summary>
+public sealed record ReloadResult(DateTimeOffset At, string Result, string Message);
