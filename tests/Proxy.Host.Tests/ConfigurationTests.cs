@@ -232,6 +232,24 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task A_demo_port_in_use_stops_start_up_with_one_line_for_the_demo_and_for_a_demo_node()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+
+        var demo = await ProxyProcess.RunAsync(
+            "--demo", $"--Demo:Ports:0={port}", $"--Demo:Ports:1={Proxy.Testing.FreePort.Next()}",
+            $"--Proxy:Listen=http://127.0.0.1:{Proxy.Testing.FreePort.Next()}", $"--Proxy:Debug:Listen=http://127.0.0.1:{Proxy.Testing.FreePort.Next()}");
+        Assert.Equal(2, demo.Exit);
+        Assert.Contains($"Demo:Ports:0: cannot listen on 127.0.0.1:{port}", Assert.Single(demo.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+
+        var node = await ProxyProcess.RunAsync("--demo-node", "--Demo:Name=d", $"--Demo:Listen=http://127.0.0.1:{port}");
+        Assert.Equal(2, node.Exit);
+        Assert.Contains($"Demo:Listen: cannot listen on 127.0.0.1:{port}", Assert.Single(node.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Help_names_the_commands_and_where_the_settings_are()
     {
         var (exit, stdout, _) = await ProxyProcess.RunAsync("--help");

@@ -40,7 +40,23 @@ internal sealed class DemoNodes(ProxySettings settings, ILogger<DemoNodes> logge
     public static async Task<int> RunOneAsync(string[] args)
     {
         var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
-        var app = CreateNode(configuration["Demo:Name"] ?? "demo", configuration["Demo:Listen"] ?? "http://0.0.0.0:9001");
+        var listen = configuration["Demo:Listen"] ?? "http://0.0.0.0:9001";
+        try
+        {
+            Hosting.PortCheck.EnsureFree("Demo:Listen", listen);
+        }
+        catch (Configuration.ProxyConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 2;
+        }
+        catch (FormatException ex)
+        {
+            await Console.Error.WriteLineAsync($"invalid configuration: Demo:Listen: '{listen}' is not a URL: {ex.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        var app = CreateNode(configuration["Demo:Name"] ?? "demo", listen);
         await app.RunAsync().ConfigureAwait(false);
         return 0;
     }

@@ -11,7 +11,8 @@ internal static class HealthCheck
     public static async Task<int> RunAsync(string[] args)
     {
         var configuration = new ConfigurationBuilder()
-            .SetBasePath(AppContext.BaseDirectory)
+            // The proxy's content root is its working directory: read the same appsettings.json.
+            .SetBasePath(Directory.GetCurrentDirectory())
             .AddJsonFile("appsettings.json", optional: true)
             .AddEnvironmentVariables()
             .AddCommandLine(args)

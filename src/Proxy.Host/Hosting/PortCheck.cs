@@ -22,6 +22,19 @@ internal static class PortCheck
         {
             EnsureFree("Proxy:Cluster:Port", cluster.Host, cluster.Port);
         }
+
+        for (var i = 0; settings.Demo && i < settings.DemoNodes.Count; i++)
+        {
+            var demo = Microsoft.AspNetCore.Http.BindingAddress.Parse(settings.DemoNodes[i].Address);
+            EnsureFree($"Demo:Ports:{i}", demo.Host, demo.Port);
+        }
+    }
+
+    /// <summary>For <c>--demo-node</c>: its one listener, checked the same way.</summary>
+    public static void EnsureFree(string key, string url)
+    {
+        var address = Microsoft.AspNetCore.Http.BindingAddress.Parse(url);
+        EnsureFree(key, address.Host, address.Port);
     }
 
     private static void EnsureFree(string key, string host, int port)
