@@ -17,7 +17,7 @@ figures = {}
 for path in sorted(glob.glob(sys.argv[1] + "/round*.log")):
     test = None
     for line in open(path):
-        m = re.match(r"\s+Passed Proxy\.Host\.Tests\.FleetTests\.(\w+)", line)
+        m = re.match(r"\s+Passed Proxy\.Host\.Tests\.FleetTests\.(.+?) \[", line)
         if m:
             test = m.group(1)
             continue
