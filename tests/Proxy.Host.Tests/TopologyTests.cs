@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using Proxy.Testing;
 using Xunit;
 
@@ -215,5 +216,60 @@ public sealed class TopologyTests : NodesTest
         File.Delete(file);
         Assert.Equal(2, broken.Exit);
         Assert.Contains("cannot be read", broken.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_new_classifier_chain_in_the_watched_file_judges_new_tries_while_clients_keep_calling()
+    {
+        // n1 answers "BUSY" with a 200: the default chain (the XML-RPC fault rule) delivers it.
+        N1.Handle(ctx => Results.Text("BUSY", "text/plain").ExecuteAsync(ctx));
+        var file = Path.Combine(Path.GetTempPath(), $"proxy-{Guid.NewGuid():N}.json");
+        var nodes = $"\"Nodes\":[{{\"Name\":\"n1\",\"Address\":\"{N1.Address}\"}},{{\"Name\":\"n2\",\"Address\":\"{N2.Address}\"}}]";
+        void Write(string json)
+        {
+            var next = file + ".next";
+            File.WriteAllText(next, json);
+            File.Move(next, file, overwrite: true);
+        }
+
+        Write($"{{\"Proxy\":{{{nodes}}}}}");
+        await using var proxy = ProxyProcess.Start("--config", file);
+        await proxy.WaitUntilServingAsync();
+        using var http = new HttpClient();
+        using (var before = await http.GetAsync(new Uri(proxy.Client, "/a")))
+        using (var again = await http.GetAsync(new Uri(proxy.Client, "/b")))
+        {
+            Assert.Contains("BUSY", await before.Content.ReadAsStringAsync() + await again.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using var stop = new CancellationTokenSource();
+        var failed = 0;
+        var looping = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var response = await http.GetAsync(new Uri(proxy.Client, "/loop"));
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref failed);
+                }
+            }
+        });
+
+        Write($"{{\"Proxy\":{{{nodes},\"Classifiers\":[{{\"Name\":\"busy\",\"Type\":\"BodyRegex\",\"Pattern\":\"BUSY\",\"Verdict\":\"Overloaded\"}}]}}}}");
+        await proxy.WaitForOutputAsync("Configuration change applied: classifier chain [busy]");
+
+        // From now on "BUSY" marks n1 and is redispatched: no client sees it.
+        await Eventually.AssertAsync(async () =>
+        {
+            using var response = await http.GetAsync(new Uri(proxy.Client, "/c"));
+            Assert.DoesNotContain("BUSY", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Equal("overloaded", (await http.GetFromJsonAsync<JsonElement>(new Uri(proxy.Debug, "/debug/nodes")))
+                .GetProperty("nodes").EnumerateArray().First(n => n.GetProperty("name").GetString() == "n1").GetProperty("state").GetString());
+        });
+        await stop.CancelAsync();
+        await looping;
+        Assert.Equal(0, failed);
+        File.Delete(file);
     }
 }

@@ -42,7 +42,7 @@ public sealed class NodeForwarder : IDisposable
     private volatile HttpMessageInvoker _invoker;
 
     // The chain's tests for an answer it can only judge whole (ClassifierSpec.NeedsWholeAnswer).
-    private readonly Func<IAnswerView, bool>[] _needsWholeAnswer;
+    private volatile Func<IAnswerView, bool>[] _needsWholeAnswer;
 
     public NodeForwarder(NodeSettings node, ForwardingSettings settings, IEnumerable<Func<IAnswerView, bool>>? needsWholeAnswer = null)
     {
@@ -100,6 +100,9 @@ public sealed class NodeForwarder : IDisposable
 
         return null;
     }
+
+    /// <summary>A new classifier chain's tests for an answer it must judge whole (a configuration reload).</summary>
+    public void UseChain(IEnumerable<Func<IAnswerView, bool>> needsWholeAnswer) => _needsWholeAnswer = needsWholeAnswer.ToArray();
 
     /// <summary>One try. Never throws: it ends with an answer to classify, or a failure.</summary>
     // Pooled: a try's state machine was, with the request handler's (which Kestrel's delegate
@@ -229,7 +232,7 @@ public sealed class NodeForwarder : IDisposable
 
     private bool NeedsWholeAnswer(UpstreamAnswer answer)
     {
-        foreach (var needsWhole in _needsWholeAnswer)
+        foreach (var needsWhole in _needsWholeAnswer.AsSpan())
         {
             try
             {

@@ -30,8 +30,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly IActorRef _restorer;
     private readonly IProxyMetrics _metrics;
     private readonly IActorRef _cluster;
-    private readonly TryRoute _route;
-    private readonly IActorRef[][] _classifiers;
+    private readonly NodeForwarder _forwarder;
+    private TryRoute _route;
     private readonly OperatorOverrideKeeper _overrides;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -83,9 +83,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
         // A restarted NodeActor adopts the classifiers its previous incarnation left running (see
         // PreRestart): tries still in flight hold their references.
-        var lanes = classifiers.Count == 0 ? 0 : JudgingLanes.DefaultCount;
-        _classifiers = Enumerable.Range(0, lanes).Select(lane => classifiers.Select(c => AdoptOrStart(c, lane)).ToArray()).ToArray();
-        _route = new TryRoute(forwarder, node.Name, new JudgingLanes(_classifiers, classifiers.Select(c => c.Screen).ToArray()));
+        _forwarder = forwarder;
+        _route = BuildRoute(overrides.Chain ?? new ClassifierChain(classifiers, 0));
 
         Receive<Forward>(HandleForward);
         Receive<TryCompleted>(HandleCompleted);
@@ -105,15 +104,52 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(NodeActor),
             $"node={_node.Name} state={_health.State} weight={_health.EffectiveWeight}/{_health.ConfiguredWeight} inFlight={_inFlight} requests={_requests} overloads={_overloads} failures={_failures}",
-            _classifiers.SelectMany(lane => lane).ToArray())));
+            _route.Classifiers.SelectMany(lane => lane).ToArray())));
+        Receive<ReplaceClassifiers>(ReplaceChain);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    // Lane 0 is /classifier-<rule>, lane k /classifier-<rule>~k ('~' is never in a rule's name).
-    private static IActorRef AdoptOrStart(ClassifierSpec classifier, int lane)
+    // The chain's classifier actors, one lane per JudgingLanes slot, adopted from a previous
+    // incarnation where it left them running.
+    private TryRoute BuildRoute(ClassifierChain chain)
     {
-        var name = lane == 0 ? "classifier-" + classifier.Name : $"classifier-{classifier.Name}~{lane}";
+        var lanes = chain.Rules.Count == 0 ? 0 : JudgingLanes.DefaultCount;
+        var classifiers = Enumerable.Range(0, lanes).Select(lane => chain.Rules.Select(c => AdoptOrStart(c, lane, chain.Generation)).ToArray()).ToArray();
+        return new TryRoute(_forwarder, _node.Name, new JudgingLanes(classifiers, chain.Rules.Select(c => c.Screen).ToArray()), classifiers);
+    }
+
+    // A new chain (a configuration reload): new tries judge with it at once; the old chain's actors
+    // stop once the last try that set out with them has concluded, so no verdict is lost.
+    private void ReplaceChain(ReplaceClassifiers replace)
+    {
+        var old = _route;
+        var chain = new ClassifierChain(replace.Rules, (_overrides.Chain?.Generation ?? 0) + 1);
+        _overrides.Chain = chain;
+        _route = BuildRoute(chain);
+        _log.Info("Node {0} judges with the new classifier chain [{1}]", _node.Name, string.Join(", ", chain.Rules.Select(r => r.Name)));
+        StopIfUnused(old);
+    }
+
+    private void StopIfUnused(TryRoute route)
+    {
+        if (route != _route && route.InFlight == 0)
+        {
+            // After a restart, a try's route can name actors the current chain adopted: keep those.
+            var current = _route.Classifiers.SelectMany(lane => lane).ToHashSet();
+            foreach (var classifier in route.Classifiers.SelectMany(lane => lane).Where(c => !current.Contains(c)))
+            {
+                Context.Stop(classifier);
+            }
+        }
+    }
+
+    // Lane 0 is /classifier-<rule>, lane k /classifier-<rule>~k ('~' is never in a rule's name); a
+    // chain replaced at run time gets its own names, /classifier-<rule>@<generation>[~k].
+    private static IActorRef AdoptOrStart(ClassifierSpec classifier, int lane, int generation)
+    {
+        var rule = generation == 0 ? classifier.Name : $"{classifier.Name}@{generation}";
+        var name = lane == 0 ? "classifier-" + rule : $"classifier-{rule}~{lane}";
         var kept = Context.Child(name);
         return kept.IsNobody() ? Context.ActorOf(classifier.Props, name) : kept;
     }
@@ -165,6 +201,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     {
         _requests++;
         _metrics.InFlightChanged(_node.Name, ++_inFlight);
+        _route.InFlight++;
         _ = ForwardAsync(_route, forward.Request, Sender, Self, Stopwatch.GetTimestamp());
     }
 
@@ -186,11 +223,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
         if (result.Answer is { } answer && !route.Lanes.IsEmpty && route.Lanes.TryEnter(answer, out var lane, out var first, out var rest))
         {
-            first.Tell(new ClassifierActor.Classify(answer, rest, new Judging(requester, answer, started, lane), Stopwatch.GetTimestamp()), self);
+            first.Tell(new ClassifierActor.Classify(answer, rest, new Judging(requester, answer, started, lane, route), Stopwatch.GetTimestamp()), self);
         }
         else
         {
-            self.Tell(new TryCompleted(requester, result, started));
+            self.Tell(new TryCompleted(requester, result, started, route));
         }
     }
 
@@ -198,23 +235,23 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     {
         if (completed.Result.Answer is not { } answer)
         {
-            Conclude(completed.Requester, completed.Result.Failure!, status: 0, completed.Started);
+            Conclude(completed.Requester, completed.Result.Failure!, status: 0, completed.Started, completed.Route);
         }
         else
         {
             // No rule of the chain could match it (their screens said so), or the chain is empty.
-            Conclude(completed.Requester, new Answered(_node.Name, answer), answer.Status, completed.Started);
+            Conclude(completed.Requester, new Answered(_node.Name, answer), answer.Status, completed.Started, completed.Route);
         }
     }
 
     private void HandleClassified(ClassifierActor.Classified classified)
     {
-        var (requester, answer, started, lane) = (Judging)classified.Ticket;
+        var (requester, answer, started, lane, route) = (Judging)classified.Ticket;
         lane.Leave();
         var status = answer.Status;
         if (classified.Verdict == Verdict.Deliver)
         {
-            Conclude(requester, new Answered(_node.Name, answer), status, started);
+            Conclude(requester, new Answered(_node.Name, answer), status, started, route);
             return;
         }
 
@@ -226,11 +263,18 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                 ? new Overloaded(_node.Name, classified.Rule!)
                 : new Failed(_node.Name, FailureKind.Classified, ReachedNode: true, $"classified as failed by rule '{classified.Rule}'"),
             status,
-            started);
+            started,
+            route);
     }
 
-    private void Conclude(IActorRef requester, TryOutcome outcome, int status, long started)
+    private void Conclude(IActorRef requester, TryOutcome outcome, int status, long started, TryRoute route)
     {
+        route.InFlight--;
+        if (route != _route)
+        {
+            StopIfUnused(route);
+        }
+
         _inFlight = Math.Max(0, _inFlight - 1);
         _metrics.InFlightChanged(_node.Name, _inFlight);
         _metrics.TryCompleted(_node.Name, Attempt.Describe(outcome), status, Stopwatch.GetElapsedTime(started));
@@ -439,13 +483,30 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     /// <summary>Another member of the cluster learnt this about the node.</summary>
     public sealed record Adopt(NodeMark Mark);
 
-    /// <summary>What a try needs once it runs off the actor: the connection pool and the classifier lanes.</summary>
-    private sealed record TryRoute(NodeForwarder Forwarder, string Node, JudgingLanes Lanes);
+    /// <summary>A new classifier chain for this node (a configuration reload).</summary>
+    public sealed record ReplaceClassifiers(IReadOnlyList<ClassifierSpec> Rules);
 
-    private sealed record TryCompleted(IActorRef Requester, ForwardResult Result, long Started);
+    /// <summary>
+    /// What a try needs once it runs off the actor: the connection pool and the classifier lanes of
+    /// the chain it set out with. <see cref="InFlight"/> counts those tries; only this actor touches it.
+    /// </summary>
+    private sealed class TryRoute(NodeForwarder forwarder, string node, JudgingLanes lanes, IActorRef[][] classifiers)
+    {
+        public NodeForwarder Forwarder { get; } = forwarder;
+
+        public string Node { get; } = node;
+
+        public JudgingLanes Lanes { get; } = lanes;
+
+        public IActorRef[][] Classifiers { get; } = classifiers;
+
+        public int InFlight { get; set; }
+    }
+
+    private sealed record TryCompleted(IActorRef Requester, ForwardResult Result, long Started, TryRoute Route);
 
     /// <summary>An answer out with the classifiers, and who waits for the outcome.</summary>
-    private sealed record Judging(IActorRef Requester, UpstreamAnswer Answer, long Started, JudgingLanes.Lane Lane);
+    private sealed record Judging(IActorRef Requester, UpstreamAnswer Answer, long Started, JudgingLanes.Lane Lane, TryRoute Route);
 
     private sealed record HalfOpen
     {

@@ -289,10 +289,22 @@ public sealed class OperatorOverrideKeeper
 {
     private volatile OperatorOverride? _last;
 
+    private volatile ClassifierChain? _chain;
+
     /// <summary>The last override an incarnation recorded, or null before the first one started.</summary>
     public OperatorOverride? Last
     {
         get => _last;
         set => _last = value;
     }
+
+    /// <summary>The classifier chain a reload gave the node (null: the one it was created with); a restart keeps it.</summary>
+    public ClassifierChain? Chain
+    {
+        get => _chain;
+        set => _chain = value;
+    }
 }
+
+/// <summary>A node's classifier chain and which replacement it is (0: as created).</summary>
+public sealed record ClassifierChain(IReadOnlyList<Classification.ClassifierSpec> Rules, int Generation);

@@ -20,7 +20,7 @@ namespace Proxy.Actors.Nodes;
 public sealed class NodeSupervisor : ReceiveActor
 {
     private readonly ForwardingSettings _forwarding;
-    private readonly IReadOnlyList<ClassifierSpec> _classifiers;
+    private IReadOnlyList<ClassifierSpec> _classifiers;
     private readonly NodeServices _services;
     private readonly Dictionary<string, Member> _members = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<IActorRef, Member> _retiring = [];
@@ -41,6 +41,18 @@ public sealed class NodeSupervisor : ReceiveActor
         Receive<AddNode>(AddNodeNow);
         Receive<RemoveNode>(RemoveNodeNow);
         Receive<Terminated>(StoppedNode);
+        Receive<ReplaceClassifiers>(replace =>
+        {
+            // Every node, and every node added from now on, judges with the new chain.
+            _classifiers = replace.Rules;
+            foreach (var member in _members.Values)
+            {
+                member.Forwarder.UseChain(WholeAnswerTests(replace.Rules));
+                member.Actor.Tell(new NodeActor.ReplaceClassifiers(replace.Rules));
+            }
+
+            Sender.Tell(new ClassifiersReplaced(replace.Rules.Count));
+        });
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(NodeSupervisor),
             $"nodes={_members.Count} retiring={_retiring.Count}",
@@ -64,7 +76,7 @@ public sealed class NodeSupervisor : ReceiveActor
 
     private Member Start(int slot, NodeSettings node, bool cold)
     {
-        var forwarder = new NodeForwarder(node, _forwarding, _classifiers.Select(c => c.NeedsWholeAnswer).OfType<Func<IAnswerView, bool>>());
+        var forwarder = new NodeForwarder(node, _forwarding, WholeAnswerTests(_classifiers));
 
         // Why an object handed down in the Props rather than a message: a restart re-runs the
         // NodeActor's constructor with these same arguments, and its PreStart publishes the
@@ -128,6 +140,9 @@ public sealed class NodeSupervisor : ReceiveActor
         }
     }
 
+    private static IEnumerable<Func<IAnswerView, bool>> WholeAnswerTests(IReadOnlyList<ClassifierSpec> rules) =>
+        rules.Select(c => c.NeedsWholeAnswer).OfType<Func<IAnswerView, bool>>();
+
     private void NodesChanged() =>
         _services.ClusterBridge?.Tell(new Clustering.ClusterBridge.NodesChanged(_members.Keys.ToHashSet(StringComparer.OrdinalIgnoreCase)));
 
@@ -147,6 +162,11 @@ public sealed class NodeSupervisor : ReceiveActor
 
     /// <summary>Remove this node gracefully. Answered with <see cref="NodeRemoved"/> or <see cref="NodeChangeRefused"/>.</summary>
     public sealed record RemoveNode(string Name);
+
+    /// <summary>Judge with this chain from now on, on every node. Answered with <see cref="ClassifiersReplaced"/>.</summary>
+    public sealed record ReplaceClassifiers(IReadOnlyList<ClassifierSpec> Rules);
+
+    public sealed record ClassifiersReplaced(int Rules);
 
     public sealed record NodeAdded(string Name, int Slot);
 

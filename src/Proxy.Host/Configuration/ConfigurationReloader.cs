@@ -11,8 +11,9 @@ namespace Proxy.Host.Configuration;
 /// Applies configuration changes at run time (SPEC, ADR 0015): the <c>--config</c> file is watched,
 /// and SIGHUP re-reads every source. A change is validated whole, as at start-up; an invalid one is
 /// refused with one log line and the running configuration stays. Changes to <c>Proxy:Nodes</c>
-/// apply at once (nodes added start cold, nodes removed finish their tries, weights change); a
-/// change to any other key is logged as needing a restart.
+/// apply at once (nodes added start cold, nodes removed finish their tries, weights change), and
+/// so does a new <c>Proxy:Classifiers</c> chain (new tries judge with it; tries under way finish
+/// with the old one); a change to any other key is logged as needing a restart.
 /// </summary>
 public sealed partial class ConfigurationReloader(
     IConfiguration configuration,
@@ -25,6 +26,7 @@ public sealed partial class ConfigurationReloader(
     private readonly SemaphoreSlim _applying = new(1, 1);
     private IReadOnlyList<NodeSettings> _nodes = started.Nodes;
     private Dictionary<string, string?> _restartKeys = RestartKeys(configuration);
+    private KeyValuePair<string, string?>[] _chain = ClassifierKeys(configuration);
     private IDisposable? _watch;
     private PosixSignalRegistration? _sighup;
 
@@ -128,10 +130,17 @@ public sealed partial class ConfigurationReloader(
             }
 
             var changes = await ApplyNodesAsync(next.Nodes).ConfigureAwait(false);
+            var chain = ClassifierKeys(configuration);
+            if (!chain.SequenceEqual(_chain))
+            {
+                await nodes.ChangeAsync(new NodeSupervisor.ReplaceClassifiers(next.Classifiers), CancellationToken.None).ConfigureAwait(false);
+                _chain = chain;
+                changes.Add($"classifier chain [{string.Join(", ", next.Classifiers.Select(c => c.Name))}]");
+            }
+
             var restartKeys = RestartKeys(configuration);
             var needRestart = restartKeys.Where(k => !_restartKeys.TryGetValue(k.Key, out var v) || v != k.Value).Select(k => k.Key)
                 .Concat(_restartKeys.Keys.Where(k => !restartKeys.ContainsKey(k)))
-                .Select(k => k.Contains(":Classifiers", StringComparison.OrdinalIgnoreCase) ? "Proxy:Classifiers" : k)
                 .Distinct(StringComparer.OrdinalIgnoreCase)
                 .ToArray();
             _restartKeys = restartKeys;
@@ -202,11 +211,17 @@ public sealed partial class ConfigurationReloader(
         }
     }
 
-    // Everything under Proxy but the nodes: these apply only at start-up.
+    // Everything under Proxy but the nodes and the classifiers: these apply only at start-up.
     private static Dictionary<string, string?> RestartKeys(IConfiguration configuration) =>
         configuration.GetSection("Proxy").AsEnumerable()
-            .Where(k => k.Value is not null && !k.Key.StartsWith("Proxy:Nodes:", StringComparison.OrdinalIgnoreCase))
+            .Where(k => k.Value is not null
+                && !k.Key.StartsWith("Proxy:Nodes:", StringComparison.OrdinalIgnoreCase)
+                && !k.Key.StartsWith("Proxy:Classifiers:", StringComparison.OrdinalIgnoreCase))
             .ToDictionary(k => k.Key, k => k.Value, StringComparer.OrdinalIgnoreCase);
+
+    // The classifier chain as configured, to tell whether a reload changed it.
+    private static KeyValuePair<string, string?>[] ClassifierKeys(IConfiguration configuration) =>
+        [.. configuration.GetSection("Proxy:Classifiers").AsEnumerable().Where(k => k.Value is not null).OrderBy(k => k.Key, StringComparer.OrdinalIgnoreCase)];
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "SIGHUP: reading the configuration again")]
     private static partial void LogSighup(ILogger logger);

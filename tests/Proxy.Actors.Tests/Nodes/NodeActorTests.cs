@@ -59,6 +59,40 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
         await node.Ask<NodeStateReport>(NodeActor.GetNodeState.Instance, TimeSpan.FromSeconds(3));
 
     [Fact]
+    public async Task A_new_classifier_chain_judges_new_tries_while_a_try_under_way_keeps_its_own_chain()
+    {
+        var gate = new TaskCompletionSource();
+        await using var slow = await TestNode.StartAsync("slow");
+        slow.Handle(async ctx =>
+        {
+            await gate.Task;
+            await Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(ctx.Response, "ok");
+        });
+        var settings = new NodeSettings("n1", NodeAddress.Parse(slow.Address), 128);
+        var forwarder = new NodeForwarder(settings, ForwardingSettings.Default);
+        _forwarders.Add(forwarder);
+        ClassifierSpec[] old = [new("shed", StatusClassifier.Props("shed", Verdict.Overloaded, [503]))];
+        ClassifierSpec[] next = [new("all200", StatusClassifier.Props("all200", Verdict.Overloaded, [200]))];
+        var node = Sys.ActorOf(NodeActor.Props(0, settings, forwarder, old, new NodeServices(HealthSettings.Default, _balancer, CreateTestProbe().Ref, NullProxyMetrics.Instance)));
+        var first = CreateTestProbe();
+        node.Tell(new NodeActor.Forward(Post()), first.Ref);
+        await AwaitAssertAsync(() => Assert.Equal(1, slow.Hits));
+
+        node.Tell(new NodeActor.ReplaceClassifiers(next));
+        gate.SetResult();
+
+        // The try under way set out with the old chain: delivered. The next one meets the new chain.
+        (await first.ExpectMsgAsync<Answered>()).Answer.Dispose();
+        node.Tell(new NodeActor.Forward(Post()));
+        Assert.Equal("all200", (await ExpectMsgAsync<Overloaded>()).Rule);
+
+        // The old chain's actors stop once no try needs them; the new ones have their own names.
+        await AwaitAssertAsync(async () =>
+            await Assert.ThrowsAsync<ActorNotFoundException>(() => Sys.ActorSelection(node.Path / "classifier-shed").ResolveOne(TimeSpan.FromSeconds(1))));
+        Assert.False((await Sys.ActorSelection(node.Path / "classifier-all200@1").ResolveOne(TimeSpan.FromSeconds(3))).IsNobody());
+    }
+
+    [Fact]
     public async Task A_healthy_answer_is_delivered_with_its_body()
     {
         var node = StartNode(_backend.Address, CreateTestProbe().Ref);
