@@ -272,4 +272,38 @@ public sealed class TopologyTests : NodesTest
         Assert.Equal(0, failed);
         File.Delete(file);
     }
+
+    [Fact]
+    public async Task A_node_that_resolves_its_host_becomes_one_node_per_record_named_name_at_ip()
+    {
+        // "localhost" resolves to 127.0.0.1 (and maybe ::1, where nothing listens: that one fails
+        // and is redispatched, like any node that refuses).
+        var port = new Uri(N3.Address).Port;
+        await using var proxy = await ProxyHarness.StartAsync(
+            [N1],
+            "--Proxy:Nodes:1:Name=dns", $"--Proxy:Nodes:1:Address=http://localhost:{port}", "--Proxy:Nodes:1:Resolve=true",
+            "--Proxy:Nodes:1:ResolveInterval=1s", "--Proxy:Overload:RestoreInterval=100ms");
+
+        await proxy.AwaitNodeAsync("dns@127.0.0.1", n => Assert.Equal($"http://127.0.0.1:{port}", n.GetProperty("address").GetString()));
+        Assert.DoesNotContain("dns", (await proxy.NodesAsync()).Keys);
+        await proxy.AwaitNodeAsync("dns@127.0.0.1", n => Assert.Equal("healthy", n.GetProperty("state").GetString()));
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await proxy.Client.PostAsync("/RPC2", XmlRpcCall());
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.True(N3.Hits > 0);
+    }
+
+    [Fact]
+    public async Task Resolve_on_an_address_that_names_no_host_stops_start_up_with_one_line()
+    {
+        var (exit, _, stderr) = await ProxyProcess.RunAsync(
+            "--Proxy:Nodes:0:Name=n", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", "--Proxy:Nodes:0:Resolve=true",
+            $"--Proxy:Listen=http://127.0.0.1:{FreePort.Next()}", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("Proxy:Nodes:0:Resolve: needs an http:// address that names a host", stderr, StringComparison.Ordinal);
+    }
 }

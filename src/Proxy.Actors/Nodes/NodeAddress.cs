@@ -57,6 +57,20 @@ public sealed record NodeAddress
         return true;
     }
 
+    /// <summary>The host of an http:// address (null for a unix socket).</summary>
+    public string? Host => UnixSocketPath is null ? new Uri(Original).Host : null;
+
+    /// <summary>This address with its host replaced by <paramref name="ip"/> (a node found by DNS).</summary>
+    public NodeAddress WithHost(System.Net.IPAddress ip)
+    {
+        var builder = new UriBuilder(Original)
+        {
+            Host = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]" : ip.ToString(),
+        };
+        var text = builder.Uri.AbsolutePath == "/" && !Original.EndsWith('/') ? builder.Uri.GetLeftPart(UriPartial.Authority) : builder.Uri.ToString();
+        return Parse(text);
+    }
+
     public static NodeAddress Parse(string value) =>
         TryParse(value, out var address, out var error) ? address! : throw new FormatException(error);
 }

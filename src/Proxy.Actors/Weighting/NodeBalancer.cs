@@ -22,11 +22,7 @@ public sealed class NodeBalancer
 
     public NodeBalancer(IReadOnlyList<int> initialWeights)
     {
-        if (initialWeights.Count == 0)
-        {
-            throw new ArgumentException("At least one node is required.", nameof(initialWeights));
-        }
-
+        // Empty is allowed: every node may be found by DNS after start-up (ADR 0015).
         _weights = initialWeights.ToArray();
         _targets = new NodeTarget?[_weights.Length];
         _slots = new SlotState[_weights.Length];

@@ -15,7 +15,7 @@ internal static partial class KnownKeys
     [
         "Proxy:Listen",
         "Proxy:Debug:Listen", "Proxy:Debug:Token",
-        "Proxy:Nodes:N:Name", "Proxy:Nodes:N:Address", "Proxy:Nodes:N:Weight", "Proxy:Nodes:N:ReuseConnections",
+        "Proxy:Nodes:N:Name", "Proxy:Nodes:N:Address", "Proxy:Nodes:N:Weight", "Proxy:Nodes:N:ReuseConnections", "Proxy:Nodes:N:Resolve", "Proxy:Nodes:N:ResolveInterval",
         "Proxy:Redispatch:Max",
         "Proxy:Overload:RestoreInterval", "Proxy:Overload:RestoreSteps",
         "Proxy:Timeouts:Connect", "Proxy:Timeouts:Response",

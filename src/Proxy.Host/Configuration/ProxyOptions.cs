@@ -51,6 +51,12 @@ public sealed class NodeOptions
 
     /// <summary>False: every try on a connection of its own, for a node not trusted to keep HTTP/1.1 framing.</summary>
     public bool ReuseConnections { get; set; } = true;
+
+    /// <summary>True: the address names a host whose A/AAAA records are the nodes, one per record, named <c>name@ip</c>.</summary>
+    public bool Resolve { get; set; }
+
+    /// <summary>How often a <see cref="Resolve"/> node's host is resolved again.</summary>
+    public TimeSpan ResolveInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 public sealed class RedispatchOptions

@@ -37,9 +37,15 @@ public sealed record ProxySettings(
     /// <summary>The embedded demo nodes <c>Proxy:Demo</c> starts: names and addresses (<c>Demo:Ports</c>, default 9001 and 9002).</summary>
     public IReadOnlyList<(string Name, string Address)> DemoNodes { get; init; } = [];
 
+    /// <summary>Nodes with <c>Resolve: true</c>: one node per DNS record of their host, kept up to date (ADR 0015).</summary>
+    public IReadOnlyList<DiscoveredNode> DiscoveredNodes { get; init; } = [];
+
     /// <summary>What the configuration allows but an operator should know about; logged once at start-up.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }
 
 /// <summary>Cluster membership, when <c>Proxy:Cluster:Enabled</c>.</summary>
 public sealed record ClusterSettings(string Host, int Port, IReadOnlyList<string> Seeds, TimeSpan StableAfter, TimeSpan MarkLifetime, string? DnsName = null);
+
+/// <summary>A configured node found by DNS: the template each record's node copies, and how often to resolve.</summary>
+public sealed record DiscoveredNode(NodeSettings Template, TimeSpan Interval);

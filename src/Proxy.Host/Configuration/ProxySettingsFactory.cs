@@ -52,7 +52,27 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException("Proxy:Debug:Token", $"is required when Proxy:Debug:Listen ({debugListen}) is not a loopback address");
         }
 
-        var nodes = ValidateNodes(options.Nodes);
+        var all = ValidateNodes(options.Nodes);
+        var discovered = new List<DiscoveredNode>();
+        var nodes = new List<NodeSettings>();
+        for (var i = 0; i < all.Count; i++)
+        {
+            var node = options.Nodes[i];
+            if (!node.Resolve)
+            {
+                nodes.Add(all[i]);
+                continue;
+            }
+
+            if (all[i].Address.Host is not { } host || Uri.CheckHostName(host) != UriHostNameType.Dns)
+            {
+                throw new ProxyConfigurationException($"Proxy:Nodes:{i}:Resolve", $"needs an http:// address that names a host (was '{node.Address}')");
+            }
+
+            Positive($"Proxy:Nodes:{i}:ResolveInterval", node.ResolveInterval);
+            discovered.Add(new DiscoveredNode(all[i], node.ResolveInterval));
+        }
+
         var warnings = new List<string>();
         var classifiers = CreateClassifiers(configuration.GetSection("Proxy:Classifiers"), classifierTypes ?? ClassifierTypes.CreateWithBuiltIns(), warnings);
 
@@ -104,6 +124,7 @@ public static class ProxySettingsFactory
         {
             BatchScheduleSocketThreads = options.Tuning.BatchScheduleSocketThreads,
             DemoNodes = demoNodes,
+            DiscoveredNodes = discovered,
             Warnings = warnings,
             KeepAliveTimeout = options.Limits.KeepAliveTimeout,
             MaxConnections = options.Limits.MaxConnections,
@@ -137,7 +158,7 @@ public static class ProxySettingsFactory
 
     // Declared before TypedKeys, which reads it as the type is initialised.
     private static readonly Regex DurationKeys = new(
-        @"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain|Limits:RequestHeadersTimeout|Limits:KeepAliveTimeout|Cluster:StableAfter)$",
+        @"^Proxy:(Overload:RestoreInterval|Timeouts:Connect|Timeouts:Response|Circuit:BreakDuration|Shutdown:Drain|Limits:RequestHeadersTimeout|Limits:KeepAliveTimeout|Cluster:StableAfter|Nodes:\d+:ResolveInterval)$",
         RegexOptions.IgnoreCase);
 
     // The binder silently skips a list element it cannot convert (a node with Weight=heavy would
@@ -150,7 +171,7 @@ public static class ProxySettingsFactory
             v => int.TryParse(v, out _), "a whole number"),
         (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
         (DurationKeys, v => Duration.TryParse(v, out _), Duration.Expected),
-        (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads|Nodes:\d+:ReuseConnections)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
+        (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads|Nodes:\d+:ReuseConnections|Nodes:\d+:Resolve)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
         (new Regex(@"^Proxy:Cluster:Port$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a port number"),
     ];
 

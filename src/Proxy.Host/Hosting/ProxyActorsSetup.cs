@@ -42,6 +42,11 @@ public static class ProxyActorsSetup
             var services = new NodeServices(settings.Health, balancer, restorer, metrics, cluster);
             var nodes = system.ActorOf(NodeSupervisor.Props(settings.Nodes, settings.Forwarding, settings.Classifiers, services), "nodes");
             var requests = system.ActorOf(RequestSupervisor.PoolProps(nodes, settings.Requests, balancer, RequestShards), "requests");
+            foreach (var discovered in settings.DiscoveredNodes)
+            {
+                system.ActorOf(NodeDiscovery.Props(discovered.Template, discovered.Interval, nodes), "discovery-" + discovered.Template.Name);
+            }
+
             registry.Register<WeightRestorer>(restorer);
             registry.Register<NodeSupervisor>(nodes);
             registry.Register<RequestSupervisor>(requests);

@@ -1,0 +1,39 @@
+using System.Net;
+using Akka.TestKit.Xunit2;
+using Proxy.Actors.Nodes;
+using Xunit;
+
+namespace Proxy.Actors.Tests.Nodes;
+
+public sealed class NodeDiscoveryTests : TestKit
+{
+    private static readonly NodeSettings Template = new("api", NodeAddress.Parse("http://api.internal:8001/rpc"), 64);
+
+    [Fact]
+    public void A_node_per_record_is_added_and_one_whose_record_vanishes_is_removed_and_a_failed_lookup_changes_nothing()
+    {
+        var supervisor = CreateTestProbe();
+        var answers = new Queue<Func<Task<IPAddress[]>>>(
+        [
+            () => Task.FromResult(new[] { IPAddress.Parse("10.0.0.1"), IPAddress.Parse("10.0.0.2") }),
+            () => Task.FromException<IPAddress[]>(new System.Net.Sockets.SocketException(11001)),
+            () => Task.FromResult(new[] { IPAddress.Parse("10.0.0.2"), IPAddress.Parse("fd00::3") }),
+        ]);
+        Sys.ActorOf(NodeDiscovery.Props(Template, TimeSpan.FromMilliseconds(100), supervisor.Ref, host =>
+        {
+            Assert.Equal("api.internal", host);
+            return answers.Count > 0 ? answers.Dequeue()() : Task.FromResult(new[] { IPAddress.Parse("10.0.0.2"), IPAddress.Parse("fd00::3") });
+        }));
+
+        var first = new[] { supervisor.ExpectMsg<NodeSupervisor.AddNode>().Node, supervisor.ExpectMsg<NodeSupervisor.AddNode>().Node };
+        Assert.Equal(["api@10.0.0.1", "api@10.0.0.2"], first.Select(n => n.Name).Order(StringComparer.Ordinal));
+        Assert.Contains(first, n => n.Address.Original == "http://10.0.0.1:8001/rpc" && n.Weight == 64);
+
+        // The failed lookup in between removed nothing; the next one swaps 10.0.0.1 for fd00::3.
+        Assert.Equal("api@10.0.0.1", supervisor.ExpectMsg<NodeSupervisor.RemoveNode>().Name);
+        var added = supervisor.ExpectMsg<NodeSupervisor.AddNode>().Node;
+        Assert.Equal("api@fd00::3", added.Name);
+        Assert.Equal("http://[fd00::3]:8001/rpc", added.Address.Original);
+        supervisor.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+}
