@@ -88,6 +88,27 @@ public sealed class ClusterTests : NodesTest
     }
 
     [Fact]
+    public async Task A_node_an_operator_adds_or_removes_on_one_proxy_is_added_or_removed_on_the_others()
+    {
+        var seedPort = FreePort.Next();
+        await using var a = await ProxyHarness.StartAsync([N1], Member(seedPort, seedPort));
+        await using var b = await ProxyHarness.StartAsync([N1], Member(FreePort.Next(), seedPort));
+        await AwaitMembersUpAsync(b.Debug, 2);
+
+        using (var added = await a.Debug.PostAsync("/debug/nodes", JsonContent.Create(new { name = "n2", address = N2.Address, weight = 64 })))
+        {
+            Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        }
+
+        await b.AwaitNodeAsync("n2", n => Assert.Equal(64, n.GetProperty("configuredWeight").GetInt32()));
+        using (await a.Debug.DeleteAsync("/debug/nodes/n2"))
+        {
+        }
+
+        await Eventually.AssertAsync(async () => Assert.DoesNotContain("n2", (await b.NodesAsync()).Keys));
+    }
+
+    [Fact]
     public async Task On_sigterm_a_member_leaves_the_cluster_gracefully_and_exits_0()
     {
         var seedPort = FreePort.Next();

@@ -151,7 +151,10 @@ public sealed class FleetMember : IAsyncDisposable
     public async Task<JsonElement> NodeAsync(string name)
     {
         var nodes = await _http.GetFromJsonAsync<JsonElement>(new Uri(Running.Debug, "/debug/nodes"));
-        return nodes.GetProperty("nodes").EnumerateArray().Single(n => n.GetProperty("name").GetString() == name);
+        // A node not (yet) there reads as state "absent".
+        return nodes.GetProperty("nodes").EnumerateArray().FirstOrDefault(n => n.GetProperty("name").GetString() == name) is { ValueKind: JsonValueKind.Object } node
+            ? node
+            : JsonDocument.Parse($"{{\"name\":\"{name}\",\"state\":\"absent\"}}").RootElement;
     }
 
     /// <summary>Waits until this member shows the node in this state; answers how long that took.</summary>

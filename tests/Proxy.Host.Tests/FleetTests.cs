@@ -87,13 +87,21 @@ public sealed class FleetTests : NodesTest
         await fleet.AwaitOneClusterAsync(Heal);
         await maker.PostAsync("/debug/nodes/n1/drain");
         await other.AwaitNodeStateAsync("n1", "drained", MarkTravel);
+        using (var http = new HttpClient())
+        using (var added = await http.PostAsync(new Uri(maker.Running.Debug, "/debug/nodes"), JsonContent.Create(new { name = "n3", address = N2.Address, weight = 8 })))
+        {
+            Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        }
+
+        await other.AwaitNodeStateAsync("n3", "restoring", MarkTravel);
 
         await maker.KillAsync();
         await maker.StartServingAsync(all);
         await fleet.AwaitOneClusterAsync(Heal);
 
-        // Its new run adopts what its previous run decided.
+        // Its new run adopts what its previous run decided: the drain, and the node it added (cold).
         await maker.AwaitNodeStateAsync("n1", "drained", MarkTravel);
+        await maker.AwaitNodeStateAsync("n3", "restoring", MarkTravel);
         var before = N1.Hits;
         using var client = new HttpClient();
         for (var i = 0; i < 20; i++)

@@ -20,6 +20,7 @@ public sealed class ClusterBridge : ReceiveActor
     private IReadOnlySet<string> _nodes;
     private readonly TimeSpan _markLifetime;
     private readonly Dictionary<(string Node, NodeMarkSubject Subject), NodeMark> _latest = [];
+    private readonly Dictionary<string, TopologyEntry> _topology = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef? _replicator;
     private string _member = "";
@@ -53,6 +54,11 @@ public sealed class ClusterBridge : ReceiveActor
             {
                 _replicator.Tell(new NodeHealthReplicator.Share(node, mark));
             }
+
+            foreach (var entry in _topology.Values)
+            {
+                _replicator.Tell(new NodeHealthReplicator.ShareTopology(entry));
+            }
         });
         Receive<MembershipDown>(down =>
         {
@@ -62,6 +68,17 @@ public sealed class ClusterBridge : ReceiveActor
             }
         });
         Receive<Replicated>(r => Adopt(r.Marks));
+        Receive<TopologyObserved>(o =>
+        {
+            var at = _topology.TryGetValue(o.Entry.Name, out var known) ? Math.Max(o.Entry.AtUnixMs, known.AtUnixMs + 1) : o.Entry.AtUnixMs;
+            var entry = o.Entry with { Writer = _writer, Member = _member, AtUnixMs = at };
+            _topology[entry.Name] = entry;
+            _replicator?.Tell(new NodeHealthReplicator.ShareTopology(entry));
+        });
+        Receive<ReplicatedTopology>(r => AdoptTopology(r.Entries));
+        Receive<NodeSupervisor.NodeAdded>(_ => { });
+        Receive<NodeSupervisor.NodeRemoved>(_ => { });
+        Receive<NodeSupervisor.NodeChangeRefused>(r => _log.Debug("Shared node change not applied here: {0}", r.Message));
         Receive<NodesChanged>(c => _nodes = c.Nodes);
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(ClusterBridge),
@@ -71,6 +88,37 @@ public sealed class ClusterBridge : ReceiveActor
 
     public static Props Props(string writer, IReadOnlySet<string> nodes, string nodesPath, TimeSpan markLifetime) =>
         Akka.Actor.Props.Create(() => new ClusterBridge(writer, nodes, nodesPath, markLifetime));
+
+    // Another member's operator added or removed a node (or this process's previous run did).
+    private void AdoptTopology(IReadOnlyList<TopologyEntry> entries)
+    {
+        var supervisor = Context.ActorSelection(_nodesPath.TrimEnd('/'));
+        foreach (var entry in entries.OrderBy(e => e.AtUnixMs))
+        {
+            _topology.TryGetValue(entry.Name, out var known);
+            if (!entry.Supersedes(known))
+            {
+                continue;
+            }
+
+            _topology[entry.Name] = entry;
+            if (entry.Writer == _writer)
+            {
+                continue;
+            }
+
+            if (entry.Removed)
+            {
+                _log.Info("Node {0} removed by an operator at {1}", entry.Name, entry.Member);
+                supervisor.Tell(new NodeSupervisor.RemoveNode(entry.Name, NodeChangeSource.Cluster));
+            }
+            else if (entry.ToNode() is { } node)
+            {
+                _log.Info("Node {0} added by an operator at {1}", entry.Name, entry.Member);
+                supervisor.Tell(new NodeSupervisor.AddNode(node, NodeChangeSource.Cluster));
+            }
+        }
+    }
 
     private void Adopt(IReadOnlyList<ReplicatedMark> marks)
     {
@@ -120,6 +168,12 @@ public sealed class ClusterBridge : ReceiveActor
 
     /// <summary>The node set changed at run time: marks of these nodes are adopted from now on.</summary>
     public sealed record NodesChanged(IReadOnlySet<string> Nodes);
+
+    /// <summary>An operator added or removed a node here: share it.</summary>
+    public sealed record TopologyObserved(TopologyEntry Entry);
+
+    /// <summary>The shared topology map as it now stands.</summary>
+    public sealed record ReplicatedTopology(IReadOnlyList<TopologyEntry> Entries);
 
     /// <summary>The shared map as it now stands.</summary>
     public sealed record Replicated(IReadOnlyList<ReplicatedMark> Marks);

@@ -18,6 +18,9 @@ public sealed class NodeHealthReplicator : ReceiveActor
 {
     public static readonly LWWDictionaryKey<string, NodeMark> Key = new("proxy-node-marks");
 
+    /// <summary>Operators' additions and removals of nodes, by node name (ADR 0015).</summary>
+    public static readonly LWWDictionaryKey<string, TopologyEntry> TopologyKey = new("proxy-node-topology");
+
     private readonly IActorRef _bridge;
     private readonly IActorRef _replicator;
     private readonly UniqueAddress _self;
@@ -42,7 +45,23 @@ public sealed class NodeHealthReplicator : ReceiveActor
             var entry = EntryKey(share.Node, mark.Subject);
             _replicator.Tell(Dsl.Update(Key, LWWDictionary<string, NodeMark>.Empty, WriteLocal.Instance, map => map.SetItem(self, entry, mark, MarkTime)));
         });
-        Receive<Changed>(c => Forward(c.Get(Key)));
+        Receive<ShareTopology>(share =>
+        {
+            var entry = share.Entry.Member.Length == 0 ? share.Entry with { Member = _selfName } : share.Entry;
+            var self = _self;
+            _replicator.Tell(Dsl.Update(TopologyKey, LWWDictionary<string, TopologyEntry>.Empty, WriteLocal.Instance, map => map.SetItem(self, entry.Name.ToLowerInvariant(), entry, EntryTime)));
+        });
+        Receive<Changed>(c =>
+        {
+            if (c.Key.Equals(TopologyKey))
+            {
+                _bridge.Tell(new ClusterBridge.ReplicatedTopology(c.Get(TopologyKey).Entries.Values.ToArray()));
+            }
+            else
+            {
+                Forward(c.Get(Key));
+            }
+        });
 
         // Up: read the marks from a majority before saying this member knows the fleet's state
         // (a restarted member must not serve a drained node from its configuration meanwhile).
@@ -50,15 +69,32 @@ public sealed class NodeHealthReplicator : ReceiveActor
         {
             if (up.Member.UniqueAddress.Equals(_self))
             {
-                _replicator.Tell(Dsl.Get(Key, new ReadMajority(TimeSpan.FromSeconds(3))));
+                // The node set first, then the marks of its nodes.
+                _replicator.Tell(Dsl.Get(TopologyKey, new ReadMajority(TimeSpan.FromSeconds(3))));
             }
         });
         Receive<GetSuccess>(g =>
         {
+            if (g.Key.Equals(TopologyKey))
+            {
+                _bridge.Tell(new ClusterBridge.ReplicatedTopology(g.Get(TopologyKey).Entries.Values.ToArray()));
+                _replicator.Tell(Dsl.Get(Key, new ReadMajority(TimeSpan.FromSeconds(3))));
+                return;
+            }
+
             Forward(g.Get(Key));
             synced();
         });
-        Receive<NotFound>(_ => synced());
+        Receive<NotFound>(n =>
+        {
+            if (n.Key.Equals(TopologyKey))
+            {
+                _replicator.Tell(Dsl.Get(Key, new ReadMajority(TimeSpan.FromSeconds(3))));
+                return;
+            }
+
+            synced();
+        });
         Receive<GetFailure>(_ =>
         {
             _log.Warning("Could not read the node marks from a majority of the members; going on with what gossip brings");
@@ -80,6 +116,7 @@ public sealed class NodeHealthReplicator : ReceiveActor
     protected override void PreStart()
     {
         _replicator.Tell(Dsl.Subscribe(Key, Self));
+        _replicator.Tell(Dsl.Subscribe(TopologyKey, Self));
         Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberUp));
     }
 
@@ -91,8 +128,13 @@ public sealed class NodeHealthReplicator : ReceiveActor
     // Last writer wins by when the mark was made (see the class comment); a tie goes to the map.
     private static long MarkTime(long current, NodeMark mark) => mark.AtUnixMs;
 
+    private static long EntryTime(long current, TopologyEntry entry) => entry.AtUnixMs;
+
     private static string NodeOf(string entry) => entry[(entry.IndexOf('/', StringComparison.Ordinal) + 1)..];
 
     /// <summary>Write this mark (made here, or remembered from before this incarnation) into the shared map.</summary>
     public sealed record Share(string Node, NodeMark Mark);
+
+    /// <summary>Write this change of the node set into the shared topology map.</summary>
+    public sealed record ShareTopology(TopologyEntry Entry);
 }

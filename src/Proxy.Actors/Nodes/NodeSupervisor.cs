@@ -108,6 +108,11 @@ public sealed class NodeSupervisor : ReceiveActor
         _log.Info("Node {0} added at {1} (weight {2}), starting cold", node.Name, node.Address.Original, node.Weight);
         _services.Metrics.NodeAdded(node.Name);
         NodesChanged();
+        if (add.Source == NodeChangeSource.Operator)
+        {
+            _services.ClusterBridge?.Tell(new Clustering.ClusterBridge.TopologyObserved(Clustering.TopologyEntry.Added(node)));
+        }
+
         Sender.Tell(new NodeAdded(node.Name, slot));
     }
 
@@ -126,6 +131,11 @@ public sealed class NodeSupervisor : ReceiveActor
         member.Actor.Tell(NodeActor.Retire.Instance);
         _log.Info("Node {0} removed: no new tries; it stops once its tries in flight end", member.Settings.Name);
         NodesChanged();
+        if (remove.Source == NodeChangeSource.Operator)
+        {
+            _services.ClusterBridge?.Tell(new Clustering.ClusterBridge.TopologyObserved(Clustering.TopologyEntry.RemovedNow(member.Settings.Name)));
+        }
+
         Sender.Tell(new NodeRemoved(member.Settings.Name));
     }
 
@@ -158,10 +168,10 @@ public sealed class NodeSupervisor : ReceiveActor
     }
 
     /// <summary>Add this node now (it starts cold). Answered with <see cref="NodeAdded"/> or <see cref="NodeChangeRefused"/>.</summary>
-    public sealed record AddNode(NodeSettings Node);
+    public sealed record AddNode(NodeSettings Node, NodeChangeSource Source = NodeChangeSource.Local);
 
     /// <summary>Remove this node gracefully. Answered with <see cref="NodeRemoved"/> or <see cref="NodeChangeRefused"/>.</summary>
-    public sealed record RemoveNode(string Name);
+    public sealed record RemoveNode(string Name, NodeChangeSource Source = NodeChangeSource.Local);
 
     /// <summary>Judge with this chain from now on, on every node. Answered with <see cref="ClassifiersReplaced"/>.</summary>
     public sealed record ReplaceClassifiers(IReadOnlyList<ClassifierSpec> Rules);
@@ -175,6 +185,19 @@ public sealed class NodeSupervisor : ReceiveActor
     public sealed record NodeChangeRefused(string Name, NodeChangeRefusal Reason, string Message);
 
     private sealed record Member(int Slot, NodeSettings Settings, IActorRef Actor, NodeForwarder Forwarder);
+}
+
+/// <summary>Who asked for a change of the node set; only an operator's is shared with the cluster.</summary>
+public enum NodeChangeSource
+{
+    /// <summary>Configuration, its reload, or DNS discovery: every member does the same on its own.</summary>
+    Local,
+
+    /// <summary>An operator through the admin API: shared with every member (ADR 0015).</summary>
+    Operator,
+
+    /// <summary>Another member's operator: applied here, not shared back.</summary>
+    Cluster,
 }
 
 public enum NodeChangeRefusal

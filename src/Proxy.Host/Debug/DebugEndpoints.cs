@@ -79,7 +79,7 @@ public static class DebugEndpoints
                 return Results.Json(new ErrorDocument(ex.Message), statusCode: StatusCodes.Status400BadRequest);
             }
 
-            return await nodes.ChangeAsync(new NodeSupervisor.AddNode(node), cancellationToken) switch
+            return await nodes.ChangeAsync(new NodeSupervisor.AddNode(node, NodeChangeSource.Operator), cancellationToken) switch
             {
                 NodeSupervisor.NodeAdded added => await nodes.AdministerAsync(added.Name, NodeActor.GetNodeState.Instance, cancellationToken) is { } report
                     ? Results.Json(NodeDocument.From(report), statusCode: StatusCodes.Status201Created)
@@ -89,7 +89,7 @@ public static class DebugEndpoints
             };
         });
         endpoints.MapDelete("/debug/nodes/{name}", async (string name, NodeStatusReader nodes, CancellationToken cancellationToken) =>
-            await nodes.ChangeAsync(new NodeSupervisor.RemoveNode(name), cancellationToken) switch
+            await nodes.ChangeAsync(new NodeSupervisor.RemoveNode(name, NodeChangeSource.Operator), cancellationToken) switch
             {
                 NodeSupervisor.NodeRemoved removed => Results.Json(new RemovedDocument(removed.Name, "removed: no new tries; it stops once its tries in flight end")),
                 NodeSupervisor.NodeChangeRefused refused => Results.Json(new ErrorDocument(refused.Message), statusCode: StatusCodes.Status404NotFound),
