@@ -54,4 +54,23 @@ public sealed class DashboardBrowserTests : NodesTest
         await browser.WaitUntilAsync("document.getElementById('fleet').textContent.includes('alone')");
         Assert.True((await browser.EvaluateAsync($"document.querySelector('#members').textContent.includes('127.0.0.1:{port} (this proxy)')")).GetBoolean());
     }
+
+    [Fact]
+    public async Task The_dashboard_shows_a_node_appearing_and_leaving()
+    {
+        await using var proxy = await ProxyHarness.StartAsync([N1]);
+        await using var browser = await HeadlessChromium.OpenAsync(new Uri(proxy.Debug.BaseAddress!, "/debug"));
+        await browser.WaitUntilAsync("document.querySelectorAll('.node').length === 1");
+
+        using (await proxy.Debug.PostAsync("/debug/nodes", System.Net.Http.Json.JsonContent.Create(new { name = "n2", address = N2.Address, weight = 64 })))
+        {
+        }
+
+        await browser.WaitUntilAsync("document.querySelector('[data-node=n2]') !== null");
+        using (await proxy.Debug.DeleteAsync("/debug/nodes/n2"))
+        {
+        }
+
+        await browser.WaitUntilAsync("document.querySelector('[data-node=n2]') === null && document.querySelectorAll('.node').length === 1");
+    }
 }
