@@ -306,4 +306,56 @@ public sealed class TopologyTests : NodesTest
         Assert.Equal(2, exit);
         Assert.Contains("Proxy:Nodes:0:Resolve: needs an http:// address that names a host", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Clients_looping_while_the_config_file_changes_the_nodes_every_200ms_lose_no_call()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"proxy-{Guid.NewGuid():N}.json");
+        void Write(params (string Name, TestNode Node, int Weight)[] nodes)
+        {
+            var next = file + ".next";
+            File.WriteAllText(next, "{\"Proxy\":{\"Overload\":{\"RestoreInterval\":\"100ms\"},\"Nodes\":["
+                + string.Join(",", nodes.Select(n => $"{{\"Name\":\"{n.Name}\",\"Address\":\"{n.Node.Address}\",\"Weight\":{n.Weight}}}")) + "]}}");
+            File.Move(next, file, overwrite: true);
+        }
+
+        Write(("n1", N1, 128));
+        await using var proxy = ProxyProcess.Start("--config", file);
+        await proxy.WaitUntilServingAsync();
+        using var http = new HttpClient();
+        using var stop = new CancellationTokenSource();
+        var failed = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var clients = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var response = await http.PostAsync(new Uri(proxy.Client, "/RPC2"), XmlRpcCall());
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    failed.Enqueue($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                }
+            }
+        })).ToArray();
+
+        (string, TestNode, int)[][] sets =
+        [
+            [("n1", N1, 128), ("n2", N2, 64)],
+            [("n1", N1, 16), ("n2", N2, 64), ("n3", N3, 32)],
+            [("n2", N2, 64), ("n3", N3, 200)],
+            [("n1", N1, 128), ("n3", N3, 32)],
+        ];
+        for (var round = 0; round < 12; round++)
+        {
+            Write(sets[round % sets.Length]);
+            await Task.Delay(200);
+        }
+
+        Write(("n1", N1, 128));
+        await proxy.WaitForOutputAsync("Configuration change applied");
+        await stop.CancelAsync();
+        await Task.WhenAll(clients);
+        File.Delete(file);
+        Assert.True(failed.IsEmpty, $"{failed.Count} failed, e.g. {failed.FirstOrDefault()}\n{proxy.Output}");
+        Assert.True(N2.Hits > 0 || N3.Hits > 0, "the nodes the file added served nothing");
+    }
 }

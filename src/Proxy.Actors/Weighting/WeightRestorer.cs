@@ -21,7 +21,12 @@ public sealed class WeightRestorer : ReceiveActor, IWithTimers
 
         Receive<Marked>(m =>
         {
-            _marked.Add(m.Node);
+            // Watched: a node removed at run time while restoring must not stay on the list.
+            if (_marked.Add(m.Node))
+            {
+                Context.Watch(m.Node);
+            }
+
             if (!Timers.IsTimerActive(TickKey))
             {
                 Timers.StartPeriodicTimer(TickKey, Tick.Instance, _interval);
@@ -36,14 +41,8 @@ public sealed class WeightRestorer : ReceiveActor, IWithTimers
             }
         });
 
-        Receive<Restored>(r =>
-        {
-            _marked.Remove(r.Node);
-            if (_marked.Count == 0)
-            {
-                Timers.Cancel(TickKey);
-            }
-        });
+        Receive<Restored>(r => Forget(r.Node));
+        Receive<Terminated>(t => Forget(t.ActorRef));
 
         Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
             nameof(WeightRestorer),
@@ -53,6 +52,19 @@ public sealed class WeightRestorer : ReceiveActor, IWithTimers
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    private void Forget(IActorRef node)
+    {
+        if (_marked.Remove(node))
+        {
+            Context.Unwatch(node);
+        }
+
+        if (_marked.Count == 0)
+        {
+            Timers.Cancel(TickKey);
+        }
+    }
 
     public static Props Props(TimeSpan interval) => Akka.Actor.Props.Create(() => new WeightRestorer(interval));
 

@@ -27,6 +27,7 @@ public sealed partial class ConfigurationReloader(
     private IReadOnlyList<NodeSettings> _nodes = started.Nodes;
     private Dictionary<string, string?> _restartKeys = RestartKeys(configuration);
     private KeyValuePair<string, string?>[] _chain = ClassifierKeys(configuration);
+    private readonly string _discovered = string.Join(";", started.DiscoveredNodes.Select(d => $"{d.Template.Name}={d.Template.Address.Original}/{d.Interval}"));
     private IDisposable? _watch;
     private PosixSignalRegistration? _sighup;
 
@@ -111,6 +112,14 @@ public sealed partial class ConfigurationReloader(
         await _applying.WaitAsync().ConfigureAwait(false);
         try
         {
+            if (watchedFile is not null && !File.Exists(watchedFile.FullPath))
+            {
+                // .NET reads a file gone at reload as empty; that is not a configuration.
+                var reason = $"--config: '{watchedFile.Path}' is gone";
+                LogRefused(logger, reason);
+                return Last = new ReloadResult(DateTimeOffset.UtcNow, "refused", reason);
+            }
+
             if (watchedFile?.TakeError() is { } unreadable)
             {
                 var reason = $"--config: '{watchedFile.Path}' cannot be read: {unreadable}";
@@ -139,8 +148,11 @@ public sealed partial class ConfigurationReloader(
             }
 
             var restartKeys = RestartKeys(configuration);
+            var discovered = string.Join(";", next.DiscoveredNodes.Select(d => $"{d.Template.Name}={d.Template.Address.Original}/{d.Interval}"));
+            var resolveChanged = discovered != _discovered;
             var needRestart = restartKeys.Where(k => !_restartKeys.TryGetValue(k.Key, out var v) || v != k.Value).Select(k => k.Key)
                 .Concat(_restartKeys.Keys.Where(k => !restartKeys.ContainsKey(k)))
+                .Concat(resolveChanged ? ["Proxy:Nodes (a node with Resolve)"] : [])
                 .Distinct(StringComparer.OrdinalIgnoreCase)
                 .ToArray();
             _restartKeys = restartKeys;
@@ -151,7 +163,16 @@ public sealed partial class ConfigurationReloader(
 
             var summary = changes.Count == 0 ? "no node changed" : string.Join("; ", changes);
             LogApplied(logger, summary);
-            return Last = new ReloadResult(DateTimeOffset.UtcNow, "applied", needRestart.Length == 0 ? summary : $"{summary}; needs a restart to apply: {string.Join(", ", needRestart)}");
+            var result = new ReloadResult(DateTimeOffset.UtcNow, "applied", needRestart.Length == 0 ? summary : $"{summary}; needs a restart to apply: {string.Join(", ", needRestart)}");
+
+            // A file save can raise several change events; a later one that finds nothing new must
+            // not hide what the first applied.
+            if (changes.Count > 0 || needRestart.Length > 0 || Last is null || Last.Result != "applied")
+            {
+                Last = result;
+            }
+
+            return result;
         }
         finally
         {
@@ -245,6 +266,8 @@ public sealed class WatchedFile(string path)
     private string? _error;
 
     public string Path { get; } = path;
+
+    public string FullPath { get; } = System.IO.Path.GetFullPath(path);
 
     internal bool Loaded { get; set; }
 

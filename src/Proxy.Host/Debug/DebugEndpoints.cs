@@ -69,6 +69,11 @@ public static class DebugEndpoints
                 return Results.Json(new ErrorDocument($"the body must be a JSON object {{\"name\",\"address\",\"weight\"}}: {ex.Message}"), statusCode: StatusCodes.Status400BadRequest);
             }
 
+            if (request is { Resolve: true })
+            {
+                return Results.Json(new ErrorDocument("resolve is set in the configuration (Proxy:Nodes:N:Resolve), not through the admin API: add the nodes by address"), statusCode: StatusCodes.Status400BadRequest);
+            }
+
             NodeSettings node;
             try
             {

@@ -57,4 +57,20 @@ public sealed class WeightRestorerTests() : TestKit("akka.scheduler.implementati
         await first.ExpectMsgAsync<WeightRestorer.RaiseWeight>();
         await second.ExpectMsgAsync<WeightRestorer.RaiseWeight>();
     }
+
+    [Fact]
+    public async Task A_marked_node_that_stops_is_forgotten()
+    {
+        var restorer = Sys.ActorOf(WeightRestorer.Props(Interval));
+        var node = CreateTestProbe();
+        restorer.Tell(new WeightRestorer.Marked(node.Ref));
+        await AwaitAssertAsync(async () =>
+            Assert.Single((await restorer.Ask<WeightRestorer.RestorerState>(WeightRestorer.GetRestorerState.Instance)).Restoring));
+
+        // A node removed at run time while it was restoring.
+        Sys.Stop(node.Ref);
+
+        await AwaitAssertAsync(async () =>
+            Assert.Empty((await restorer.Ask<WeightRestorer.RestorerState>(WeightRestorer.GetRestorerState.Instance)).Restoring));
+    }
 }
