@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Akka.Actor;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Primitives;
 using Proxy.Actors.Nodes;
@@ -78,7 +79,7 @@ public sealed partial class ConfigurationReloader(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _watch = ChangeToken.OnChange(configuration.GetReloadToken, () => _ = ApplyAsync());
+        _watch = ChangeToken.OnChange(configuration.GetReloadToken, () => _ = ApplyLoggedAsync());
         if (!OperatingSystem.IsWindows() && configuration is IConfigurationRoot root)
         {
             _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
@@ -104,6 +105,20 @@ public sealed partial class ConfigurationReloader(
         _watch?.Dispose();
         _sighup?.Dispose();
         _applying.Dispose();
+    }
+
+    // From the change token's thread: nothing may escape it unobserved.
+    private async Task ApplyLoggedAsync()
+    {
+        try
+        {
+            await ApplyAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException or InvalidOperationException)
+        {
+            LogFailed(logger, ex.Message);
+            Last = new ReloadResult(DateTimeOffset.UtcNow, "failed", ex.Message);
+        }
     }
 
     /// <summary>Validates the configuration as it now reads and applies what changed; answers the outcome.</summary>
@@ -255,6 +270,9 @@ public sealed partial class ConfigurationReloader(
 
     [LoggerMessage(EventId = 23, Level = LogLevel.Warning, Message = "Configuration change needs a restart to apply (the running values stay): {Keys}")]
     private static partial void LogNeedsRestart(ILogger logger, string keys);
+
+    [LoggerMessage(EventId = 25, Level = LogLevel.Error, Message = "Configuration change could not be applied in full (the node set may be partly changed; save the file again): {Reason}")]
+    private static partial void LogFailed(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 24, Level = LogLevel.Error, Message = "Node {Node} could not be added: {Reason}")]
     private static partial void LogNotAdded(ILogger logger, string node, string reason);

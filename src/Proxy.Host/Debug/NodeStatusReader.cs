@@ -20,8 +20,12 @@ public sealed class NodeStatusReader(IRequiredActor<NodeSupervisor> nodeSupervis
     public async Task<object> ChangeAsync(object change, CancellationToken cancellationToken)
     {
         var supervisor = await nodeSupervisor.GetAsync(cancellationToken).ConfigureAwait(false);
-        return await supervisor.Ask<object>(change, AskTimeout, cancellationToken).ConfigureAwait(false);
+
+        // Longer than a read: a change must not be reported lost while the supervisor is busy.
+        return await supervisor.Ask<object>(change, ChangeTimeout, cancellationToken).ConfigureAwait(false);
     }
+
+    private static readonly TimeSpan ChangeTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Sends an operator action to the named node; null when no node has that name.</summary>
     public async Task<NodeStateReport?> AdministerAsync(string name, object action, CancellationToken cancellationToken)
