@@ -22,6 +22,8 @@ namespace Proxy.Actors.Nodes;
 public sealed class NodeActor : ReceiveActor, IWithTimers
 {
     private const string HalfOpenKey = "circuit-half-open";
+    private const string RetireKey = "retire";
+    private static readonly TimeSpan RetireGrace = TimeSpan.FromSeconds(1);
     private const string LocalObserver = "local";
 
     private readonly int _index;
@@ -97,6 +99,12 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         Receive<Adopt>(AdoptMark);
         Receive<GetNodeState>(_ => Sender.Tell(Report()));
         Receive<Retire>(_ =>
+        {
+            // A RequestActor that picked this node from the table just before it was retired may
+            // still send a try: stay a moment, so that try is served rather than lost.
+            Timers.StartSingleTimer(RetireKey, RetireGraceElapsed.Instance, RetireGrace);
+        });
+        Receive<RetireGraceElapsed>(_ =>
         {
             _retiring = true;
             StopOnceIdle();
@@ -478,6 +486,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     public sealed record Retire
     {
         public static Retire Instance { get; } = new();
+    }
+
+    private sealed record RetireGraceElapsed
+    {
+        public static RetireGraceElapsed Instance { get; } = new();
     }
 
     /// <summary>Another member of the cluster learnt this about the node.</summary>
