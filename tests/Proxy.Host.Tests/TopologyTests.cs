@@ -77,11 +77,30 @@ public sealed class TopologyTests : NodesTest
         using var unknown = await proxy.Debug.DeleteAsync("/debug/nodes/nope");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
 
+        // .NET's "$" matches before a final newline: such a name once crashed the node supervisor
+        // and left every client call hanging.
+        using var newline = await proxy.Debug.PostAsync("/debug/nodes", Node("n2\n", N2.Address));
+        Assert.Equal(HttpStatusCode.BadRequest, newline.StatusCode);
+        using var stringWeight = await proxy.Debug.PostAsync("/debug/nodes", new StringContent($"{{\"name\":\"n2\",\"address\":\"{N2.Address}\",\"weight\":\"5\"}}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, stringWeight.StatusCode);
+        using (var stillServing = await proxy.Client.PostAsync("/RPC2", XmlRpcCall()))
+        {
+            Assert.Equal(HttpStatusCode.OK, stillServing.StatusCode);
+        }
+
         using var foreign = new HttpRequestMessage(HttpMethod.Delete, "/debug/nodes/n1");
         foreign.Headers.Add("Origin", "http://evil.example");
         using var refused = await proxy.Debug.SendAsync(foreign);
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
         Assert.Contains("n1", (await proxy.NodesAsync()).Keys);
+
+        // With every node removed, clients would get 502s: not ready.
+        using (await proxy.Debug.DeleteAsync("/debug/nodes/n1"))
+        {
+        }
+
+        using var ready = await proxy.Debug.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
     }
 
     [Fact]
@@ -308,7 +327,7 @@ public sealed class TopologyTests : NodesTest
     }
 
     [Fact]
-    public async Task Clients_looping_while_the_config_file_changes_the_nodes_every_200ms_lose_no_call()
+    public async Task Clients_looping_while_the_config_file_and_sighup_change_the_nodes_every_200ms_lose_no_call()
     {
         var file = Path.Combine(Path.GetTempPath(), $"proxy-{Guid.NewGuid():N}.json");
         void Write(params (string Name, TestNode Node, int Weight)[] nodes)
@@ -344,9 +363,11 @@ public sealed class TopologyTests : NodesTest
             [("n2", N2, 64), ("n3", N3, 200)],
             [("n1", N1, 128), ("n3", N3, 32)],
         ];
+        // The file is polled every 4 s; SIGHUP makes each write apply at once, every 200 ms.
         for (var round = 0; round < 12; round++)
         {
             Write(sets[round % sets.Length]);
+            System.Diagnostics.Process.Start("kill", ["-HUP", proxy.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
             await Task.Delay(200);
         }
 

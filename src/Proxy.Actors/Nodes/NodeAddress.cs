@@ -31,6 +31,12 @@ public sealed record NodeAddress
             return false;
         }
 
+        if (value.Length > 2048)
+        {
+            error = $"is {value.Length} characters long; at most 2048";
+            return false;
+        }
+
         if (value.StartsWith("unix:", StringComparison.OrdinalIgnoreCase))
         {
             var path = value["unix:".Length..];

@@ -35,7 +35,16 @@ public sealed class NodeDiscovery : ReceiveActor, IWithTimers
         Receive<Status.Failure>(f => _log.Warning("Could not resolve {0} for node {1}: {2}; keeping its {3} nodes", _host, _template.Name, f.Cause.Message, _nodes.Count));
         Receive<NodeSupervisor.NodeAdded>(_ => { });
         Receive<NodeSupervisor.NodeRemoved>(_ => { });
-        Receive<NodeSupervisor.NodeChangeRefused>(r => _log.Warning("Node {0}: {1}", r.Name, r.Message));
+        Receive<NodeSupervisor.NodeChangeRefused>(r =>
+        {
+            // Not added (a node of that name still finishing its tries after a flap): forget it,
+            // so the next lookup adds it again.
+            _log.Warning("Node {0} not added yet: {1}; retrying on the next lookup", r.Name, r.Message);
+            foreach (var ip in _nodes.Where(n => n.Value == r.Name).Select(n => n.Key).ToArray())
+            {
+                _nodes.Remove(ip);
+            }
+        });
         _interval = interval;
     }
 

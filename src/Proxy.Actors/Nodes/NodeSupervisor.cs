@@ -85,7 +85,17 @@ public sealed class NodeSupervisor : ReceiveActor
         // the failure (a system message, handled first): either way the new incarnation would
         // publish full weight and requests would be routed to a drained node until it caught up.
         // Read synchronously in the constructor, the keeper leaves no such window.
-        var actor = Context.ActorOf(NodeActor.Props(slot, node, forwarder, _classifiers, _services, new OperatorOverrideKeeper(), cold), node.Name);
+        IActorRef actor;
+        try
+        {
+            actor = Context.ActorOf(NodeActor.Props(slot, node, forwarder, _classifiers, _services, new OperatorOverrideKeeper(), cold), node.Name);
+        }
+        catch (InvalidActorNameException)
+        {
+            forwarder.Dispose();
+            throw;
+        }
+
         var member = new Member(slot, node, actor, forwarder);
         _members[node.Name] = member;
         return member;
@@ -103,7 +113,21 @@ public sealed class NodeSupervisor : ReceiveActor
         // The slot comes from the balancer (a free one, or a new one); the actor is named by it
         // before any weight is published, so the first pick that lands on it can reach it.
         var slot = _services.Balancer.Reserve();
-        var member = Start(slot, node, cold: true);
+        Member member;
+        try
+        {
+            member = Start(slot, node, cold: true);
+        }
+        catch (InvalidActorNameException ex)
+        {
+            // Names are checked before they get here; should one still not be an actor name, the
+            // change is refused and this supervisor (the node set) carries on unharmed.
+            _services.Balancer.Retire(slot);
+            _services.Balancer.Release(slot);
+            Sender.Tell(new NodeChangeRefused(node.Name, NodeChangeRefusal.Invalid, ex.Message));
+            return;
+        }
+
         _services.Balancer.Attach(slot, new NodeTarget(member.Actor, node.Name));
         _log.Info("Node {0} added at {1} (weight {2}), starting cold", node.Name, node.Address.Original, node.Weight);
         _services.Metrics.NodeAdded(node.Name);
@@ -204,6 +228,7 @@ public enum NodeChangeRefusal
 {
     Exists,
     Unknown,
+    Invalid,
 }
 
 /// <summary>The live node actors in slot order, with their names and their slots in the <see cref="NodeBalancer"/>.</summary>

@@ -53,7 +53,13 @@ public sealed partial class ConfigurationReloader(
         {
             configuration.AddJsonFile(source =>
             {
-                source.FileProvider = new PhysicalFileProvider(Path.GetDirectoryName(full)!);
+                // Polled (every 4 s), not inotify: a file reached through a symlink (a Kubernetes
+                // ConfigMap's ..data swap) changes without an event on its own path.
+                source.FileProvider = new PhysicalFileProvider(Path.GetDirectoryName(full)!)
+                {
+                    UsePollingFileWatcher = true,
+                    UseActivePolling = true,
+                };
                 source.Path = Path.GetFileName(full);
                 source.Optional = false;
                 source.ReloadOnChange = true;
@@ -237,7 +243,7 @@ public sealed partial class ConfigurationReloader(
         var deadline = DateTime.UtcNow + started.Forwarding.ResponseTimeout + TimeSpan.FromSeconds(5);
         while (await nodes.ChangeAsync(new NodeSupervisor.AddNode(node), CancellationToken.None).ConfigureAwait(false) is NodeSupervisor.NodeChangeRefused refused)
         {
-            if (DateTime.UtcNow > deadline)
+            if (refused.Reason != NodeChangeRefusal.Exists || DateTime.UtcNow > deadline)
             {
                 LogNotAdded(logger, node.Name, refused.Message);
                 return;

@@ -302,6 +302,10 @@ public static class ProxySettingsFactory
     }
 
     /// <summary>One node's settings, checked as at start-up (also for a node added at run time); <paramref name="prefix"/> names it in errors.</summary>
+    // \z, not $: .NET's $ also matches before a final newline, and "n1\n" passed, then broke the
+    // node's actor name (the node supervisor crashed). 1 to 128 characters.
+    private const string NamePattern = @"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\z";
+
     public static NodeSettings ValidateNode(NodeOptions node, string prefix)
     {
         if (string.IsNullOrWhiteSpace(node.Name))
@@ -309,9 +313,9 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException($"{prefix}:Name", "is required");
         }
 
-        if (!Regex.IsMatch(node.Name, "^[A-Za-z0-9][A-Za-z0-9._-]*$"))
+        if (!Regex.IsMatch(node.Name, NamePattern))
         {
-            throw new ProxyConfigurationException($"{prefix}:Name", $"'{node.Name}' may hold only letters, digits, '.', '_' and '-'");
+            throw new ProxyConfigurationException($"{prefix}:Name", $"'{node.Name}' may hold only letters, digits, '.', '_' and '-' (at most 128)");
         }
 
         if (!NodeAddress.TryParse(node.Address, out var address, out var error))
@@ -342,9 +346,9 @@ public static class ProxySettingsFactory
                 throw new ProxyConfigurationException($"{prefix}:Name", "is required");
             }
 
-            if (!Regex.IsMatch(name, "^[A-Za-z0-9][A-Za-z0-9._-]*$"))
+            if (!Regex.IsMatch(name, NamePattern))
             {
-                throw new ProxyConfigurationException($"{prefix}:Name", $"'{name}' may hold only letters, digits, '.', '_' and '-'");
+                throw new ProxyConfigurationException($"{prefix}:Name", $"'{name}' may hold only letters, digits, '.', '_' and '-' (at most 128)");
             }
 
             if (!seen.Add(name))

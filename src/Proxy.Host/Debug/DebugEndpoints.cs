@@ -26,6 +26,7 @@ public static class DebugEndpoints
     private static readonly System.Text.Json.JsonSerializerOptions NodeJson = new(System.Text.Json.JsonSerializerDefaults.Web)
     {
         UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict,
     };
 
     private static void MapEndpoints(IEndpointRouteBuilder endpoints)
@@ -42,6 +43,12 @@ public static class DebugEndpoints
             try
             {
                 var reports = await nodes.ReadAsync(cancellationToken);
+                if (reports.Count == 0)
+                {
+                    // Every node removed at run time (or none found by DNS yet): clients would get 502s.
+                    return Results.Text("not ready: no nodes\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+                }
+
                 return Results.Text($"ready: {reports.Count} nodes\n");
             }
             catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)
@@ -86,10 +93,9 @@ public static class DebugEndpoints
 
             return await nodes.ChangeAsync(new NodeSupervisor.AddNode(node, NodeChangeSource.Operator), cancellationToken) switch
             {
-                NodeSupervisor.NodeAdded added => await nodes.AdministerAsync(added.Name, NodeActor.GetNodeState.Instance, cancellationToken) is { } report
-                    ? Results.Json(NodeDocument.From(report), statusCode: StatusCodes.Status201Created)
-                    : Results.StatusCode(StatusCodes.Status201Created),
-                NodeSupervisor.NodeChangeRefused refused => Results.Json(new ErrorDocument(refused.Message), statusCode: StatusCodes.Status409Conflict),
+                NodeSupervisor.NodeAdded added => await AddedAsync(nodes, added, cancellationToken),
+                NodeSupervisor.NodeChangeRefused { Reason: NodeChangeRefusal.Exists } refused => Results.Json(new ErrorDocument(refused.Message), statusCode: StatusCodes.Status409Conflict),
+                NodeSupervisor.NodeChangeRefused refused => Results.Json(new ErrorDocument(refused.Message), statusCode: StatusCodes.Status400BadRequest),
                 var other => Results.Json(new ErrorDocument($"unexpected answer {other}"), statusCode: StatusCodes.Status500InternalServerError),
             };
         });
@@ -141,6 +147,24 @@ public static class DebugEndpoints
         });
 
         endpoints.MapGet("/debug", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
+    }
+
+    // The node's state when it can be read at once; a node removed again meanwhile (a racing
+    // DELETE) is still a 201, with its name only.
+    private static async Task<IResult> AddedAsync(NodeStatusReader nodes, NodeSupervisor.NodeAdded added, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await nodes.AdministerAsync(added.Name, NodeActor.GetNodeState.Instance, cancellationToken) is { } report)
+            {
+                return Results.Json(NodeDocument.From(report), statusCode: StatusCodes.Status201Created);
+            }
+        }
+        catch (AskTimeoutException)
+        {
+        }
+
+        return Results.Json(new { name = added.Name }, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<IResult> AdministerAsync(NodeStatusReader nodes, string name, object action, CancellationToken cancellationToken)

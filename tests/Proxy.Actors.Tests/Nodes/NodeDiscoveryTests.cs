@@ -36,4 +36,17 @@ public sealed class NodeDiscoveryTests : TestKit
         Assert.Equal("http://[fd00::3]:8001/rpc", added.Address.Original);
         supervisor.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
+
+    [Fact]
+    public void A_record_whose_node_could_not_be_added_yet_is_added_on_the_next_lookup()
+    {
+        var supervisor = CreateTestProbe();
+        var discovery = Sys.ActorOf(NodeDiscovery.Props(Template, TimeSpan.FromMilliseconds(100), supervisor.Ref, _ => Task.FromResult(new[] { IPAddress.Parse("10.0.0.1") })));
+
+        // A flap: the node of that name is still finishing its tries, so the supervisor refuses it.
+        var first = supervisor.ExpectMsg<NodeSupervisor.AddNode>();
+        discovery.Tell(new NodeSupervisor.NodeChangeRefused(first.Node.Name, NodeChangeRefusal.Exists, "still finishing"), supervisor.Ref);
+
+        Assert.Equal("api@10.0.0.1", supervisor.ExpectMsg<NodeSupervisor.AddNode>().Node.Name);
+    }
 }
