@@ -162,26 +162,13 @@ public sealed class TopologyTests : NodesTest
     [Fact]
     public async Task Nodes_in_the_watched_config_file_change_live_and_an_invalid_change_is_refused_whole()
     {
-        var file = Path.Combine(Path.GetTempPath(), $"proxy-{Guid.NewGuid():N}.json");
-        void Write(string json)
-        {
-            // As editors and config tools do: a whole new file moved into place.
-            var next = file + ".next";
-            File.WriteAllText(next, json);
-            File.Move(next, file, overwrite: true);
-        }
-
-        string Nodes(params (string Name, TestNode Node, int Weight)[] nodes) =>
-            "{\"Proxy\":{\"Overload\":{\"RestoreInterval\":\"100ms\"},\"Nodes\":["
-            + string.Join(",", nodes.Select(n => $"{{\"Name\":\"{n.Name}\",\"Address\":\"{n.Node.Address}\",\"Weight\":{n.Weight}}}"))
-            + "]}}";
-
-        Write(Nodes(("n1", N1, 128)));
-        await using var proxy = ProxyProcess.Start("--config", file);
+        using var file = new ConfigFile();
+        file.WriteNodes(("n1", N1, 128));
+        await using var proxy = ProxyProcess.Start("--config", file.Path);
         await proxy.WaitUntilServingAsync();
         using var http = new HttpClient { BaseAddress = proxy.Debug };
 
-        Write(Nodes(("n1", N1, 128), ("n2", N2, 64)));
+        file.WriteNodes(("n1", N1, 128), ("n2", N2, 64));
         await Eventually.AssertAsync(async () =>
         {
             var doc = await http.GetFromJsonAsync<JsonElement>("/debug/nodes");
@@ -190,7 +177,7 @@ public sealed class TopologyTests : NodesTest
         });
 
         // One bad value refuses the whole change: n3 is not added either.
-        Write(Nodes(("n1", N1, 128), ("n2", N2, 999), ("n3", N3, 128)));
+        file.WriteNodes(("n1", N1, 128), ("n2", N2, 999), ("n3", N3, 128));
         await Eventually.AssertAsync(async () =>
         {
             var doc = await http.GetFromJsonAsync<JsonElement>("/debug/nodes");
@@ -200,11 +187,11 @@ public sealed class TopologyTests : NodesTest
         });
         await proxy.WaitForOutputAsync("Configuration change refused, the running configuration stays");
 
-        Write("{ this is not json");
+        file.Write("{ this is not json");
         await Eventually.AssertAsync(async () =>
             Assert.Contains("cannot be read", (await http.GetFromJsonAsync<JsonElement>("/debug/nodes")).GetProperty("reload").GetProperty("message").GetString(), StringComparison.Ordinal));
 
-        Write(Nodes(("n2", N2, 32)));
+        file.WriteNodes(("n2", N2, 32));
         await Eventually.AssertAsync(async () =>
         {
             var doc = await http.GetFromJsonAsync<JsonElement>("/debug/nodes");
@@ -219,7 +206,6 @@ public sealed class TopologyTests : NodesTest
         System.Diagnostics.Process.Start("kill", ["-HUP", proxy.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
         await proxy.WaitForOutputAsync("SIGHUP: reading the configuration again");
         await proxy.WaitForOutputAsync("Configuration change applied: no node changed");
-        File.Delete(file);
     }
 
     [Fact]
@@ -232,7 +218,6 @@ public sealed class TopologyTests : NodesTest
         var file = Path.Combine(Path.GetTempPath(), $"proxy-{Guid.NewGuid():N}.json");
         await File.WriteAllTextAsync(file, "{ nope");
         var broken = await ProxyProcess.RunAsync("--config", file);
-        File.Delete(file);
         Assert.Equal(2, broken.Exit);
         Assert.Contains("cannot be read", broken.Stderr, StringComparison.Ordinal);
     }
@@ -242,17 +227,10 @@ public sealed class TopologyTests : NodesTest
     {
         // n1 answers "BUSY" with a 200: the default chain (the XML-RPC fault rule) delivers it.
         N1.Handle(ctx => Results.Text("BUSY", "text/plain").ExecuteAsync(ctx));
-        var file = Path.Combine(Path.GetTempPath(), $"proxy-{Guid.NewGuid():N}.json");
-        var nodes = $"\"Nodes\":[{{\"Name\":\"n1\",\"Address\":\"{N1.Address}\"}},{{\"Name\":\"n2\",\"Address\":\"{N2.Address}\"}}]";
-        void Write(string json)
-        {
-            var next = file + ".next";
-            File.WriteAllText(next, json);
-            File.Move(next, file, overwrite: true);
-        }
-
-        Write($"{{\"Proxy\":{{{nodes}}}}}");
-        await using var proxy = ProxyProcess.Start("--config", file);
+        using var file = new ConfigFile();
+        (string, TestNode, int)[] nodes = [("n1", N1, 128), ("n2", N2, 128)];
+        file.Write(ConfigFile.Nodes(nodes, restoreInterval: null));
+        await using var proxy = ProxyProcess.Start("--config", file.Path);
         await proxy.WaitUntilServingAsync();
         using var http = new HttpClient();
         using (var before = await http.GetAsync(new Uri(proxy.Client, "/a")))
@@ -275,7 +253,7 @@ public sealed class TopologyTests : NodesTest
             }
         });
 
-        Write($"{{\"Proxy\":{{{nodes},\"Classifiers\":[{{\"Name\":\"busy\",\"Type\":\"BodyRegex\",\"Pattern\":\"BUSY\",\"Verdict\":\"Overloaded\"}}]}}}}");
+        file.Write(ConfigFile.Nodes(nodes, "\"Classifiers\":[{\"Name\":\"busy\",\"Type\":\"BodyRegex\",\"Pattern\":\"BUSY\",\"Verdict\":\"Overloaded\"}]", restoreInterval: null));
         await proxy.WaitForOutputAsync("Configuration change applied: classifier chain [busy]");
 
         // From now on "BUSY" marks n1 and is redispatched: no client sees it.
@@ -289,7 +267,6 @@ public sealed class TopologyTests : NodesTest
         await stop.CancelAsync();
         await looping;
         Assert.Equal(0, failed);
-        File.Delete(file);
     }
 
     [Fact]
@@ -329,17 +306,9 @@ public sealed class TopologyTests : NodesTest
     [Fact]
     public async Task Clients_looping_while_the_config_file_and_sighup_change_the_nodes_every_200ms_lose_no_call()
     {
-        var file = Path.Combine(Path.GetTempPath(), $"proxy-{Guid.NewGuid():N}.json");
-        void Write(params (string Name, TestNode Node, int Weight)[] nodes)
-        {
-            var next = file + ".next";
-            File.WriteAllText(next, "{\"Proxy\":{\"Overload\":{\"RestoreInterval\":\"100ms\"},\"Nodes\":["
-                + string.Join(",", nodes.Select(n => $"{{\"Name\":\"{n.Name}\",\"Address\":\"{n.Node.Address}\",\"Weight\":{n.Weight}}}")) + "]}}");
-            File.Move(next, file, overwrite: true);
-        }
-
-        Write(("n1", N1, 128));
-        await using var proxy = ProxyProcess.Start("--config", file);
+        using var file = new ConfigFile();
+        file.WriteNodes(("n1", N1, 128));
+        await using var proxy = ProxyProcess.Start("--config", file.Path);
         await proxy.WaitUntilServingAsync();
         using var http = new HttpClient();
         using var stop = new CancellationTokenSource();
@@ -366,16 +335,15 @@ public sealed class TopologyTests : NodesTest
         // The file is polled every 4 s; SIGHUP makes each write apply at once, every 200 ms.
         for (var round = 0; round < 12; round++)
         {
-            Write(sets[round % sets.Length]);
+            file.WriteNodes(sets[round % sets.Length]);
             System.Diagnostics.Process.Start("kill", ["-HUP", proxy.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
             await Task.Delay(200);
         }
 
-        Write(("n1", N1, 128));
+        file.WriteNodes(("n1", N1, 128));
         await proxy.WaitForOutputAsync("Configuration change applied");
         await stop.CancelAsync();
         await Task.WhenAll(clients);
-        File.Delete(file);
         Assert.True(failed.IsEmpty, $"{failed.Count} failed, e.g. {failed.FirstOrDefault()}\n{proxy.Output}");
         Assert.True(N2.Hits > 0 || N3.Hits > 0, "the nodes the file added served nothing");
     }
