@@ -17,22 +17,16 @@ public sealed class ClusterTests : NodesTest
         .. extra,
     ];
 
-    private static async Task AwaitMembersUpAsync(HttpClient debug, int count)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            var cluster = await debug.GetFromJsonAsync<JsonElement>("/debug/cluster");
-            var up = cluster.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
-            if (up == count && cluster.GetProperty("members").GetArrayLength() == count)
+    private static Task AwaitMembersUpAsync(HttpClient debug, int count) =>
+        Eventually.AssertAsync(
+            async () =>
             {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"expected {count} members up, saw: {cluster}");
-            await Task.Delay(100);
-        }
-    }
+                var cluster = await debug.GetFromJsonAsync<JsonElement>("/debug/cluster");
+                var up = cluster.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
+                Assert.True(up == count && cluster.GetProperty("members").GetArrayLength() == count, $"expected {count} members up, saw: {cluster}");
+            },
+            TimeSpan.FromSeconds(60),
+            TimeSpan.FromMilliseconds(100));
 
     [Fact]
     public async Task A_mark_made_on_one_proxy_reaches_the_others_and_a_late_joiner_learns_it()

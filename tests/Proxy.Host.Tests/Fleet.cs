@@ -52,33 +52,30 @@ public sealed class Fleet : IAsyncDisposable
         var running = Members.Where(m => m.Process is not null).ToArray();
         var expected = running.Select(Address).Order(StringComparer.Ordinal).ToArray();
         var views = new Dictionary<int, string>();
-        while (true)
-        {
-            var whole = true;
-            foreach (var member in running)
+        await Eventually.AssertAsync(
+            async () =>
             {
-                var view = await member.ClusterAsync();
-                views[member.ClusterPort] = view?.ToString() ?? "(no answer)";
-                var up = view?.GetProperty("members").EnumerateArray()
-                    .Where(m => m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean())
-                    .Select(m => m.GetProperty("address").GetString()!)
-                    .Order(StringComparer.Ordinal)
-                    .ToArray();
-                whole &= up is not null && up.SequenceEqual(expected) && view!.Value.GetProperty("members").GetArrayLength() == expected.Length;
-            }
+                var whole = true;
+                foreach (var member in running)
+                {
+                    var view = await member.ClusterAsync();
+                    views[member.ClusterPort] = view?.ToString() ?? "(no answer)";
+                    var up = view?.GetProperty("members").EnumerateArray()
+                        .Where(m => m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean())
+                        .Select(m => m.GetProperty("address").GetString()!)
+                        .Order(StringComparer.Ordinal)
+                        .ToArray();
+                    whole &= up is not null && up.SequenceEqual(expected) && view!.Value.GetProperty("members").GetArrayLength() == expected.Length;
+                }
 
-            if (whole)
-            {
-                return DateTime.UtcNow - started;
-            }
-
-            if (DateTime.UtcNow - started > within)
-            {
-                throw new TimeoutException($"no single cluster of {string.Join(", ", expected)} within {within}:\n{string.Join("\n", views.Select(v => $"{v.Key}: {v.Value}"))}");
-            }
-
-            await Task.Delay(200);
-        }
+                if (!whole)
+                {
+                    throw new TimeoutException($"no single cluster of {string.Join(", ", expected)} within {within}:\n{string.Join("\n", views.Select(v => $"{v.Key}: {v.Value}"))}");
+                }
+            },
+            within,
+            TimeSpan.FromMilliseconds(200));
+        return DateTime.UtcNow - started;
     }
 
     public async ValueTask DisposeAsync()
@@ -161,22 +158,17 @@ public sealed class FleetMember : IAsyncDisposable
     public async Task<TimeSpan> AwaitNodeStateAsync(string name, string state, TimeSpan within)
     {
         var started = DateTime.UtcNow;
-        var deadline = started + within;
-        while (true)
-        {
-            var node = await NodeAsync(name);
-            if (node.GetProperty("state").GetString() == state)
+        await Eventually.AssertAsync(
+            async () =>
             {
-                return DateTime.UtcNow - started;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{name} on member {ClusterPort} stayed {node} instead of {state}");
-            }
-
-            await Task.Delay(50);
-        }
+                var node = await NodeAsync(name);
+                if (node.GetProperty("state").GetString() != state)
+                {
+                    throw new TimeoutException($"{name} on member {ClusterPort} stayed {node} instead of {state}");
+                }
+            },
+            within);
+        return DateTime.UtcNow - started;
     }
 
     public async Task PostAsync(string path)

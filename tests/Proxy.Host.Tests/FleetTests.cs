@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Proxy.Testing;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -237,13 +238,9 @@ public sealed class FleetTests : NodesTest
         Assert.Contains("proxy_cluster_members 2", await http.GetStringAsync(new Uri(first.Debug, "/metrics")), StringComparison.Ordinal);
     }
 
-    private static async Task AwaitMembersSeenAsync(FleetMember member, int count)
-    {
-        var deadline = DateTime.UtcNow + Heal;
-        while ((await member.ClusterAsync())?.GetProperty("members").GetArrayLength() != count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"member {member.ClusterPort} never saw {count} members");
-            await Task.Delay(200);
-        }
-    }
+    private static Task AwaitMembersSeenAsync(FleetMember member, int count) =>
+        Eventually.AssertAsync(
+            async () => Assert.True((await member.ClusterAsync())?.GetProperty("members").GetArrayLength() == count, $"member {member.ClusterPort} never saw {count} members"),
+            Heal,
+            TimeSpan.FromMilliseconds(200));
 }

@@ -28,7 +28,7 @@ public sealed partial class ConfigurationReloader(
     private IReadOnlyList<NodeSettings> _nodes = started.Nodes;
     private Dictionary<string, string?> _restartKeys = RestartKeys(configuration);
     private KeyValuePair<string, string?>[] _chain = ClassifierKeys(configuration);
-    private readonly string _discovered = string.Join(";", started.DiscoveredNodes.Select(d => $"{d.Template.Name}={d.Template.Address.Original}/{d.Interval}"));
+    private readonly string _discovered = Discovery(started);
     private IDisposable? _watch;
     private PosixSignalRegistration? _sighup;
 
@@ -169,8 +169,7 @@ public sealed partial class ConfigurationReloader(
             }
 
             var restartKeys = RestartKeys(configuration);
-            var discovered = string.Join(";", next.DiscoveredNodes.Select(d => $"{d.Template.Name}={d.Template.Address.Original}/{d.Interval}"));
-            var resolveChanged = discovered != _discovered;
+            var resolveChanged = Discovery(next) != _discovered;
             var needRestart = restartKeys.Where(k => !_restartKeys.TryGetValue(k.Key, out var v) || v != k.Value).Select(k => k.Key)
                 .Concat(_restartKeys.Keys.Where(k => !restartKeys.ContainsKey(k)))
                 .Concat(resolveChanged ? ["Proxy:Nodes (a node with Resolve)"] : [])
@@ -252,6 +251,10 @@ public sealed partial class ConfigurationReloader(
             await Task.Delay(100).ConfigureAwait(false);
         }
     }
+
+    // The Resolve nodes as configured; they apply only at start-up.
+    private static string Discovery(ProxySettings settings) =>
+        string.Join(";", settings.DiscoveredNodes.Select(d => $"{d.Template.Name}={d.Template.Address.Original}/{d.Interval}"));
 
     // Everything under Proxy but the nodes and the classifiers: these apply only at start-up.
     private static Dictionary<string, string?> RestartKeys(IConfiguration configuration) =>

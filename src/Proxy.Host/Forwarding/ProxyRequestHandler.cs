@@ -41,7 +41,8 @@ internal sealed partial class ProxyRequestHandler(
             return;
         }
 
-        if (ProxyRequestReader.HasInvalidTargetByte(context.Features.Get<IHttpRequestFeature>()?.RawTarget))
+        var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (ProxyRequestReader.HasInvalidTargetByte(rawTarget))
         {
             await RefuseAsync(context, StatusCodes.Status400BadRequest, "the request target has a byte that is not visible ASCII").ConfigureAwait(false);
             return;
@@ -59,7 +60,7 @@ internal sealed partial class ProxyRequestHandler(
         ProxyRequest request;
         try
         {
-            request = await reader.ReadAsync(context).ConfigureAwait(false);
+            request = await reader.ReadAsync(context, rawTarget).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex)
         {

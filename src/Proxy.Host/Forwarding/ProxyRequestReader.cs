@@ -11,12 +11,13 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
     private readonly System.Net.IPNetwork[] _trustedProxies = [.. trustedProxies];
     private long _nextId;
 
-    public async ValueTask<ProxyRequest> ReadAsync(HttpContext context)
+    /// <param name="rawTarget">The request target as received (the handler has already read it from the request feature).</param>
+    public async ValueTask<ProxyRequest> ReadAsync(HttpContext context, string? rawTarget)
     {
         var request = context.Request;
         var headers = ForwardedHeaders(context, IsTrusted(context.Connection.RemoteIpAddress));
         var body = await ReadBodyAsync(context).ConfigureAwait(false);
-        var target = OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget);
+        var target = OriginForm(rawTarget);
         return new ProxyRequest(Interlocked.Increment(ref _nextId), request.Method, target, headers, body, context.RequestAborted);
     }
 
