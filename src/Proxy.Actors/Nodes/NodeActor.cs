@@ -34,6 +34,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly IActorRef _cluster;
     private readonly NodeForwarder _forwarder;
     private TryRoute _route;
+
+    // Tries in flight that set out with the current route, and with each replaced route whose
+    // classifier actors must outlive them. Kept here, not on the routes the messages carry.
+    private int _routeInFlight;
+    private readonly Dictionary<TryRoute, int> _replacedRoutes = [];
     private readonly OperatorOverrideKeeper _overrides;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -136,19 +141,45 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _overrides.Chain = chain;
         _route = BuildRoute(chain);
         _log.Info("Node {0} judges with the new classifier chain [{1}]", _node.Name, string.Join(", ", chain.Rules.Select(r => r.Name)));
-        StopIfUnused(old);
+        if (_routeInFlight > 0)
+        {
+            _replacedRoutes[old] = _routeInFlight;
+        }
+        else
+        {
+            StopClassifiers(old);
+        }
+
+        _routeInFlight = 0;
     }
 
-    private void StopIfUnused(TryRoute route)
+    // A try concluded: the common case is one counter; a replaced route's actors stop with its last try.
+    private void TryEnded(TryRoute route)
     {
-        if (route != _route && route.InFlight == 0)
+        if (ReferenceEquals(route, _route))
         {
-            // After a restart, a try's route can name actors the current chain adopted: keep those.
-            var current = _route.Classifiers.SelectMany(lane => lane).ToHashSet();
-            foreach (var classifier in route.Classifiers.SelectMany(lane => lane).Where(c => !current.Contains(c)))
+            _routeInFlight--;
+        }
+        else if (_replacedRoutes.TryGetValue(route, out var left))
+        {
+            if (left > 1)
             {
-                Context.Stop(classifier);
+                _replacedRoutes[route] = left - 1;
             }
+            else
+            {
+                _replacedRoutes.Remove(route);
+                StopClassifiers(route);
+            }
+        }
+    }
+
+    // A replaced chain has names of its own (see AdoptOrStart), so none of its actors is the current chain's.
+    private static void StopClassifiers(TryRoute route)
+    {
+        foreach (var classifier in route.Classifiers.SelectMany(lane => lane))
+        {
+            Context.Stop(classifier);
         }
     }
 
@@ -209,7 +240,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     {
         _requests++;
         _metrics.InFlightChanged(_node.Name, ++_inFlight);
-        _route.InFlight++;
+        _routeInFlight++;
         _ = ForwardAsync(_route, forward.Request, Sender, Self, Stopwatch.GetTimestamp());
     }
 
@@ -277,11 +308,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     private void Conclude(IActorRef requester, TryOutcome outcome, int status, long started, TryRoute route)
     {
-        route.InFlight--;
-        if (route != _route)
-        {
-            StopIfUnused(route);
-        }
+        TryEnded(route);
 
         _inFlight = Math.Max(0, _inFlight - 1);
         _metrics.InFlightChanged(_node.Name, _inFlight);
@@ -501,7 +528,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     /// <summary>
     /// What a try needs once it runs off the actor: the connection pool and the classifier lanes of
-    /// the chain it set out with. <see cref="InFlight"/> counts those tries; only this actor touches it.
+    /// the chain it set out with. Compared by reference: each chain builds one.
     /// </summary>
     private sealed class TryRoute(NodeForwarder forwarder, string node, JudgingLanes lanes, IActorRef[][] classifiers)
     {
@@ -512,8 +539,6 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         public JudgingLanes Lanes { get; } = lanes;
 
         public IActorRef[][] Classifiers { get; } = classifiers;
-
-        public int InFlight { get; set; }
     }
 
     private sealed record TryCompleted(IActorRef Requester, ForwardResult Result, long Started, TryRoute Route);
