@@ -3,6 +3,8 @@ using System.Reflection;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Proxy.Actors.Tls;
 using Proxy.Actors.Weighting;
 using Proxy.Host.Classification;
 using Proxy.Host.Clustering;
@@ -113,6 +115,7 @@ public static class ProxyApp
             // One line per request: the console is written off the request path.
             .WriteTo.Async(sink => sink.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")));
 
+        var certificate = OpenListenerCertificate(settings);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -129,10 +132,10 @@ public static class ProxyApp
             var clientConnections = settings.MaxConnections is { } max ? new ConnectionCap(max) : null;
             foreach (var address in settings.Listen)
             {
-                Listen(kestrel, address, debug: false, clientConnections);
+                Listen(kestrel, address, debug: false, clientConnections, certificate);
             }
 
-            Listen(kestrel, settings.DebugListen, debug: true, null);
+            Listen(kestrel, settings.DebugListen, debug: true, null, certificate);
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownDrain);
 
@@ -145,6 +148,12 @@ public static class ProxyApp
         builder.Services.AddSingleton<ProxyRequestHandler>();
         builder.Services.AddSingleton<NodeStatusReader>();
         builder.Services.AddHostedService<NativeMemoryTrimmer>();
+        if (certificate is not null)
+        {
+            builder.Services.AddSingleton(certificate);
+            builder.Services.AddHostedService<ListenerCertificateWatcher>();
+        }
+
         builder.Services.AddHostedService<SocketThreadScheduling>();
         builder.Services.AddSingleton<ConfigurationReloader>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ConfigurationReloader>());
@@ -245,14 +254,38 @@ public static class ProxyApp
 
     private static bool IsDebugListener(HttpContext context) => context.Features.Get<DebugListenerFeature>() is not null;
 
-    private static void Listen(KestrelServerOptions kestrel, Microsoft.AspNetCore.Http.BindingAddress address, bool debug, ConnectionCap? cap)
+    private static ListenerCertificate? OpenListenerCertificate(ProxySettings settings)
+    {
+        if (settings.ListenerTls is not { } tls)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new ListenerCertificate(WatchedCertificate.Open(tls.CertificateFile, tls.KeyFile));
+        }
+        catch (PemFileException ex)
+        {
+            throw new ProxyConfigurationException(ex.AboutKey && tls.KeyFile is not null ? "Proxy:Tls:KeyFile" : "Proxy:Tls:CertificateFile", ex.Message);
+        }
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, Microsoft.AspNetCore.Http.BindingAddress address, bool debug, ConnectionCap? cap, ListenerCertificate? certificate)
     {
         void Configure(ListenOptions listen)
         {
             listen.Protocols = HttpProtocols.Http1;
+
+            // Counted before the handshake: a flood of handshakes is held to the cap too.
             if (cap is not null)
             {
                 listen.Use(cap.Middleware);
+            }
+
+            if (string.Equals(address.Scheme, "https", StringComparison.OrdinalIgnoreCase))
+            {
+                listen.UseHttps(new TlsHandshakeCallbackOptions { OnConnection = certificate!.OptionsAsync });
             }
 
             if (debug)

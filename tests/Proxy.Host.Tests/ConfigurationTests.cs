@@ -48,7 +48,8 @@ public sealed class ConfigurationTests
     [InlineData("Proxy:Timeouts:Response", "--Proxy:Timeouts:Response=soon")]
     [InlineData("Proxy:Redispatch:Max", "--Proxy:Redispatch:Max=-1")]
     [InlineData("Proxy:Tuning:BatchScheduleSocketThreads", "--Proxy:Tuning:BatchScheduleSocketThreads=sometimes")]
-    [InlineData("Proxy:Listen", "--Proxy:Listen=https://0.0.0.0:8443")]
+    [InlineData("Proxy:Tls:CertificateFile", "--Proxy:Listen=https://0.0.0.0:8443")]
+    [InlineData("Proxy:Listen", "--Proxy:Listen=ftp://0.0.0.0:8443")]
     [InlineData("Proxy:Debug:Listen", "--Proxy:Listen=http://127.0.0.1:8000", "--Proxy:Debug:Listen=http://127.0.0.1:8000")]
     public void Invalid_settings_are_refused_naming_the_key(string key, params string[] args)
     {

@@ -18,10 +18,29 @@ public sealed class DebugEndpointTests : NodesTest
         var n1 = (await proxy.NodesAsync())["n1"];
 
         Assert.Equal(
-            ["address", "configuredWeight", "failures", "inFlight", "name", "observedBy", "overloads", "requests", "state", "weight"],
+            ["address", "configuredWeight", "failures", "inFlight", "lastFailure", "name", "observedBy", "overloads", "requests", "state", "weight"],
             n1.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.Equal(N1.Address, n1.GetProperty("address").GetString());
         Assert.Equal("healthy", n1.GetProperty("state").GetString());
+        Assert.Equal(JsonValueKind.Null, n1.GetProperty("lastFailure").ValueKind);
+    }
+
+    [Fact]
+    public async Task Nodes_gives_a_nodes_last_failure_with_its_kind_and_reason()
+    {
+        var closed = $"http://127.0.0.1:{Proxy.Testing.FreePort.Next()}";
+        await using var proxy = await ProxyHarness.StartAsync([("gone", closed)]);
+
+        using var answer = await proxy.Client.GetAsync("/");
+
+        Assert.Equal(System.Net.HttpStatusCode.BadGateway, answer.StatusCode);
+        await proxy.AwaitNodeAsync("gone", n =>
+        {
+            var failure = n.GetProperty("lastFailure");
+            Assert.Equal("refused", failure.GetProperty("kind").GetString());
+            Assert.StartsWith("could not connect", failure.GetProperty("reason").GetString(), StringComparison.Ordinal);
+            Assert.True(failure.GetProperty("at").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-1));
+        });
     }
 
     [Fact]

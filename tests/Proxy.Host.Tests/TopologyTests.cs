@@ -300,7 +300,7 @@ public sealed class TopologyTests : NodesTest
             $"--Proxy:Listen=http://127.0.0.1:{FreePort.Next()}", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}");
 
         Assert.Equal(2, exit);
-        Assert.Contains("Proxy:Nodes:0:Resolve: needs an http:// address that names a host", stderr, StringComparison.Ordinal);
+        Assert.Contains("Proxy:Nodes:0:Resolve: needs an http:// or https:// address that names a host", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

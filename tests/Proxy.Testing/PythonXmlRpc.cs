@@ -11,11 +11,11 @@ public sealed class PythonXmlRpcNode : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private PythonXmlRpcNode(string name, Process process, int port)
+    private PythonXmlRpcNode(string name, Process process, int port, bool https = false)
     {
         Name = name;
         _process = process;
-        Address = $"http://127.0.0.1:{port}";
+        Address = https ? $"https://localhost:{port}" : $"http://127.0.0.1:{port}";
     }
 
     public string Name { get; }
@@ -27,10 +27,25 @@ public sealed class PythonXmlRpcNode : IAsyncDisposable
     /// <summary>A node that sends a body after its HEAD answers (<c>Python/head_body_node.py</c>).</summary>
     public static Task<PythonXmlRpcNode> StartBodyAfterHeadAsync(string name) => StartAsync(name, "head_body_node.py");
 
-    private static async Task<PythonXmlRpcNode> StartAsync(string name, string script, params string[] args)
+    /// <summary>
+    /// The node over HTTPS, served by Python's own <c>ssl</c> module with this certificate, at
+    /// https://localhost:port; with <paramref name="clientCaFile"/> it requires a client certificate from that CA.
+    /// </summary>
+    public static Task<PythonXmlRpcNode> StartHttpsAsync(string name, string certificateFile, string keyFile, string? clientCaFile = null) =>
+        StartAsync(name, "xmlrpc_node.py", new Dictionary<string, string>
+        {
+            ["NODE_TLS_CERT"] = certificateFile,
+            ["NODE_TLS_KEY"] = keyFile,
+            ["NODE_TLS_CLIENT_CA"] = clientCaFile ?? "",
+        }, name);
+
+    private static Task<PythonXmlRpcNode> StartAsync(string name, string script, params string[] args) =>
+        StartAsync(name, script, null, args);
+
+    private static async Task<PythonXmlRpcNode> StartAsync(string name, string script, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var port = FreePort.Next();
-        var process = PythonScript.Start(script, [.. args, port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        var process = PythonScript.Start(script, environment, [.. args, port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
         if (ready is null || !ready.StartsWith("ready ", StringComparison.Ordinal))
         {
@@ -38,7 +53,7 @@ public sealed class PythonXmlRpcNode : IAsyncDisposable
             throw new InvalidOperationException($"the Python XML-RPC node did not start: {ready} {await process.StandardError.ReadToEndAsync()}");
         }
 
-        return new PythonXmlRpcNode(name, process, port);
+        return new PythonXmlRpcNode(name, process, port, environment is not null);
     }
 
     /// <summary>From now on every call raises Fault(1007) with a faultString of this length (over 1,400 bytes: gzip-encoded).</summary>
@@ -59,9 +74,13 @@ public sealed class PythonXmlRpcNode : IAsyncDisposable
     /// Makes <paramref name="count"/> calls with Python's <c>xmlrpc.client</c> and returns what each
     /// ended with: <c>{"result": ...}</c>, <c>{"fault": code, "faultString": ...}</c> or <c>{"error": ...}</c>.
     /// </summary>
-    public static async Task<IReadOnlyList<JsonElement>> CallAsync(string url, string method, int count, params int[] args)
+    public static Task<IReadOnlyList<JsonElement>> CallAsync(string url, string method, int count, params int[] args) =>
+        CallAsync(url, null, method, count, args);
+
+    /// <summary>As <see cref="CallAsync(string, string, int, int[])"/>, verifying an https:// URL against the PEM bundle <paramref name="caFile"/>.</summary>
+    public static async Task<IReadOnlyList<JsonElement>> CallAsync(string url, string? caFile, string method, int count, params int[] args)
     {
-        using var process = PythonScript.Start("xmlrpc_calls.py", [url, method, count.ToString(System.Globalization.CultureInfo.InvariantCulture), .. args.Select(a => a.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        using var process = PythonScript.Start("xmlrpc_calls.py", caFile is null ? null : new Dictionary<string, string> { ["CLIENT_CA_FILE"] = caFile }, [url, method, count.ToString(System.Globalization.CultureInfo.InvariantCulture), .. args.Select(a => a.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
         var output = await process.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync();
         var results = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToArray();
@@ -73,7 +92,9 @@ public sealed class PythonXmlRpcNode : IAsyncDisposable
 
 internal static class PythonScript
 {
-    public static Process Start(string script, params string[] args)
+    public static Process Start(string script, params string[] args) => Start(script, null, args);
+
+    public static Process Start(string script, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var start = new ProcessStartInfo("python3")
         {
@@ -81,6 +102,11 @@ internal static class PythonScript
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add("-u");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Python", script));
         foreach (var arg in args)

@@ -17,6 +17,9 @@ public sealed record ReceivedRequest(string Method, string PathAndQuery, IReadOn
 {
     /// <summary>The request target exactly as it arrived on the wire (Kestrel decodes <see cref="PathAndQuery"/>'s path).</summary>
     public string RawTarget { get; init; } = "";
+
+    /// <summary>The subject of the client certificate the caller showed over TLS (null: none, or not TLS).</summary>
+    public string? ClientCertificate { get; init; }
 }
 
 /// <summary>
@@ -49,14 +52,22 @@ public sealed class TestNode : IAsyncDisposable
 
     public int Hits => Received.Count;
 
-    public static async Task<TestNode> StartAsync(string name, string? unixSocketPath = null)
+    /// <summary>A node served over TLS: <paramref name="https"/> gives its certificate (and whether it asks for the caller's).</summary>
+    public static Task<TestNode> StartHttpsAsync(string name, Action<Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions> https) =>
+        StartAsync(name, null, https);
+
+    public static async Task<TestNode> StartAsync(string name, string? unixSocketPath = null, Action<Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions>? https = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = null;
-            if (unixSocketPath is null)
+            if (https is not null)
+            {
+                k.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(https));
+            }
+            else if (unixSocketPath is null)
             {
                 k.Listen(IPAddress.Loopback, 0);
             }
@@ -118,6 +129,7 @@ public sealed class TestNode : IAsyncDisposable
         Received.Enqueue(new ReceivedRequest(context.Request.Method, context.Request.Path + context.Request.QueryString, headers, body.ToArray())
         {
             RawTarget = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? "",
+            ClientCertificate = context.Connection.ClientCertificate?.Subject,
         });
         await _behaviour(context);
     }

@@ -8,6 +8,7 @@ using System.Runtime.CompilerServices;
 using Proxy.Actors.Classification;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
+using Proxy.Actors.Tls;
 
 namespace Proxy.Actors.Forwarding;
 
@@ -20,6 +21,9 @@ public sealed class NodeForwarder : IDisposable
 {
     private readonly NodeSettings _node;
     private readonly ForwardingSettings _settings;
+
+    // Null for an http:// or unix: node.
+    private readonly NodeTlsClient? _tls;
 
     // Per-try deadline sources, reused (as YARP reuses its activity timeouts): a linked source with
     // its own timer per try was a measurable share of the allocations per request. The queue holds
@@ -49,7 +53,8 @@ public sealed class NodeForwarder : IDisposable
         _node = node;
         _settings = settings;
         _needsWholeAnswer = needsWholeAnswer?.ToArray() ?? [];
-        _pooled = new HttpMessageInvoker(CreateHandler(node.Address, settings, pooled: true), disposeHandler: true);
+        _tls = node.Address.IsHttps ? new NodeTlsClient(node.Address, node.Tls) : null;
+        _pooled = new HttpMessageInvoker(CreateHandler(node.Address, settings, _tls, pooled: true), disposeHandler: true);
         _invoker = node.ReuseConnections ? _pooled : UnpooledInvoker();
     }
 
@@ -295,7 +300,7 @@ public sealed class NodeForwarder : IDisposable
             return unpooled;
         }
 
-        var created = new HttpMessageInvoker(CreateHandler(_node.Address, _settings, pooled: false), disposeHandler: true);
+        var created = new HttpMessageInvoker(CreateHandler(_node.Address, _settings, _tls, pooled: false), disposeHandler: true);
         var winner = Interlocked.CompareExchange(ref _unpooled, created, null);
         if (winner is not null)
         {
@@ -313,6 +318,12 @@ public sealed class NodeForwarder : IDisposable
     {
         var http = ex as HttpRequestException ?? ex.InnerException as HttpRequestException;
         var error = http?.HttpRequestError ?? HttpRequestError.Unknown;
+        if (!answered && Find<NodeTlsException>(ex) is { } tls)
+        {
+            // Nothing was sent: like a refused connection, any method may go elsewhere.
+            return new Failed(_node.Name, FailureKind.TlsFailed, ReachedNode: false, $"TLS handshake failed: {tls.Message}");
+        }
+
         if (!answered && (error is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError
             || ex is TaskCanceledException { InnerException: TimeoutException }))
         {
@@ -325,7 +336,26 @@ public sealed class NodeForwarder : IDisposable
             return new Failed(_node.Name, FailureKind.InvalidAnswer, ReachedNode: true, $"invalid answer: {Innermost(ex).Message}");
         }
 
-        return new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"connection broke: {Innermost(ex).Message}");
+        // A node that requires a client certificate refuses one's absence after a TLS 1.3 handshake
+        // has completed on this side: all this side sees is the connection closing before an answer.
+        var hint = !answered && _tls is not null && _node.Tls?.ClientCertificateFile is null
+            ? " (if the node requires a client certificate, give it one with Tls:ClientCertificateFile)"
+            : "";
+        return new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"connection broke: {Innermost(ex).Message}{hint}");
+    }
+
+    private static T? Find<T>(Exception ex)
+        where T : Exception
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is T found)
+            {
+                return found;
+            }
+        }
+
+        return null;
     }
 
     private static Exception Innermost(Exception ex)
@@ -395,7 +425,7 @@ public sealed class NodeForwarder : IDisposable
         return message;
     }
 
-    private static SocketsHttpHandler CreateHandler(NodeAddress address, ForwardingSettings settings, bool pooled)
+    private static SocketsHttpHandler CreateHandler(NodeAddress address, ForwardingSettings settings, NodeTlsClient? tls, bool pooled)
     {
         var handler = new SocketsHttpHandler
         {
@@ -413,6 +443,11 @@ public sealed class NodeForwarder : IDisposable
             // node. Encoding it back as UTF-8 forwards the bytes the client sent.
             RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.UTF8,
         };
+
+        if (tls is not null)
+        {
+            handler.ConnectCallback = (context, cancellationToken) => tls.ConnectAsync(context.DnsEndPoint, cancellationToken);
+        }
 
         if (address.UnixSocketPath is { } path)
         {

@@ -47,6 +47,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private long _requests;
     private long _overloads;
     private long _failures;
+    private NodeFailure? _lastFailure;
+    private string? _failureLogged;
+    private DateTimeOffset _failureLoggedAt;
     private string _observedBy = LocalObserver;
     private bool _retiring;
 
@@ -328,6 +331,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                 break;
             case Failed failed:
                 _failures++;
+                NoteFailure(failed);
                 Apply(_health.Failed(failed.Reason));
                 break;
         }
@@ -474,6 +478,21 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _metrics.WeightChanged(_node.Name, weight);
     }
 
+    // The node's latest failure, for /debug/nodes, and a log line when its reason is new: one per
+    // second at most while reasons alternate, and a reminder each minute while one persists.
+    private void NoteFailure(Failed failed)
+    {
+        var now = DateTimeOffset.UtcNow;
+        _lastFailure = new NodeFailure(Attempt.Describe(failed), failed.Reason, now);
+        var sinceLogged = now - _failureLoggedAt;
+        if ((failed.Reason != _failureLogged && sinceLogged >= TimeSpan.FromSeconds(1)) || sinceLogged >= TimeSpan.FromMinutes(1))
+        {
+            _failureLogged = failed.Reason;
+            _failureLoggedAt = now;
+            _log.Warning("Node {0} try failed ({1}): {2}", _node.Name, _lastFailure.Kind, failed.Reason);
+        }
+    }
+
     private NodeStateReport Report() => new(
         _node.Name,
         _node.Address.Original,
@@ -484,7 +503,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _requests,
         _overloads,
         _failures,
-        _observedBy);
+        _observedBy,
+        _lastFailure);
 
     /// <summary>Send this try to the node; the sender gets exactly one <see cref="TryOutcome"/>.</summary>
     public sealed record Forward(ProxyRequest Request);
@@ -580,4 +600,8 @@ public sealed record NodeStateReport(
     long Requests,
     long Overloads,
     long Failures,
-    string ObservedBy = "local");
+    string ObservedBy = "local",
+    NodeFailure? LastFailure = null);
+
+/// <summary>A node's latest failed try: how it ended (as logs and metrics name it), why, and when.</summary>
+public sealed record NodeFailure(string Kind, string Reason, DateTimeOffset At);

@@ -1,6 +1,6 @@
 namespace Proxy.Actors.Nodes;
 
-/// <summary>Where a node listens: <c>http://host:port[/prefix]</c> or <c>unix:/path/to.sock</c>.</summary>
+/// <summary>Where a node listens: <c>http://host:port[/prefix]</c>, <c>https://host:port[/prefix]</c> or <c>unix:/path/to.sock</c>.</summary>
 public sealed record NodeAddress
 {
     private NodeAddress(string original, Uri baseUri, string? unixSocketPath)
@@ -8,7 +8,13 @@ public sealed record NodeAddress
         Original = original;
         UnixSocketPath = unixSocketPath;
         Prefix = baseUri.AbsolutePath.TrimEnd('/');
-        Origin = baseUri.GetLeftPart(UriPartial.Authority);
+        IsHttps = baseUri.Scheme == Uri.UriSchemeHttps;
+
+        // An https:// node's requests are written as http:// ones to the TLS stream NodeTlsClient opens
+        // (it, not the handler, owns the handshake), on the port the address names or implies.
+        Origin = IsHttps
+            ? new UriBuilder(baseUri) { Scheme = Uri.UriSchemeHttp, Port = baseUri.Port }.Uri.GetLeftPart(UriPartial.Authority)
+            : baseUri.GetLeftPart(UriPartial.Authority);
     }
 
     public string Original { get; }
@@ -18,7 +24,11 @@ public sealed record NodeAddress
     /// <summary>The path prefix every forwarded path is appended to ("" when none).</summary>
     public string Prefix { get; }
 
+    /// <summary>Scheme, host and port of the URI a try is sent to (http:// for an https:// node: see the constructor).</summary>
     public string Origin { get; }
+
+    /// <summary>True for an https:// node: its connections are TLS, verified as its <see cref="NodeTlsSettings"/> say.</summary>
+    public bool IsHttps { get; }
 
     public override string ToString() => Original;
 
@@ -27,7 +37,7 @@ public sealed record NodeAddress
         address = null;
         if (string.IsNullOrWhiteSpace(value))
         {
-            error = "is required (http://host:port or unix:/path/to.sock)";
+            error = "is required (http://host:port, https://host:port or unix:/path/to.sock)";
             return false;
         }
 
@@ -51,10 +61,10 @@ public sealed record NodeAddress
             return true;
         }
 
-        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp || string.IsNullOrEmpty(uri.Host)
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || string.IsNullOrEmpty(uri.Host)
             || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo))
         {
-            error = $"'{value}' is not a valid node address: expected http://host:port or unix:/path/to.sock";
+            error = $"'{value}' is not a valid node address: expected http://host:port, https://host:port or unix:/path/to.sock";
             return false;
         }
 
@@ -63,7 +73,7 @@ public sealed record NodeAddress
         return true;
     }
 
-    /// <summary>The host of an http:// address (null for a unix socket).</summary>
+    /// <summary>The host of an http:// or https:// address (null for a unix socket).</summary>
     public string? Host => UnixSocketPath is null ? new Uri(Original).Host : null;
 
     /// <summary>This address with its host replaced by <paramref name="ip"/> (a node found by DNS).</summary>

@@ -4,8 +4,9 @@ namespace Proxy.Actors.Nodes;
 /// One backend node as configured. <paramref name="ReuseConnections"/> false sends every try on a
 /// connection of its own (HAProxy's <c>http-reuse never</c>): for a node not trusted to keep
 /// HTTP/1.1 framing, whose stray bytes on a reused connection would be read as the next try's answer.
+/// <paramref name="Tls"/> says how an https:// node is verified (null: against the system store).
 /// </summary>
-public sealed record NodeSettings(string Name, NodeAddress Address, int Weight, bool ReuseConnections = true);
+public sealed record NodeSettings(string Name, NodeAddress Address, int Weight, bool ReuseConnections = true, NodeTlsSettings? Tls = null);
 
 /// <summary>
 /// How a node forwards one try and how much of the answer it buffers for classification: up to

@@ -19,6 +19,12 @@ public enum FailureKind
     /// <summary>No connection could be made: the request never reached the node.</summary>
     Refused,
 
+    /// <summary>
+    /// The TLS handshake with an https:// node failed (its certificate refused, ours refused, no
+    /// common protocol): nothing was sent.
+    /// </summary>
+    TlsFailed,
+
     /// <summary>The connection broke before the whole answer arrived.</summary>
     Dropped,
 

@@ -25,6 +25,7 @@ public sealed record Attempt(string Node, string Result)
         Failed failed => failed.Kind switch
         {
             FailureKind.Refused => "refused",
+            FailureKind.TlsFailed => "tls-failed",
             FailureKind.Dropped => "dropped",
             FailureKind.TimedOut => "timed-out",
             FailureKind.InvalidAnswer => "invalid-answer",

@@ -218,12 +218,14 @@ public sealed partial class ConfigurationReloader(
                 await AddAsync(node).ConfigureAwait(false);
                 changes.Add($"added {node.Name}");
             }
-            else if (old.Address.Original != node.Address.Original || old.ReuseConnections != node.ReuseConnections)
+            else if (old.Address.Original != node.Address.Original || old.ReuseConnections != node.ReuseConnections || old.Tls != node.Tls)
             {
                 // Another address is another node: the old one finishes its tries, then the new starts cold.
                 await nodes.ChangeAsync(new NodeSupervisor.RemoveNode(node.Name), CancellationToken.None).ConfigureAwait(false);
                 await AddAsync(node).ConfigureAwait(false);
-                changes.Add($"replaced {node.Name} ({old.Address.Original} -> {node.Address.Original})");
+                changes.Add(old.Address.Original != node.Address.Original
+                    ? $"replaced {node.Name} ({old.Address.Original} -> {node.Address.Original})"
+                    : $"replaced {node.Name} (its connection settings changed)");
             }
             else if (old.Weight != node.Weight)
             {
@@ -254,7 +256,7 @@ public sealed partial class ConfigurationReloader(
 
     // The Resolve nodes as configured; they apply only at start-up.
     private static string Discovery(ProxySettings settings) =>
-        string.Join(";", settings.DiscoveredNodes.Select(d => $"{d.Template.Name}={d.Template.Address.Original}/{d.Interval}"));
+        string.Join(";", settings.DiscoveredNodes.Select(d => $"{d.Template.Name}={d.Template.Address.Original}/{d.Interval}/{d.Template.Tls}"));
 
     // Everything under Proxy but the nodes and the classifiers: these apply only at start-up.
     private static Dictionary<string, string?> RestartKeys(IConfiguration configuration) =>

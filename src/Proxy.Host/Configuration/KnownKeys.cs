@@ -16,6 +16,8 @@ internal static partial class KnownKeys
         "Proxy:Listen",
         "Proxy:Debug:Listen", "Proxy:Debug:Token",
         "Proxy:Nodes:N:Name", "Proxy:Nodes:N:Address", "Proxy:Nodes:N:Weight", "Proxy:Nodes:N:ReuseConnections", "Proxy:Nodes:N:Resolve", "Proxy:Nodes:N:ResolveInterval",
+        "Proxy:Nodes:N:Tls:CaFile", "Proxy:Nodes:N:Tls:ServerName", "Proxy:Nodes:N:Tls:ClientCertificateFile", "Proxy:Nodes:N:Tls:ClientKeyFile", "Proxy:Nodes:N:Tls:Insecure",
+        "Proxy:Tls:CertificateFile", "Proxy:Tls:KeyFile",
         "Proxy:Redispatch:Max",
         "Proxy:Overload:RestoreInterval", "Proxy:Overload:RestoreSteps",
         "Proxy:Timeouts:Connect", "Proxy:Timeouts:Response",

@@ -9,6 +9,9 @@ public sealed class ProxyOptions
 
     public DebugOptions Debug { get; set; } = new();
 
+    /// <summary>The certificate of the https:// listeners.</summary>
+    public TlsOptions Tls { get; set; } = new();
+
     public List<NodeOptions> Nodes { get; set; } = [];
 
     public RedispatchOptions Redispatch { get; set; } = new();
@@ -57,6 +60,36 @@ public sealed class NodeOptions
 
     /// <summary>How often a <see cref="Resolve"/> node's host is resolved again.</summary>
     public TimeSpan ResolveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How an https:// node is verified (null: against the system store, by its host name).</summary>
+    public NodeTlsOptions? Tls { get; set; }
+}
+
+public sealed class NodeTlsOptions
+{
+    /// <summary>PEM bundle of the CAs the node's certificate must chain to; unset: the system store.</summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>The name sent as SNI and required in the node's certificate; unset: the address's host.</summary>
+    public string? ServerName { get; set; }
+
+    /// <summary>PEM certificate this proxy shows a node that asks for one (mutual TLS).</summary>
+    public string? ClientCertificateFile { get; set; }
+
+    /// <summary>PEM key of <see cref="ClientCertificateFile"/>; unset: the key is in that file.</summary>
+    public string? ClientKeyFile { get; set; }
+
+    /// <summary>True: the node's certificate is not verified at all (warned about at start-up).</summary>
+    public bool Insecure { get; set; }
+}
+
+public sealed class TlsOptions
+{
+    /// <summary>PEM certificate of the https:// listeners, followed by its chain (fullchain.pem).</summary>
+    public string? CertificateFile { get; set; }
+
+    /// <summary>PEM private key of <see cref="CertificateFile"/>; unset: the key is in that file.</summary>
+    public string? KeyFile { get; set; }
 }
 
 public sealed class RedispatchOptions

@@ -31,6 +31,9 @@ public sealed record ProxySettings(
     /// <summary><c>Proxy:Limits:KeepAliveTimeout</c>: an idle client connection is closed after this.</summary>
     public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary><c>Proxy:Tls</c>: the certificate of the https:// listeners (null when none is https://).</summary>
+    public ListenerTlsSettings? ListenerTls { get; init; }
+
     /// <summary><c>Proxy:Limits:MaxConnections</c>: client connections open at once (null: no limit).</summary>
     public int? MaxConnections { get; init; }
 
@@ -43,6 +46,9 @@ public sealed record ProxySettings(
     /// <summary>What the configuration allows but an operator should know about; logged once at start-up.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }
+
+/// <summary>The PEM certificate (with its chain) and key of the https:// listeners; watched for renewal.</summary>
+public sealed record ListenerTlsSettings(string CertificateFile, string? KeyFile);
 
 /// <summary>Cluster membership, when <c>Proxy:Cluster:Enabled</c>.</summary>
 public sealed record ClusterSettings(string Host, int Port, IReadOnlyList<string> Seeds, TimeSpan StableAfter, TimeSpan MarkLifetime, string? DnsName = null);

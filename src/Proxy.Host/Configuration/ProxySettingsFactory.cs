@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Proxy.Actors.Classification;
 using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
+using Proxy.Actors.Tls;
 using Proxy.Host.Classification;
 
 namespace Proxy.Host.Configuration;
@@ -41,6 +42,8 @@ public static class ProxySettingsFactory
         }
 
         var debugListen = ParseListen("Proxy:Debug:Listen", options.Debug.Listen);
+        var warnings = new List<string>();
+        var listenerTls = CreateListenerTls(options.Tls, listen.Append(debugListen), warnings);
         if (listen.Any(l => l.Port == debugListen.Port && l.Port != 0))
         {
             throw new ProxyConfigurationException("Proxy:Debug:Listen", $"port {debugListen.Port} is also a client listener port; the debug listener must be separate");
@@ -52,7 +55,7 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException("Proxy:Debug:Token", $"is required when Proxy:Debug:Listen ({debugListen}) is not a loopback address");
         }
 
-        var all = ValidateNodes(options.Nodes);
+        var all = ValidateNodes(options.Nodes, warnings);
         var discovered = new List<DiscoveredNode>();
         var nodes = new List<NodeSettings>();
         for (var i = 0; i < all.Count; i++)
@@ -66,14 +69,18 @@ public static class ProxySettingsFactory
 
             if (all[i].Address.Host is not { } host || Uri.CheckHostName(host) != UriHostNameType.Dns)
             {
-                throw new ProxyConfigurationException($"Proxy:Nodes:{i}:Resolve", $"needs an http:// address that names a host (was '{node.Address}')");
+                throw new ProxyConfigurationException($"Proxy:Nodes:{i}:Resolve", $"needs an http:// or https:// address that names a host (was '{node.Address}')");
             }
 
             Positive($"Proxy:Nodes:{i}:ResolveInterval", node.ResolveInterval);
-            discovered.Add(new DiscoveredNode(all[i], node.ResolveInterval));
+
+            // Each record's node is dialled by IP and verified by the name it was found under.
+            var template = all[i].Address.IsHttps
+                ? all[i] with { Tls = (all[i].Tls ?? NodeTlsSettings.Default) with { ServerName = all[i].Tls?.ServerName ?? host } }
+                : all[i];
+            discovered.Add(new DiscoveredNode(template, node.ResolveInterval));
         }
 
-        var warnings = new List<string>();
         var classifiers = CreateClassifiers(configuration.GetSection("Proxy:Classifiers"), classifierTypes ?? ClassifierTypes.CreateWithBuiltIns(), warnings);
 
         Positive("Proxy:Timeouts:Connect", options.Timeouts.Connect);
@@ -127,6 +134,7 @@ public static class ProxySettingsFactory
             DiscoveredNodes = discovered,
             Warnings = warnings,
             KeepAliveTimeout = options.Limits.KeepAliveTimeout,
+            ListenerTls = listenerTls,
             MaxConnections = options.Limits.MaxConnections,
         };
     }
@@ -171,7 +179,7 @@ public static class ProxySettingsFactory
             v => int.TryParse(v, out _), "a whole number"),
         (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
         (DurationKeys, v => Duration.TryParse(v, out _), Duration.Expected),
-        (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads|Nodes:\d+:ReuseConnections|Nodes:\d+:Resolve)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
+        (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads|Nodes:\d+:ReuseConnections|Nodes:\d+:Resolve|Nodes:\d+:Tls:Insecure)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
         (new Regex(@"^Proxy:Cluster:Port$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a port number"),
     ];
 
@@ -262,9 +270,9 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException(key, $"'{url}' is not a valid URL: {ex.Message}");
         }
 
-        if (address.IsUnixPipe || !string.Equals(address.Scheme, "http", StringComparison.OrdinalIgnoreCase) || string.IsNullOrEmpty(address.Host))
+        if (address.IsUnixPipe || address.Scheme.ToLowerInvariant() is not ("http" or "https") || string.IsNullOrEmpty(address.Host))
         {
-            throw new ProxyConfigurationException(key, $"'{url}' is not supported: expected http://host:port");
+            throw new ProxyConfigurationException(key, $"'{url}' is not supported: expected http://host:port or https://host:port");
         }
 
         if (address.Port is < 0 or > 65535)
@@ -275,7 +283,123 @@ public static class ProxySettingsFactory
         return address;
     }
 
-    private static List<NodeSettings> ValidateNodes(List<NodeOptions> nodes)
+    // The certificate every https:// listener shows, read once here so a bad file stops start-up.
+    private static ListenerTlsSettings? CreateListenerTls(TlsOptions tls, IEnumerable<BindingAddress> listeners, List<string> warnings)
+    {
+        var certificateFile = string.IsNullOrWhiteSpace(tls.CertificateFile) ? null : Path.GetFullPath(tls.CertificateFile);
+        var keyFile = string.IsNullOrWhiteSpace(tls.KeyFile) ? null : Path.GetFullPath(tls.KeyFile);
+        var https = listeners.FirstOrDefault(l => string.Equals(l.Scheme, "https", StringComparison.OrdinalIgnoreCase));
+        if (https is null)
+        {
+            if (certificateFile is not null || keyFile is not null)
+            {
+                warnings.Add("Proxy:Tls is set, but no listener is https://: the certificate is not used");
+            }
+
+            return null;
+        }
+
+        if (certificateFile is null)
+        {
+            throw new ProxyConfigurationException("Proxy:Tls:CertificateFile", $"is required for the listener {https}: a PEM certificate (Proxy:Tls:KeyFile its key)");
+        }
+
+        var loaded = LoadCertificate(certificateFile, keyFile, "Proxy:Tls:CertificateFile", "Proxy:Tls:KeyFile");
+        if (ValidityProblem(loaded.Leaf) is { } problem)
+        {
+            warnings.Add($"Proxy:Tls:CertificateFile: the certificate {problem}; clients will refuse it");
+        }
+
+        return new ListenerTlsSettings(certificateFile, keyFile);
+    }
+
+    private static string? ValidityProblem(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate)
+    {
+        var now = DateTime.Now;
+        return certificate.NotAfter < now ? $"{certificate.Subject} expired {certificate.NotAfter.ToUniversalTime():u}"
+            : certificate.NotBefore > now ? $"{certificate.Subject} is not valid before {certificate.NotBefore.ToUniversalTime():u}"
+            : null;
+    }
+
+    private static CertificateWithChain LoadCertificate(string certificateFile, string? keyFile, string certificateKey, string keyKey)
+    {
+        try
+        {
+            return PemFiles.LoadCertificate(certificateFile, keyFile);
+        }
+        catch (PemFileException ex)
+        {
+            throw new ProxyConfigurationException(ex.AboutKey && keyFile is not null ? keyKey : certificateKey, ex.Message);
+        }
+    }
+
+    // An https:// node's verification: the files are read once here, so a bad one stops start-up.
+    private static NodeTlsSettings? ValidateNodeTls(NodeOptions node, NodeAddress address, string prefix, List<string>? warnings)
+    {
+        if (node.Tls is not { } tls)
+        {
+            return null;
+        }
+
+        var caFile = string.IsNullOrWhiteSpace(tls.CaFile) ? null : Path.GetFullPath(tls.CaFile);
+        var serverName = string.IsNullOrWhiteSpace(tls.ServerName) ? null : tls.ServerName.Trim();
+        var clientFile = string.IsNullOrWhiteSpace(tls.ClientCertificateFile) ? null : Path.GetFullPath(tls.ClientCertificateFile);
+        var clientKey = string.IsNullOrWhiteSpace(tls.ClientKeyFile) ? null : Path.GetFullPath(tls.ClientKeyFile);
+        if (caFile is null && serverName is null && clientFile is null && clientKey is null && !tls.Insecure)
+        {
+            return null;
+        }
+
+        if (!address.IsHttps)
+        {
+            throw new ProxyConfigurationException($"{prefix}:Tls", $"applies to https:// nodes only; '{address}' is not one");
+        }
+
+        if (tls.Insecure && caFile is not null)
+        {
+            throw new ProxyConfigurationException($"{prefix}:Tls:Insecure", "contradicts Tls:CaFile: verify against the CA file, or not at all");
+        }
+
+        if (clientKey is not null && clientFile is null)
+        {
+            throw new ProxyConfigurationException($"{prefix}:Tls:ClientKeyFile", "needs Tls:ClientCertificateFile, the certificate it is the key of");
+        }
+
+        if (serverName is not null && (serverName.Length > 253 || Uri.CheckHostName(serverName) is not (UriHostNameType.Dns or UriHostNameType.IPv4 or UriHostNameType.IPv6)))
+        {
+            throw new ProxyConfigurationException($"{prefix}:Tls:ServerName", $"'{serverName}' is not a host name");
+        }
+
+        if (caFile is not null)
+        {
+            try
+            {
+                PemFiles.LoadBundle(caFile);
+            }
+            catch (PemFileException ex)
+            {
+                throw new ProxyConfigurationException($"{prefix}:Tls:CaFile", ex.Message);
+            }
+        }
+
+        if (clientFile is not null)
+        {
+            var client = LoadCertificate(clientFile, clientKey, $"{prefix}:Tls:ClientCertificateFile", $"{prefix}:Tls:ClientKeyFile");
+            if (ValidityProblem(client.Leaf) is { } problem)
+            {
+                warnings?.Add($"{prefix}:Tls:ClientCertificateFile: the certificate {problem}; the node will refuse it");
+            }
+        }
+
+        if (tls.Insecure)
+        {
+            warnings?.Add($"{prefix}:Tls:Insecure is true: the certificate of node {node.Name} is not verified, so anyone on the path to {address} can pose as it");
+        }
+
+        return new NodeTlsSettings(caFile, serverName, clientFile, clientKey, tls.Insecure);
+    }
+
+    private static List<NodeSettings> ValidateNodes(List<NodeOptions> nodes, List<string> warnings)
     {
         if (nodes.Count == 0)
         {
@@ -288,7 +412,7 @@ public static class ProxySettingsFactory
         {
             var node = nodes[i];
             var prefix = $"Proxy:Nodes:{i}";
-            var settings = ValidateNode(node, prefix);
+            var settings = ValidateNode(node, prefix, warnings);
             if (seen.TryGetValue(settings.Name, out var first))
             {
                 throw new ProxyConfigurationException($"{prefix}:Name", $"duplicate node name '{settings.Name}' (also Proxy:Nodes:{first}:Name)");
@@ -306,7 +430,7 @@ public static class ProxySettingsFactory
     // node's actor name (the node supervisor crashed). 1 to 128 characters.
     private const string NamePattern = @"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\z";
 
-    public static NodeSettings ValidateNode(NodeOptions node, string prefix)
+    public static NodeSettings ValidateNode(NodeOptions node, string prefix, List<string>? warnings = null)
     {
         if (string.IsNullOrWhiteSpace(node.Name))
         {
@@ -324,7 +448,7 @@ public static class ProxySettingsFactory
         }
 
         InRange($"{prefix}:Weight", node.Weight, MinWeight, MaxWeight);
-        return new NodeSettings(node.Name, address!, node.Weight, node.ReuseConnections);
+        return new NodeSettings(node.Name, address!, node.Weight, node.ReuseConnections, ValidateNodeTls(node, address!, prefix, warnings));
     }
 
     private static IReadOnlyList<ClassifierSpec> CreateClassifiers(IConfigurationSection section, ClassifierTypes types, List<string> warnings)

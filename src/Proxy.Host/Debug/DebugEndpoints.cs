@@ -64,7 +64,7 @@ public static class DebugEndpoints
         });
 
         // Live topology (ADR 0015): add a node (it starts cold), remove one gracefully.
-        endpoints.MapPost("/debug/nodes", async (HttpContext context, NodeStatusReader nodes, CancellationToken cancellationToken) =>
+        endpoints.MapPost("/debug/nodes", async (HttpContext context, NodeStatusReader nodes, ILoggerFactory loggers, CancellationToken cancellationToken) =>
         {
             NodeOptions? request;
             try
@@ -82,15 +82,17 @@ public static class DebugEndpoints
             }
 
             NodeSettings node;
+            var warnings = new List<string>();
             try
             {
-                node = ProxySettingsFactory.ValidateNode(request ?? new NodeOptions(), "node");
+                node = ProxySettingsFactory.ValidateNode(request ?? new NodeOptions(), "node", warnings);
             }
             catch (ProxyConfigurationException ex)
             {
                 return Results.Json(new ErrorDocument(ex.Message), statusCode: StatusCodes.Status400BadRequest);
             }
 
+            Hosting.StartupWarnings.Log(loggers.CreateLogger("Proxy.Host.Debug.AdminApi"), warnings);
             return await nodes.ChangeAsync(new NodeSupervisor.AddNode(node, NodeChangeSource.Operator), cancellationToken) switch
             {
                 NodeSupervisor.NodeAdded added => await AddedAsync(nodes, added, cancellationToken),
@@ -241,12 +243,15 @@ public static class DebugEndpoints
     /// <summary><c>reload</c>: the last configuration reload's outcome (null until one happens).</summary>
     public sealed record NodesDocument(IReadOnlyList<NodeDocument> Nodes, ReloadResult? Reload);
 
-    /// <summary>SPEC's fields, plus <c>observedBy</c>: which cluster member's observation set the state ("local" for this one).</summary>
+    /// <summary>
+    /// SPEC's fields, plus <c>observedBy</c>: which cluster member's observation set the state ("local"
+    /// for this one), and <c>lastFailure</c>: the node's latest failed try (kind, reason, at), null before one.
+    /// </summary>
     public sealed record NodeDocument(
-        string Name, string Address, string State, int Weight, int ConfiguredWeight, int InFlight, long Requests, long Overloads, long Failures, string ObservedBy)
+        string Name, string Address, string State, int Weight, int ConfiguredWeight, int InFlight, long Requests, long Overloads, long Failures, string ObservedBy, NodeFailure? LastFailure)
     {
         public static NodeDocument From(NodeStateReport r) => new(
-            r.Name, r.Address, NodeStatusReader.StateName(r.State), r.Weight, r.ConfiguredWeight, r.InFlight, r.Requests, r.Overloads, r.Failures, r.ObservedBy);
+            r.Name, r.Address, NodeStatusReader.StateName(r.State), r.Weight, r.ConfiguredWeight, r.InFlight, r.Requests, r.Overloads, r.Failures, r.ObservedBy, r.LastFailure);
     }
 
     public sealed record ActorsDocument(IReadOnlyList<ActorTreeReader.ActorNode> Actors);

@@ -1,4 +1,5 @@
 using System.Text;
+using Proxy.Actors.Tls;
 using Proxy.Host.Configuration;
 
 namespace Proxy.Host.Demo;
@@ -35,7 +36,8 @@ internal sealed class DemoNodes(ProxySettings settings, ILogger<DemoNodes> logge
 
     /// <summary>
     /// <c>Proxy.Host --demo-node --Demo:Name=demo-1 --Demo:Listen=http://0.0.0.0:9001</c>: one demo
-    /// node on its own (the docker compose file runs its nodes this way).
+    /// node on its own (the docker compose file runs its nodes this way); an https:// one takes its
+    /// certificate from <c>Demo:CertificateFile</c> and <c>Demo:KeyFile</c>.
     /// </summary>
     public static async Task<int> RunOneAsync(string[] args)
     {
@@ -56,16 +58,45 @@ internal sealed class DemoNodes(ProxySettings settings, ILogger<DemoNodes> logge
             return 2;
         }
 
-        var app = CreateNode(configuration["Demo:Name"] ?? "demo", listen);
+        WatchedPem<CertificateWithChain>? certificate = null;
+        if (listen.StartsWith("https:", StringComparison.OrdinalIgnoreCase))
+        {
+            // An https:// demo node, as docker/docker-compose.yml runs one: PEM files, renewed in place.
+            try
+            {
+                certificate = WatchedCertificate.Open(
+                    configuration["Demo:CertificateFile"] ?? throw new Configuration.ProxyConfigurationException("Demo:CertificateFile", $"is required for {listen}"),
+                    configuration["Demo:KeyFile"]);
+            }
+            catch (Configuration.ProxyConfigurationException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+                return 2;
+            }
+            catch (PemFileException ex)
+            {
+                await Console.Error.WriteLineAsync($"invalid configuration: {(ex.AboutKey && configuration["Demo:KeyFile"] is not null ? "Demo:KeyFile" : "Demo:CertificateFile")}: {ex.Message}").ConfigureAwait(false);
+                return 2;
+            }
+        }
+
+        var app = CreateNode(configuration["Demo:Name"] ?? "demo", listen, certificate);
         await app.RunAsync().ConfigureAwait(false);
         return 0;
     }
 
-    internal static WebApplication CreateNode(string name, string address)
+    internal static WebApplication CreateNode(string name, string address, WatchedPem<CertificateWithChain>? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(address);
+        if (certificate is not null)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https =>
+                https.ServerCertificateSelector = (_, _) => certificate.Current.Leaf));
+        }
+
         var app = builder.Build();
         var overloaded = false;
 

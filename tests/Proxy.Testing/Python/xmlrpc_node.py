@@ -2,8 +2,10 @@
 """A backend node on Python's own xmlrpc.server, as operators run them: `ping` answers the node's
 name; while overloaded, every call raises Fault(1007) (written by xmlrpc.server as <int>1007</int>,
 gzip-encoded when longer than 1,400 bytes and the client accepts gzip). `fail` raises Fault(4) whose
-faultString mentions the overload words. Prints "ready <port>" once listening on 127.0.0.1."""
-import sys
+faultString mentions the overload words. Prints "ready <port>" once listening on 127.0.0.1.
+With NODE_TLS_CERT and NODE_TLS_KEY (PEM files) it serves HTTPS with Python's own ssl module; with
+NODE_TLS_CLIENT_CA too, it requires a client certificate issued by that CA (mutual TLS)."""
+import os, ssl, sys
 from xmlrpc.server import SimpleXMLRPCServer, SimpleXMLRPCRequestHandler
 from xmlrpc.client import Fault
 
@@ -45,5 +47,12 @@ server = SimpleXMLRPCServer(("127.0.0.1", port), requestHandler=Quiet, logReques
 for function in (ping, long_answer, fail):
     server.register_function(function)
 server.register_function(set_overloaded)
+if os.environ.get("NODE_TLS_CERT"):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.environ["NODE_TLS_CERT"], os.environ["NODE_TLS_KEY"])
+    if os.environ.get("NODE_TLS_CLIENT_CA"):
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(os.environ["NODE_TLS_CLIENT_CA"])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(f"ready {server.server_address[1]}", flush=True)
 server.serve_forever()

@@ -1,0 +1,243 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Proxy.Actors.Nodes;
+
+namespace Proxy.Actors.Tls;
+
+/// <summary>
+/// The TLS side of one https:// node's connections: the name sent (SNI) and checked, the trust the
+/// node's certificate is checked against (its CA file, else the system store), the client
+/// certificate for mutual TLS, and why a handshake was refused, in words for the log and
+/// <c>/debug/nodes</c>.
+/// </summary>
+/// <remarks>
+/// The CA file and the client certificate are watched: a renewal is used for the next new
+/// connection. A file that became unreadable after start-up fails the handshake with that reason;
+/// it never throws into the forwarder.
+/// </remarks>
+public sealed class NodeTlsClient
+{
+    private static readonly Oid ServerAuthentication = new("1.3.6.1.5.5.7.3.1");
+
+    private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
+
+    private readonly NodeTlsSettings _settings;
+    private readonly string _expectedName;
+    private readonly Lazy<WatchedPem<X509Certificate2Collection>>? _authorities;
+    private readonly Lazy<WatchedPem<CertificateWithChain>>? _clientCertificate;
+
+    public NodeTlsClient(NodeAddress address, NodeTlsSettings? settings)
+    {
+        _settings = settings ?? NodeTlsSettings.Default;
+        _expectedName = _settings.ServerName ?? address.Host ?? "localhost";
+        if (_settings.CaFile is { } caFile)
+        {
+            _authorities = new(() => WatchedBundle.Open(caFile));
+        }
+
+        if (_settings.ClientCertificateFile is { } clientFile)
+        {
+            _clientCertificate = new(() => WatchedCertificate.Open(clientFile, _settings.ClientKeyFile));
+        }
+    }
+
+    /// <summary>
+    /// Opens a connection to the node and completes the TLS handshake on it, for SocketsHttpHandler's
+    /// ConnectCallback. The handler is given an http:// URI and this TLS stream, rather than an
+    /// https:// URI: SocketsHttpHandler would take the name to send and verify from the request's
+    /// Host header, which is the client's to choose (a client could pick the name the node's
+    /// certificate is checked against, and open a connection pool per name it sends).
+    /// </summary>
+    /// <exception cref="NodeTlsException">The handshake failed; the message says why.</exception>
+    public async ValueTask<Stream> ConnectAsync(DnsEndPoint endpoint, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        var rejection = new Rejection();
+        try
+        {
+            await tls.AuthenticateAsClientAsync(Options(rejection), cancellationToken).ConfigureAwait(false);
+            return tls;
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException or NodeTlsException)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw ex as NodeTlsException ?? new NodeTlsException(rejection.Reason ?? Innermost(ex).Message, ex);
+        }
+        catch
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private SslClientAuthenticationOptions Options(Rejection rejection)
+    {
+        SslStreamCertificateContext? client = null;
+        if (_clientCertificate is not null)
+        {
+            try
+            {
+                client = _clientCertificate.Value.Current.Context;
+            }
+            catch (PemFileException ex)
+            {
+                throw new NodeTlsException($"the client certificate cannot be used: {ex.Message}", ex);
+            }
+        }
+
+        return new()
+        {
+            TargetHost = _expectedName,
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+            ApplicationProtocols = Http11Only,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Verify(certificate, chain, errors, rejection),
+            ClientCertificateContext = client,
+        };
+    }
+
+    private static Exception Innermost(Exception ex)
+    {
+        while (ex.InnerException is not null)
+        {
+            ex = ex.InnerException;
+        }
+
+        return ex;
+    }
+
+    private bool Verify(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, Rejection rejection)
+    {
+        if (_settings.Insecure)
+        {
+            return true;
+        }
+
+        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
+        {
+            return rejection.Refuse("the node sent no certificate");
+        }
+
+        var leaf = certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        X509ChainStatus[] chainStatus = chain?.ChainStatus ?? [];
+        if (_authorities is not null)
+        {
+            // Trust exactly the CA file: the chain is built again against it alone.
+            X509Certificate2Collection authorities;
+            try
+            {
+                authorities = _authorities.Value.Current;
+            }
+            catch (PemFileException ex)
+            {
+                return rejection.Refuse($"the CA file cannot be used: {ex.Message}");
+            }
+
+            using var own = new X509Chain();
+            own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            own.ChainPolicy.CustomTrustStore.AddRange(authorities);
+            own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            own.ChainPolicy.ApplicationPolicy.Add(ServerAuthentication);
+            if (chain is not null)
+            {
+                // The intermediates the node sent.
+                own.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
+            }
+
+            var trusted = own.Build(leaf);
+            chainStatus = own.ChainStatus;
+            errors = (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) | (trusted ? SslPolicyErrors.None : SslPolicyErrors.RemoteCertificateChainErrors);
+        }
+
+        if (errors == SslPolicyErrors.None)
+        {
+            return true;
+        }
+
+        var reasons = new List<string>(2);
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+        {
+            reasons.Add($"it names {Names(leaf)}, not '{_expectedName}'");
+        }
+
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
+        {
+            reasons.Add(DescribeChain(leaf, chainStatus));
+        }
+
+        return rejection.Refuse($"certificate {leaf.Subject} refused: {string.Join("; ", reasons)}");
+    }
+
+    private string DescribeChain(X509Certificate2 leaf, X509ChainStatus[] status)
+    {
+        var flags = status.Aggregate(X509ChainStatusFlags.NoError, (all, s) => all | s.Status);
+        var trust = _settings.CaFile is { } caFile ? $"the CA file {caFile}" : "the system store";
+        if (flags.HasFlag(X509ChainStatusFlags.NotTimeValid))
+        {
+            var now = DateTime.Now;
+            return leaf.NotAfter < now
+                ? $"it expired {leaf.NotAfter.ToUniversalTime():u}"
+                : leaf.NotBefore > now ? $"it is not valid before {leaf.NotBefore.ToUniversalTime():u}" : "a certificate of its chain is outside its validity";
+        }
+
+        if (flags.HasFlag(X509ChainStatusFlags.UntrustedRoot) || flags.HasFlag(X509ChainStatusFlags.PartialChain))
+        {
+            return $"its issuer {leaf.Issuer} is not trusted by {trust}";
+        }
+
+        if (flags.HasFlag(X509ChainStatusFlags.NotValidForUsage))
+        {
+            return "it is not for server authentication (extended key usage)";
+        }
+
+        var details = string.Join(", ", status.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
+        return $"its chain does not verify against {trust} ({(details.Length > 0 ? details : flags.ToString())})";
+    }
+
+    private static string Names(X509Certificate2 certificate)
+    {
+        foreach (var extension in certificate.Extensions)
+        {
+            if (extension is X509SubjectAlternativeNameExtension names)
+            {
+                var all = names.EnumerateDnsNames().Concat(names.EnumerateIPAddresses().Select(ip => ip.ToString())).Select(n => $"'{n}'").ToArray();
+                if (all.Length > 0)
+                {
+                    return string.Join(", ", all);
+                }
+            }
+        }
+
+        return $"'{certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false)}'";
+    }
+
+    // Why this one handshake was refused: SslStream's own exception says only that the callback refused.
+    private sealed class Rejection
+    {
+        public string? Reason { get; private set; }
+
+        public bool Refuse(string reason)
+        {
+            Reason = reason;
+            return false;
+        }
+    }
+}
+
+/// <summary>The TLS handshake with an https:// node failed; the message says why, in words for the log and <c>/debug/nodes</c>.</summary>
+public sealed class NodeTlsException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,91 @@
+using Proxy.Actors.Tls;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Actors.Tests.Tls;
+
+/// <summary>A certificate renewed under a running proxy: used once whole, never half-written.</summary>
+public sealed class WatchedPemTests : IDisposable
+{
+    private readonly TestCertificates _ca = TestCertificates.Create();
+
+    public void Dispose() => _ca.Dispose();
+
+    [Fact]
+    public void A_renewal_of_both_files_is_the_certificate_from_then_on()
+    {
+        var first = _ca.Server("site");
+        var watched = WatchedCertificate.Open(first.CertificateFile, first.KeyFile);
+        Assert.Equal(first.Certificate.Thumbprint, watched.Current.Leaf.Thumbprint);
+
+        var renewed = _ca.Server("site");
+        var change = watched.Refresh();
+
+        Assert.True(change.Reloaded);
+        Assert.Null(change.Problem);
+        Assert.Equal(renewed.Certificate.Thumbprint, watched.Current.Leaf.Thumbprint);
+        Assert.False(watched.Refresh().Reloaded);
+    }
+
+    [Fact]
+    public void A_certificate_written_before_its_key_keeps_the_old_pair_until_the_key_arrives()
+    {
+        var first = _ca.Server("site");
+        var watched = WatchedCertificate.Open(first.CertificateFile, first.KeyFile);
+        var renewed = _ca.Server("renewed");
+
+        // Half way through a renewal: the new certificate beside the old key.
+        File.Copy(renewed.CertificateFile, first.CertificateFile, overwrite: true);
+        var halfway = watched.Refresh();
+        Assert.False(halfway.Reloaded);
+        Assert.Contains("does not hold the key of the certificate", halfway.Problem, StringComparison.Ordinal);
+        Assert.False(halfway.Repeated);
+        Assert.True(watched.Refresh().Repeated);
+        Assert.Equal(first.Certificate.Thumbprint, watched.Current.Leaf.Thumbprint);
+
+        File.Copy(renewed.KeyFile, first.KeyFile, overwrite: true);
+        Assert.True(watched.Refresh().Reloaded);
+        Assert.Equal(renewed.Certificate.Thumbprint, watched.Current.Leaf.Thumbprint);
+        Assert.Null(watched.Problem);
+    }
+
+    [Fact]
+    public void A_file_that_disappears_keeps_the_last_good_certificate_and_says_why()
+    {
+        var first = _ca.Server("site");
+        var watched = WatchedCertificate.Open(first.CertificateFile, first.KeyFile);
+
+        File.Delete(first.KeyFile);
+        var change = watched.Refresh();
+
+        Assert.Contains("cannot be read", change.Problem, StringComparison.Ordinal);
+        Assert.Equal(first.Certificate.Thumbprint, watched.Current.Leaf.Thumbprint);
+    }
+
+    [Fact]
+    public void The_chain_after_the_leaf_is_kept_as_its_intermediates()
+    {
+        var leaf = _ca.Server("site");
+        var fullchain = Path.Combine(_ca.Directory, "fullchain.pem");
+        File.WriteAllText(fullchain, File.ReadAllText(leaf.CertificateFile) + "\n" + File.ReadAllText(_ca.CaFile));
+
+        var loaded = PemFiles.LoadCertificate(fullchain, leaf.KeyFile);
+
+        Assert.Equal(leaf.Certificate.Thumbprint, loaded.Leaf.Thumbprint);
+        Assert.True(loaded.Leaf.HasPrivateKey);
+        Assert.Single(loaded.Intermediates);
+    }
+
+    [Fact]
+    public void An_encrypted_key_is_refused_with_what_to_do()
+    {
+        var leaf = _ca.Server("site");
+        var encrypted = Path.Combine(_ca.Directory, "encrypted.key");
+        File.WriteAllText(encrypted, "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n");
+
+        var ex = Assert.Throws<PemFileException>(() => PemFiles.LoadCertificate(leaf.CertificateFile, encrypted));
+
+        Assert.True(ex.AboutKey);
+        Assert.Contains("unencrypted", ex.Message, StringComparison.Ordinal);
+    }
+}
