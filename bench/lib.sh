@@ -5,6 +5,8 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=${WORK:-/tmp/proxy-bench}
 NODE1_PORT=18081 NODE2_PORT=18082 PROXY_PORT=18000 PROXY_DEBUG_PORT=18001 YARP_PORT=18100
+# TLS: the same nodes over https (nginx), and each target's https:// listener.
+NODE1_TLS_PORT=18091 NODE2_TLS_PORT=18092 PROXY_TLS_PORT=18443 YARP_TLS_PORT=18543
 PIDS=()
 
 ensure_tools() {
@@ -27,6 +29,7 @@ build() {
 # $WORK/node1.overload exists (node2 while $WORK/node2.overload exists).
 start_nodes() {
   stop_nodes; rm -rf "$WORK"; mkdir -p "$WORK/www" "$WORK/logs"
+  make_certificates
   python3 - "$WORK/www" <<'PY'
 import sys
 root = sys.argv[1]
@@ -53,19 +56,35 @@ http {
   keepalive_requests 1000000;
   default_type text/xml;
   log_format calls '.';
-$(server_block 1 $NODE1_PORT)
-$(server_block 2 $NODE2_PORT)
+$(server_block 1 $NODE1_PORT $NODE1_TLS_PORT)
+$(server_block 2 $NODE2_PORT $NODE2_TLS_PORT)
 }
 CONF
   mkdir -p "$WORK/tmp"
   "$NGINX" -c "$WORK/nginx.conf" -p "$WORK"
 }
 
-# One nginx node: node$1 on port $2, answering the fault while $WORK/node$1.overload exists.
+# A private CA ($WORK/tls/ca.pem) and one server certificate for localhost and 127.0.0.1
+# ($WORK/tls/server.pem, server.key), shown by the https:// nodes and listeners.
+make_certificates() {
+  mkdir -p "$WORK/tls" && (
+    cd "$WORK/tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Bench CA" -keyout ca.key -out ca.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null
+    printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n" > server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -out server.pem -extfile server.ext 2>/dev/null
+  )
+}
+
+# One nginx node: node$1 on port $2 (and over TLS on $3), answering the fault while
+# $WORK/node$1.overload exists.
 server_block() {
   cat <<BLOCK
   server {
     listen 127.0.0.1:$2;
+    listen 127.0.0.1:$3 ssl;
+    ssl_certificate $WORK/tls/server.pem;
+    ssl_certificate_key $WORK/tls/server.key;
     access_log $WORK/logs/node$1.log calls buffer=64k;
     root $WORK/www;
     error_page 405 =200 \$uri;
@@ -88,13 +107,18 @@ backend_calls() {
 
 # launch_proxy <Proxy.Host.dll> <port> <debug port> [options]: a proxy in front of the two nodes,
 # logging to $WORK/logs/proxy-<port>.log; returns once it is ready, its pid in LAUNCHED_PID.
+# NODES_TLS=1: the nodes over https://, verified against the bench CA.
 launch_proxy() {
   local dll=$1 port=$2 debug_port=$3; shift 3
+  local nodes=(--Proxy:Nodes:0:Name=node1 --Proxy:Nodes:0:Address=http://127.0.0.1:$NODE1_PORT
+               --Proxy:Nodes:1:Name=node2 --Proxy:Nodes:1:Address=http://127.0.0.1:$NODE2_PORT)
+  if [ "${NODES_TLS:-0}" = 1 ]; then
+    nodes=(--Proxy:Nodes:0:Name=node1 --Proxy:Nodes:0:Address=https://localhost:$NODE1_TLS_PORT --Proxy:Nodes:0:Tls:CaFile=$WORK/tls/ca.pem
+           --Proxy:Nodes:1:Name=node2 --Proxy:Nodes:1:Address=https://localhost:$NODE2_TLS_PORT --Proxy:Nodes:1:Tls:CaFile=$WORK/tls/ca.pem)
+  fi
   dotnet "$dll" \
     --Proxy:Listen=http://127.0.0.1:$port --Proxy:Debug:Listen=http://127.0.0.1:$debug_port \
-    --Proxy:Nodes:0:Name=node1 --Proxy:Nodes:0:Address=http://127.0.0.1:$NODE1_PORT \
-    --Proxy:Nodes:1:Name=node2 --Proxy:Nodes:1:Address=http://127.0.0.1:$NODE2_PORT \
-    --Serilog:MinimumLevel:Default=Warning "$@" > "$WORK/logs/proxy-$port.log" 2>&1 &
+    "${nodes[@]}" --Serilog:MinimumLevel:Default=Warning "$@" > "$WORK/logs/proxy-$port.log" 2>&1 &
   LAUNCHED_PID=$!; PIDS+=("$LAUNCHED_PID")
   wait_http "http://127.0.0.1:$debug_port/readyz"
 }
@@ -106,10 +130,31 @@ start_proxy() {
 }
 
 start_yarp() {
-  dotnet "$ROOT/bench/YarpBaseline/bin/Release/net10.0/YarpBaseline.dll" --urls "http://127.0.0.1:$YARP_PORT" \
-    --nodes "http://127.0.0.1:$NODE1_PORT,http://127.0.0.1:$NODE2_PORT" > "$WORK/logs/yarp.log" 2>&1 &
-  YARP_PID=$!; PIDS+=("$YARP_PID")
-  wait_http "http://127.0.0.1:$YARP_PORT/small" POST
+  launch_yarp "$YARP_PORT" "http://127.0.0.1:$NODE1_PORT,http://127.0.0.1:$NODE2_PORT" "$@"
+  YARP_PID=$LAUNCHED_PID
+}
+
+# launch_yarp <port> <nodes> [options]: the YARP baseline; its pid in LAUNCHED_PID.
+launch_yarp() {
+  local port=$1 nodes=$2; shift 2
+  dotnet "$ROOT/bench/YarpBaseline/bin/Release/net10.0/YarpBaseline.dll" --urls "http://127.0.0.1:$port" \
+    --nodes "$nodes" "$@" > "$WORK/logs/yarp-$port.log" 2>&1 &
+  LAUNCHED_PID=$!; PIDS+=("$LAUNCHED_PID")
+  wait_http "http://127.0.0.1:$port/small" POST
+}
+
+# Each target with an https:// listener too (PROXY_TLS_PORT, YARP_TLS_PORT), showing the bench
+# certificate, and a second pair whose nodes are https:// (verified against the bench CA): their
+# ports and pids in PROXY_TLS_NODES_PORT/PID and YARP_TLS_NODES_PORT/PID.
+PROXY_TLS_NODES_PORT=18010 PROXY_TLS_NODES_DEBUG_PORT=18011 YARP_TLS_NODES_PORT=18110
+tls_listener_options_proxy() {
+  echo "--Proxy:Listen=http://127.0.0.1:$PROXY_PORT;https://127.0.0.1:$PROXY_TLS_PORT --Proxy:Tls:CertificateFile=$WORK/tls/server.pem --Proxy:Tls:KeyFile=$WORK/tls/server.key"
+}
+start_tls_node_targets() {
+  NODES_TLS=1 launch_proxy "$ROOT/src/Proxy.Host/bin/Release/net10.0/Proxy.Host.dll" "$PROXY_TLS_NODES_PORT" "$PROXY_TLS_NODES_DEBUG_PORT"
+  PROXY_TLS_NODES_PID=$LAUNCHED_PID
+  launch_yarp "$YARP_TLS_NODES_PORT" "https://localhost:$NODE1_TLS_PORT,https://localhost:$NODE2_TLS_PORT" --ca "$WORK/tls/ca.pem"
+  YARP_TLS_NODES_PID=$LAUNCHED_PID
 }
 
 wait_http() {

@@ -4,6 +4,7 @@
 #   bash bench/run.sh                 # full run (about 13 minutes)
 #   DURATION=5 bash bench/run.sh      # shorter runs
 #   ONLY="healthy, 128 B" bash bench/run.sh   # only the scenarios whose name contains this
+#   ONLY=https OUT=bench/results/tls.md bash bench/run.sh   # the TLS scenarios alone, into their own file
 #   ROUNDS=2 bash bench/run.sh        # two rounds instead of four (faster, noisier)
 #   REFERENCE_ROUNDS=6                # rounds of the scenario read against a healthy run (at least ROUNDS)
 #   WARMUP_START=5                    # seconds per connection count of each target's initial warm-up
@@ -21,7 +22,7 @@ ROUNDS=${ROUNDS:-4}
 REFERENCE_ROUNDS=${REFERENCE_ROUNDS:-6}
 THREADS=${THREADS:-2}
 YARP_BATCH=${YARP_BATCH:-0}
-OUT="$ROOT/bench/results/latest.md"
+OUT=${OUT:-"$ROOT/bench/results/latest.md"}
 YARP_NAME="YARP 2.3.0 round-robin"
 if [ "$YARP_BATCH" = 1 ]; then
   OUT="$ROOT/bench/results/yarp-batch.md"
@@ -33,8 +34,10 @@ build
 trap stop_all EXIT
 start_nodes
 write_wrk_scripts
-start_yarp
-start_proxy
+start_yarp --https-port "$YARP_TLS_PORT" --certificate "$WORK/tls/server.pem" --key "$WORK/tls/server.key"
+# shellcheck disable=SC2046 # the options are words without spaces
+start_proxy $(tls_listener_options_proxy)
+start_tls_node_targets
 if [ "$YARP_BATCH" = 1 ]; then schedule_socket_threads "$YARP_PID" --batch; fi
 
 # Both targets start cold (tiered JIT, GC heap count, thread pool, connection pools): warm each at
@@ -46,8 +49,15 @@ for url in "http://127.0.0.1:$YARP_PORT" "http://127.0.0.1:$PROXY_PORT"; do
     wrk -t"$THREADS" -c"${warm#*:}" -d"$WARMUP_START"s -s "$WORK/post.lua" "$url${warm%:*}" >/dev/null 2>&1
   done
 done
+for url in "https://127.0.0.1:$YARP_TLS_PORT" "https://127.0.0.1:$PROXY_TLS_PORT" "http://127.0.0.1:$YARP_TLS_NODES_PORT" "http://127.0.0.1:$PROXY_TLS_NODES_PORT"; do
+  [[ -z "${ONLY:-}" || "$ONLY" == *https* ]] || continue
+  wrk -t"$THREADS" -c32 -d"$WARMUP_START"s -s "$WORK/post.lua" "$url/small" >/dev/null 2>&1
+done
 
-# name | path | connections | overloaded nodes (node1, node2 or both) | wrk script | reference
+# name | path | connections | overloaded nodes (node1, node2 or both) | wrk script | reference | targets
+# "targets": plain (the default), "https-listener" (wrk speaks TLS to each target's https://
+# listener; keep-alive, so a handshake per connection) or "https-nodes" (the second pair of
+# targets, whose nodes are https://, verified against the bench CA).
 # "reference": each round also measures the proxy with no node overloaded, just before or after
 # (alternating), so the cost of an overload is read against a healthy run of the same moment
 # (this VM drifts).
@@ -60,10 +70,33 @@ SCENARIOS=(
   "both overloaded, 128 B|/small|32|node1 node2|post-faults.lua"
   "healthy, 4 KiB|/4k|32|"
   "healthy, 64 KiB|/64k|32|"
+  "healthy, 128 B, https listener|/small|32||||https-listener"
+  "healthy, 128 B, https nodes|/small|32||||https-nodes"
 )
 
-# One round's YARP run. Arguments: path, connections, wrk script.
-measure_yarp() { measure "http://127.0.0.1:$YARP_PORT$1" "$2" "$3" "$YARP_PID" >> "$WORK/yarp.rounds"; }
+# target_url <proxy|yarp> <targets>: where that target is measured; target_pid likewise.
+target_url() {
+  case "$1:$2" in
+    proxy:https-listener) echo "https://127.0.0.1:$PROXY_TLS_PORT" ;;
+    yarp:https-listener) echo "https://127.0.0.1:$YARP_TLS_PORT" ;;
+    proxy:https-nodes) echo "http://127.0.0.1:$PROXY_TLS_NODES_PORT" ;;
+    yarp:https-nodes) echo "http://127.0.0.1:$YARP_TLS_NODES_PORT" ;;
+    proxy:*) echo "http://127.0.0.1:$PROXY_PORT" ;;
+    *) echo "http://127.0.0.1:$YARP_PORT" ;;
+  esac
+}
+target_pid() {
+  case "$1:$2" in
+    proxy:https-nodes) echo "$PROXY_TLS_NODES_PID" ;;
+    yarp:https-nodes) echo "$YARP_TLS_NODES_PID" ;;
+    proxy:*) echo "$PROXY_PID" ;;
+    *) echo "$YARP_PID" ;;
+  esac
+}
+
+# One round's YARP run (and the proxy's). Arguments: path, connections, wrk script, targets.
+measure_yarp() { measure "$(target_url yarp "$4")$1" "$2" "$3" "$(target_pid yarp "$4")" >> "$WORK/yarp.rounds"; }
+measure_proxy() { measure "$(target_url proxy "$4")$1" "$2" "$3" "$(target_pid proxy "$4")" >> "$WORK/proxy.rounds"; }
 
 # The proxy with every node healthy again, for the scenario's reference; the scenario's overload
 # flags are put back after. Arguments: path, connections, wrk script, overloaded nodes.
@@ -118,13 +151,13 @@ PY
 
 RATIO_SPREADS=()
 for scenario in "${SCENARIOS[@]}"; do
-  IFS='|' read -r name path conns overloaded script reference <<<"$scenario"
+  IFS='|' read -r name path conns overloaded script reference targets <<<"$scenario"
   [[ -z "${ONLY:-}" || "$name" == *"$ONLY"* ]] || continue
   rm -f "$WORK"/node*.overload
   for node in $overloaded; do touch "$WORK/$node.overload"; done
   script=${script:-post.lua}
   : > "$WORK/yarp.rounds"; : > "$WORK/proxy.rounds"; : > "$WORK/reference.rounds"
-  reset_peak_rss "$YARP_PID"; reset_peak_rss "$PROXY_PID"
+  reset_peak_rss "$(target_pid yarp "$targets")"; reset_peak_rss "$(target_pid proxy "$targets")"
   # The overloaded-vs-healthy comparison is a ratio of two noisy runs: it gets more rounds.
   rounds=$ROUNDS
   if [ -n "$reference" ] && [ "$rounds" -lt "$REFERENCE_ROUNDS" ]; then rounds=$REFERENCE_ROUNDS; fi
@@ -132,11 +165,11 @@ for scenario in "${SCENARIOS[@]}"; do
     # YARP goes first in odd rounds and last in even ones, so neither target always follows the
     # other's load. The reference run goes first in every other round, so neither run always
     # follows an idle spell.
-    if [ $((round % 2)) -eq 1 ]; then measure_yarp "$path" "$conns" "$script"; fi
+    if [ $((round % 2)) -eq 1 ]; then measure_yarp "$path" "$conns" "$script" "$targets"; fi
     if [ -n "$reference" ] && [ $((round % 2)) -eq 0 ]; then measure_healthy_reference "$path" "$conns" "$script" "$overloaded"; fi
-    measure "http://127.0.0.1:$PROXY_PORT$path" "$conns" "$script" "$PROXY_PID" >> "$WORK/proxy.rounds"
+    measure_proxy "$path" "$conns" "$script" "$targets"
     if [ -n "$reference" ] && [ $((round % 2)) -eq 1 ]; then measure_healthy_reference "$path" "$conns" "$script" "$overloaded"; fi
-    if [ $((round % 2)) -eq 0 ]; then measure_yarp "$path" "$conns" "$script"; fi
+    if [ $((round % 2)) -eq 0 ]; then measure_yarp "$path" "$conns" "$script" "$targets"; fi
   done
   if [ -n "$reference" ]; then
     OVERLOAD_VS_HEALTHY=$(python3 - "$WORK/proxy.rounds" "$WORK/reference.rounds" <<'PY'
@@ -150,8 +183,8 @@ print(f"{statistics.median(ratios):.2f}x, the median of {len(ratios)} rounds' ra
 PY
 )
   fi
-  read -r y_rps _ <<<"$(summarize "$name" YARP - "$WORK/yarp.rounds" "$(peak_rss_mb "$YARP_PID")" 2>&1 >> "$OUT.tmp")"
-  read -r p_rps p_ratio p_spread <<<"$(summarize "$name" Proxy "$WORK/yarp.rounds" "$WORK/proxy.rounds" "$(peak_rss_mb "$PROXY_PID")" 2>&1 >> "$OUT.tmp")"
+  read -r y_rps _ <<<"$(summarize "$name" YARP - "$WORK/yarp.rounds" "$(peak_rss_mb "$(target_pid yarp "$targets")")" 2>&1 >> "$OUT.tmp")"
+  read -r p_rps p_ratio p_spread <<<"$(summarize "$name" Proxy "$WORK/yarp.rounds" "$WORK/proxy.rounds" "$(peak_rss_mb "$(target_pid proxy "$targets")")" 2>&1 >> "$OUT.tmp")"
   RATIO_SPREADS+=("$name: $p_spread")
   echo "$name: YARP $y_rps req/s, Proxy $p_rps req/s ($p_ratio; rounds $p_spread)" >&2
 done
@@ -170,6 +203,11 @@ rm -f "$WORK"/node*.overload
   echo "Peak RSS: the process's VmHWM over the scenario's rounds and warm-ups (reset between scenarios)."
   echo
   echo "\"both overloaded\": YARP delivers the faults as 200s; Proxy answers 503 (non-2xx) and leaks none."
+  echo
+  echo "\"https listener\": wrk speaks TLS 1.3 to each target's https:// listener (keep-alive: one handshake per"
+  echo "connection), certificate from PEM files. \"https nodes\": a second pair of targets whose two nodes are nginx over"
+  echo "https://, each node's certificate verified against the bench CA file (YARP: the same check in its"
+  echo "certificate callback); the peak RSS of those rows is that second pair's."
 } >> "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
