@@ -142,7 +142,7 @@ PY
   echo "Command: \`$([ "$YARP_BATCH" = 1 ] && echo "YARP_BATCH=1 ")bash bench/run.sh\` (each target first warmed ${WARMUP_START}s at 256 and at 32 connections; then"
   echo "wrk -t$THREADS, $ROUNDS rounds ($REFERENCE_ROUNDS for \"node1 overloaded\") of ${DURATION}s per target, each after ${WARMUP}s warm-up, YARP and Proxy"
   echo "back to back, first in turn; medians of the rounds, totals of their counts; XML-RPC POSTs; two nginx nodes;"
-  echo "$YARP_NAME; Proxy with the default classifier chain, request logs at Warning)."
+  echo "$YARP_NAME; Proxy with the default classifier chain and the access log on (the default), other logs at Warning)."
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo), load tool on the same box."
   echo
   echo "| scenario | target | req/s | p50 ms | p99 ms | vs YARP | CPU µs / request | backend calls / request | node1 share of calls | non-2xx | faults leaked | peak RSS MB |"

@@ -143,6 +143,9 @@ public static class ProxyApp
         var metrics = new PrometheusProxyMetrics();
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton(settings.AccessLog);
+        builder.Services.AddSingleton<AccessLog>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<AccessLog>());
         builder.Services.AddSingleton<ActorTreeReader>();
         builder.Services.AddSingleton(new ProxyRequestReader(settings.RequestBufferLimit, settings.TrustedProxies));
         builder.Services.AddSingleton<ProxyRequestHandler>();
@@ -182,6 +185,8 @@ public static class ProxyApp
         });
 
         var app = builder.Build();
+        var accessLog = app.Services.GetRequiredService<AccessLog>();
+        metrics.TrackAccessLogDrops(() => accessLog.Dropped);
         StartupWarnings.Log(app.Logger, settings.Warnings);
 
         // The debug listener gets its own pipeline; everything else is client traffic.

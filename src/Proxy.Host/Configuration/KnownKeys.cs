@@ -28,6 +28,7 @@ internal static partial class KnownKeys
         "Proxy:Shutdown:Drain",
         "Proxy:Cluster:Enabled", "Proxy:Cluster:Host", "Proxy:Cluster:Port", "Proxy:Cluster:Seeds:N", "Proxy:Cluster:StableAfter", "Proxy:Cluster:DnsName",
         "Proxy:Tuning:BatchScheduleSocketThreads",
+        "Proxy:AccessLog:Enabled", "Proxy:AccessLog:Format", "Proxy:AccessLog:Path",
         "Proxy:Demo",
     ];
 

@@ -32,6 +32,8 @@ public sealed class ProxyOptions
 
     public TuningOptions Tuning { get; set; } = new();
 
+    public AccessLogOptions AccessLog { get; set; } = new();
+
     /// <summary>Starts two embedded demo nodes (and proxies to them when no node is configured).</summary>
     public bool Demo { get; set; }
 }
@@ -165,6 +167,18 @@ public sealed class ShutdownOptions
 {
     /// <summary>How long SIGTERM waits for in-flight requests before the process exits.</summary>
     public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class AccessLogOptions
+{
+    /// <summary>One line per client request; false turns the access log off.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary><c>text</c> or <c>json</c>.</summary>
+    public string Format { get; set; } = "text";
+
+    /// <summary>The file the lines are appended to (reopened on SIGHUP); unset: standard output.</summary>
+    public string? Path { get; set; }
 }
 
 public sealed class TuningOptions

@@ -31,6 +31,9 @@ public sealed record ProxySettings(
     /// <summary><c>Proxy:Limits:KeepAliveTimeout</c>: an idle client connection is closed after this.</summary>
     public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary><c>Proxy:AccessLog</c>: one line per request, where and how.</summary>
+    public Telemetry.AccessLogSettings AccessLog { get; init; } = Telemetry.AccessLogSettings.Default;
+
     /// <summary><c>Proxy:Tls</c>: the certificate of the https:// listeners (null when none is https://).</summary>
     public ListenerTlsSettings? ListenerTls { get; init; }
 

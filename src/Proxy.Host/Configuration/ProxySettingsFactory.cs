@@ -6,6 +6,7 @@ using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
 using Proxy.Actors.Tls;
 using Proxy.Host.Classification;
+using Proxy.Host.Telemetry;
 
 namespace Proxy.Host.Configuration;
 
@@ -111,6 +112,7 @@ public static class ProxySettingsFactory
                 ? network
                 : throw new ProxyConfigurationException($"Proxy:Forwarding:TrustedProxies:{i}", $"'{text}' is not an IP address or CIDR range")).ToArray();
 
+        var accessLog = CreateAccessLog(options.AccessLog);
         var cluster = CreateCluster(options.Cluster, restoreInterval * options.Overload.RestoreSteps + options.Circuit.BreakDuration);
 
         if (options.Shutdown.Drain < TimeSpan.Zero)
@@ -135,6 +137,7 @@ public static class ProxySettingsFactory
             Warnings = warnings,
             KeepAliveTimeout = options.Limits.KeepAliveTimeout,
             ListenerTls = listenerTls,
+            AccessLog = accessLog,
             MaxConnections = options.Limits.MaxConnections,
         };
     }
@@ -179,7 +182,7 @@ public static class ProxySettingsFactory
             v => int.TryParse(v, out _), "a whole number"),
         (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
         (DurationKeys, v => Duration.TryParse(v, out _), Duration.Expected),
-        (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads|Nodes:\d+:ReuseConnections|Nodes:\d+:Resolve|Nodes:\d+:Tls:Insecure)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
+        (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads|Nodes:\d+:ReuseConnections|Nodes:\d+:Resolve|Nodes:\d+:Tls:Insecure|AccessLog:Enabled)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
         (new Regex(@"^Proxy:Cluster:Port$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a port number"),
     ];
 
@@ -220,6 +223,36 @@ public static class ProxySettingsFactory
         {
             throw new ProxyConfigurationException(ProxyOptions.Section, ex.Message.ReplaceLineEndings(" "));
         }
+    }
+
+    private static AccessLogSettings CreateAccessLog(AccessLogOptions options)
+    {
+        if (!Enum.TryParse<AccessLogFormat>(options.Format, ignoreCase: true, out var format) || int.TryParse(options.Format, out _))
+        {
+            throw new ProxyConfigurationException("Proxy:AccessLog:Format", $"'{options.Format}' is not a format: expected text or json");
+        }
+
+        string? path = null;
+        if (options.Enabled && !string.IsNullOrWhiteSpace(options.Path))
+        {
+            path = Path.GetFullPath(options.Path);
+            if (Path.GetDirectoryName(path) is { } directory && !Directory.Exists(directory))
+            {
+                throw new ProxyConfigurationException("Proxy:AccessLog:Path", $"'{options.Path}': the directory {directory} does not exist");
+            }
+
+            try
+            {
+                // Opened once here, so a file the proxy may not write stops start-up, not the log.
+                using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new ProxyConfigurationException("Proxy:AccessLog:Path", $"'{options.Path}' cannot be written: {ex.Message}");
+            }
+        }
+
+        return new AccessLogSettings(options.Enabled, format, path);
     }
 
     private static ClusterSettings? CreateCluster(ClusterOptions options, TimeSpan markLifetime)

@@ -13,12 +13,12 @@ namespace Proxy.Host.Forwarding;
 /// RequestSupervisor) and writes the one outcome it completes. No Ask: the outcome arrives on a
 /// TaskCompletionSource the RequestActor owns.
 /// </summary>
-internal sealed partial class ProxyRequestHandler(
+internal sealed class ProxyRequestHandler(
     IRequiredActor<RequestSupervisor> requestSupervisor,
     ProxyRequestReader reader,
     PrometheusProxyMetrics metrics,
-    Configuration.ProxySettings settings,
-    ILogger<ProxyRequestHandler> logger)
+    AccessLog accessLog,
+    Configuration.ProxySettings settings)
 {
     private const string KestrelMovedContentLength = "X-Content-Length";
 
@@ -94,28 +94,22 @@ internal sealed partial class ProxyRequestHandler(
 
         // Counted and logged as written: the status the client got, not the node's.
         var status = await ProxyResponseWriter.WriteAsync(context, outcome, _streamIdle).ConfigureAwait(false);
-        metrics.RequestCompleted(status, outcome.Attempts.Count, Stopwatch.GetElapsedTime(started));
-
-        if (logger.IsEnabled(LogLevel.Information))
-        {
-            LogRequest(logger, request.Method, request.PathAndQuery, status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, string.Join(' ', outcome.Attempts));
-        }
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        metrics.RequestCompleted(status, outcome.Attempts.Count, elapsed);
+        accessLog.Write(new AccessLogEntry(
+            DateTime.UtcNow, context.Connection.RemoteIpAddress, request.Method, request.PathAndQuery, status, elapsed.TotalMilliseconds, outcome.Attempts, null));
     }
 
     private async Task RefuseAsync(HttpContext context, int status, string reason)
     {
         metrics.RequestCompleted(status, 0, TimeSpan.Zero);
         // The target as sent (percent-encoded), never the decoded path: "%0d%0a" must not become a line break in the log.
-        LogRefused(logger, context.Request.Method, ProxyRequestReader.Printable(ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget)), status, reason);
+        accessLog.Write(new AccessLogEntry(
+            DateTime.UtcNow, context.Connection.RemoteIpAddress, context.Request.Method,
+            ProxyRequestReader.Printable(ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget)), status, 0, [], reason));
         if (!context.Response.HasStarted)
         {
             await ProxyResponseWriter.WriteAsync(context, new Refused(status, reason, null, []), _streamIdle).ConfigureAwait(false);
         }
     }
-
-    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "{Method} {Path} -> {Status} refused: {Reason}")]
-    private static partial void LogRefused(ILogger logger, string method, string path, int status, string reason);
-
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "{Method} {Path} -> {Status} in {ElapsedMs:0.0} ms via [{Attempts}]")]
-    private static partial void LogRequest(ILogger logger, string method, string path, int status, double elapsedMs, string attempts);
 }

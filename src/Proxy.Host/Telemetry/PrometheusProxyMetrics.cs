@@ -46,6 +46,13 @@ public sealed class PrometheusProxyMetrics : IProxyMetrics
 
     public CollectorRegistry Registry { get; }
 
+    /// <summary>Exports <c>proxy_access_log_dropped_total</c>: access-log lines dropped because the writer could not keep up.</summary>
+    public void TrackAccessLogDrops(Func<long> dropped)
+    {
+        var counter = Metrics.WithCustomRegistry(Registry).CreateCounter("proxy_access_log_dropped_total", "Access-log lines dropped because their destination could not keep up or be written.");
+        Registry.AddBeforeCollectCallback(() => counter.IncTo(dropped()));
+    }
+
     /// <summary>Exports <c>proxy_cluster_members</c> (members this one sees up and reachable), read at each scrape.</summary>
     public void TrackClusterMembers(Func<int> members)
     {

@@ -1,0 +1,122 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Host.Tests;
+
+/// <summary>One line per request, text or JSON, to standard output or a file that logrotate can rotate.</summary>
+public sealed class AccessLogTests : NodesTest, IDisposable
+{
+    private const string Call = "<?xml version=\"1.0\"?><methodCall><methodName>ping</methodName></methodCall>";
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("proxy-access-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task By_default_each_request_is_one_text_line_on_standard_output_with_the_nodes_tried()
+    {
+        N1.Overload();
+        await using var proxy = ProxyProcess.Start(
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}", "--Proxy:Nodes:1:Name=n2", $"--Proxy:Nodes:1:Address={N2.Address}",
+            "--Proxy:Redispatch:Max=1");
+        await proxy.WaitUntilServingAsync();
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var answer = await client.PostAsync("/RPC2?x=1", new StringContent(Call));
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
+
+        await proxy.WaitForOutputAsync(" 127.0.0.1 POST /RPC2?x=1 -> 200 in ");
+        await proxy.WaitForOutputAsync(" ms via [n1:overloaded:xmlrpc-overload n2:answered]");
+    }
+
+    [Fact]
+    public async Task Json_lines_go_to_the_file_one_object_per_request_and_refusals_say_why()
+    {
+        var file = Path.Combine(_directory, "access.json");
+        N1.Overload();
+        await using (var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:AccessLog:Format=json", $"--Proxy:AccessLog:Path={file}"))
+        {
+            using var first = await proxy.Client.PostAsync("/RPC2", new StringContent(Call));
+            using var second = await proxy.Client.PostAsync("/RPC2", new StringContent(Call));
+            using var connect = new HttpRequestMessage(HttpMethod.Parse("CONNECT"), "/tunnel");
+            connect.Headers.Host = "example.org:443";
+            using var refused = await proxy.Client.SendAsync(connect);
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, refused.StatusCode);
+        }
+
+        // Stopping writes what was queued: the file is complete.
+        var lines = File.ReadAllLines(file).Select(line => JsonDocument.Parse(line).RootElement).ToArray();
+        Assert.Equal(3, lines.Length);
+        var overloaded = lines.Single(l => l.GetProperty("tries").GetArrayLength() == 2);
+        Assert.Equal("POST", overloaded.GetProperty("method").GetString());
+        Assert.Equal("/RPC2", overloaded.GetProperty("target").GetString());
+        Assert.Equal(200, overloaded.GetProperty("status").GetInt32());
+        Assert.Equal("127.0.0.1", overloaded.GetProperty("client").GetString());
+        Assert.Equal(["n1:overloaded:xmlrpc-overload", "n2:answered"], overloaded.GetProperty("tries").EnumerateArray().Select(t => $"{t.GetProperty("node").GetString()}:{t.GetProperty("result").GetString()}"));
+        Assert.True(overloaded.GetProperty("ms").GetDouble() > 0);
+        Assert.True(overloaded.GetProperty("time").GetDateTime() > DateTime.UtcNow.AddMinutes(-5));
+        var refusal = lines.Single(l => l.GetProperty("status").GetInt32() == 405);
+        Assert.Contains("CONNECT is not supported", refusal.GetProperty("refused").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Turned_off_it_writes_nothing()
+    {
+        var file = Path.Combine(_directory, "off.log");
+        await using (var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:AccessLog:Enabled=false", $"--Proxy:AccessLog:Path={file}"))
+        {
+            using var answer = await proxy.Client.PostAsync("/RPC2", new StringContent(Call));
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
+
+        Assert.False(File.Exists(file));
+    }
+
+    [Fact]
+    public async Task After_logrotate_moves_the_file_SIGHUP_reopens_it_by_name()
+    {
+        var file = Path.Combine(_directory, "access.log");
+        await using var proxy = ProxyProcess.Start(
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}", $"--Proxy:AccessLog:Path={file}");
+        await proxy.WaitUntilServingAsync();
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+        using (await client.PostAsync("/before", new StringContent(Call)))
+        {
+        }
+
+        await Eventually.AssertAsync(() => Assert.Contains("POST /before -> 200", File.ReadAllText(file), StringComparison.Ordinal));
+        File.Move(file, file + ".1");
+        System.Diagnostics.Process.Start("kill", ["-HUP", proxy.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        await proxy.WaitForOutputAsync("SIGHUP");
+
+        await Eventually.AssertAsync(async () =>
+        {
+            using (await client.PostAsync("/after", new StringContent(Call)))
+            {
+            }
+
+            Assert.True(File.Exists(file), "no new file after SIGHUP");
+            Assert.Contains("POST /after -> 200", File.ReadAllText(file), StringComparison.Ordinal);
+        });
+        Assert.DoesNotContain("/before", File.ReadAllText(file), StringComparison.Ordinal);
+        Assert.Contains("POST /before -> 200", File.ReadAllText(file + ".1"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Proxy:AccessLog:Format", "--Proxy:AccessLog:Format=xml")]
+    [InlineData("Proxy:AccessLog:Path", "--Proxy:AccessLog:Path=/nonexistent/dir/access.log")]
+    [InlineData("Proxy:AccessLog:Enabled", "--Proxy:AccessLog:Enabled=maybe")]
+    public void Access_log_mistakes_stop_start_up_naming_the_key(string key, string setting)
+    {
+        var ex = Assert.Throws<Configuration.ProxyConfigurationException>(() => Configuration.ProxySettingsFactory.Create(
+            new ConfigurationBuilder().AddCommandLine(["--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", setting]).Build()));
+
+        Assert.Equal(key, ex.Key);
+    }
+}
