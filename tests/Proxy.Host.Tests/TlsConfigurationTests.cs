@@ -39,6 +39,20 @@ public sealed class TlsConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void A_missing_or_directory_key_file_names_the_key_file()
+    {
+        var missing = Assert.Throws<ProxyConfigurationException>(() => Create(Listener(_server.CertificateFile, "/nonexistent/key.pem")));
+        var directory = Assert.Throws<ProxyConfigurationException>(() => Create(Listener(_server.CertificateFile, _ca.Directory)));
+        var client = Assert.Throws<ProxyConfigurationException>(() => Create(HttpsNode(
+            $"--Proxy:Nodes:0:Tls:ClientCertificateFile={_server.CertificateFile}", "--Proxy:Nodes:0:Tls:ClientKeyFile=/nonexistent/key.pem")));
+
+        Assert.Equal("Proxy:Tls:KeyFile", missing.Key);
+        Assert.Equal("Proxy:Tls:KeyFile", directory.Key);
+        Assert.Contains("is a directory", directory.Message, StringComparison.Ordinal);
+        Assert.Equal("Proxy:Nodes:0:Tls:ClientKeyFile", client.Key);
+    }
+
+    [Fact]
     public void A_key_that_is_not_the_certificates_names_the_key_file()
     {
         var ex = Assert.Throws<ProxyConfigurationException>(() => Create(Listener(_server.CertificateFile, _other.KeyFile)));

@@ -136,6 +136,40 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_CA_file_holding_only_an_intermediate_is_refused_saying_the_root_is_needed()
+    {
+        var intermediate = _ca.Intermediate("Issuing CA");
+        var certificate = intermediate.Server("node");
+        await using var node = await TestNode.StartHttpsAsync("n1", https => https.ServerCertificate = certificate.Certificate);
+        await using var proxy = await ProxyHarness.StartAsync([node], $"--Proxy:Nodes:0:Tls:CaFile={intermediate.CaFile}");
+
+        using var answer = await proxy.Client.PostAsync("/RPC2", new StringContent(Call));
+
+        Assert.Equal(HttpStatusCode.BadGateway, answer.StatusCode);
+        await proxy.AwaitNodeAsync("n1", n => Assert.Contains(
+            "the CA file holds CN=Issuing CA, which is not a root CA", n.GetProperty("lastFailure").GetProperty("reason").GetString(), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_node_sending_its_intermediate_is_verified_against_the_root_in_the_CA_file()
+    {
+        var intermediate = _ca.Intermediate("Issuing CA");
+        var certificate = intermediate.Server("node");
+        var chain = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection(
+            System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(intermediate.CaFile));
+        await using var node = await TestNode.StartHttpsAsync("n1", https =>
+        {
+            https.ServerCertificate = certificate.Certificate;
+            https.ServerCertificateChain = chain;
+        });
+        await using var proxy = await ProxyHarness.StartAsync([node], $"--Proxy:Nodes:0:Tls:CaFile={_ca.CaFile}");
+
+        using var answer = await proxy.Client.PostAsync("/RPC2", new StringContent(Call));
+
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+    }
+
+    [Fact]
     public async Task A_POST_refused_by_one_nodes_certificate_is_redispatched_because_nothing_was_sent()
     {
         var rogue = _ca.Another("Rogue CA").Server("rogue");
@@ -320,6 +354,23 @@ public sealed class TlsTests : IDisposable
         var nodes = await client.GetStringAsync($"https://localhost:{debugPort}/debug/nodes");
         Assert.Contains("\"name\":\"tls-node\"", nodes, StringComparison.Ordinal);
         Assert.Contains("https:// listeners serve the certificate CN=localhost", proxy.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_admin_API_names_a_mistyped_tls_field_in_the_bodys_own_terms()
+    {
+        await using var first = await TestNode.StartAsync("n1");
+        await using var proxy = await ProxyHarness.StartAsync([first]);
+
+        using var typo = await proxy.Debug.PostAsync("/debug/nodes", new StringContent(
+            """{"name":"n2","address":"https://127.0.0.1:9","tls":{"caFil":"/etc/ssl/ca.pem"}}""", Encoding.UTF8, "application/json"));
+        using var wrongType = await proxy.Debug.PostAsync("/debug/nodes", new StringContent(
+            """{"name":"n2","address":"https://127.0.0.1:9","tls":{"insecure":"yes"}}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, typo.StatusCode);
+        Assert.Contains("tls.caFil is not a field", await typo.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("tls.insecure has a value of the wrong type", await wrongType.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Proxy.Host", await typo.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     private static string[] ListenHttps(int port, IssuedCertificate certificate) =>

@@ -21,7 +21,7 @@ public sealed class TestCertificates : IDisposable
     private readonly X509Certificate2 _authority;
     private long _serial = DateTime.UtcNow.Ticks;
 
-    private TestCertificates(string directory, string name)
+    private TestCertificates(string directory, string name, TestCertificates? parent = null)
     {
         Directory = directory;
         _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -29,7 +29,17 @@ public sealed class TestCertificates : IDisposable
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        _authority = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        if (parent is null)
+        {
+            _authority = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        }
+        else
+        {
+            request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(parent._authority, true, false));
+            using var signed = request.Create(parent._authority, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(29), BitConverter.GetBytes(Interlocked.Increment(ref parent._serial)));
+            _authority = signed.CopyWithPrivateKey(_key);
+        }
+
         CaFile = Path.Combine(directory, $"{name.Replace(' ', '-')}.pem");
         File.WriteAllText(CaFile, _authority.ExportCertificatePem());
     }
@@ -44,6 +54,9 @@ public sealed class TestCertificates : IDisposable
         directory ??= System.IO.Directory.CreateTempSubdirectory("proxy-tls-").FullName;
         return new TestCertificates(directory, name);
     }
+
+    /// <summary>An intermediate CA this one signs, in the same directory (its <see cref="CaFile"/> holds the intermediate alone).</summary>
+    public TestCertificates Intermediate(string name) => new(Directory, name, this);
 
     /// <summary>Another CA in the same directory: a certificate it issues is not trusted by this one's CA file.</summary>
     public TestCertificates Another(string name) => new(Directory, name);

@@ -48,12 +48,12 @@ public sealed class NodeForwarder : IDisposable
     // The chain's tests for an answer it can only judge whole (ClassifierSpec.NeedsWholeAnswer).
     private volatile Func<IAnswerView, bool>[] _needsWholeAnswer;
 
-    public NodeForwarder(NodeSettings node, ForwardingSettings settings, IEnumerable<Func<IAnswerView, bool>>? needsWholeAnswer = null)
+    public NodeForwarder(NodeSettings node, ForwardingSettings settings, IEnumerable<Func<IAnswerView, bool>>? needsWholeAnswer = null, Akka.Event.ILoggingAdapter? log = null)
     {
         _node = node;
         _settings = settings;
         _needsWholeAnswer = needsWholeAnswer?.ToArray() ?? [];
-        _tls = node.Address.IsHttps ? new NodeTlsClient(node.Address, node.Tls) : null;
+        _tls = node.Address.IsHttps ? new NodeTlsClient(node.Address, node.Tls, node.Name, log) : null;
         _pooled = new HttpMessageInvoker(CreateHandler(node.Address, settings, _tls, pooled: true), disposeHandler: true);
         _invoker = node.ReuseConnections ? _pooled : UnpooledInvoker();
     }

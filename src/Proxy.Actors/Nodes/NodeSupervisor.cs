@@ -3,6 +3,7 @@ using Akka.Event;
 using Proxy.Actors.Classification;
 using Proxy.Actors.Diagnostics;
 using Proxy.Actors.Forwarding;
+using Proxy.Actors.Tls;
 using Proxy.Actors.Weighting;
 
 namespace Proxy.Actors.Nodes;
@@ -21,6 +22,9 @@ public sealed class NodeSupervisor : ReceiveActor
 {
     private readonly ForwardingSettings _forwarding;
     private IReadOnlyList<ClassifierSpec> _classifiers;
+
+    // Thread-safe (not the actor's own adapter): forwarders log their TLS files' renewals from handshakes.
+    private ILoggingAdapter? _tlsLog;
     private readonly NodeServices _services;
     private readonly Dictionary<string, Member> _members = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<IActorRef, Member> _retiring = [];
@@ -76,7 +80,7 @@ public sealed class NodeSupervisor : ReceiveActor
 
     private Member Start(int slot, NodeSettings node, bool cold)
     {
-        var forwarder = new NodeForwarder(node, _forwarding, WholeAnswerTests(_classifiers));
+        var forwarder = new NodeForwarder(node, _forwarding, WholeAnswerTests(_classifiers), _tlsLog ??= Logging.GetLogger(Context.System, typeof(NodeTlsClient)));
 
         // Why an object handed down in the Props rather than a message: a restart re-runs the
         // NodeActor's constructor with these same arguments, and its PreStart publishes the

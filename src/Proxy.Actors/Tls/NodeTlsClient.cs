@@ -1,4 +1,5 @@
 using System.Net;
+using Akka.Event;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -30,18 +31,34 @@ public sealed class NodeTlsClient
     private readonly Lazy<WatchedPem<X509Certificate2Collection>>? _authorities;
     private readonly Lazy<WatchedPem<CertificateWithChain>>? _clientCertificate;
 
-    public NodeTlsClient(NodeAddress address, NodeTlsSettings? settings)
+    /// <param name="address">The node's address: its host is the name verified unless <see cref="NodeTlsSettings.ServerName"/> says otherwise.</param>
+    /// <param name="settings">The node's TLS settings (null: the system store, by the address's host).</param>
+    /// <param name="node">The node's name, for the log.</param>
+    /// <param name="log">Where renewals of the CA file and client certificate, and renewals that cannot be used, are told.</param>
+    public NodeTlsClient(NodeAddress address, NodeTlsSettings? settings, string node = "", ILoggingAdapter? log = null)
     {
         _settings = settings ?? NodeTlsSettings.Default;
         _expectedName = _settings.ServerName ?? address.Host ?? "localhost";
         if (_settings.CaFile is { } caFile)
         {
-            _authorities = new(() => WatchedBundle.Open(caFile));
+            _authorities = new(() => WatchedBundle.Open(caFile, change => Tell(log, node, "CA file", caFile, change.Problem)));
         }
 
         if (_settings.ClientCertificateFile is { } clientFile)
         {
-            _clientCertificate = new(() => WatchedCertificate.Open(clientFile, _settings.ClientKeyFile));
+            _clientCertificate = new(() => WatchedCertificate.Open(clientFile, _settings.ClientKeyFile, change => Tell(log, node, "client certificate", clientFile, change.Problem)));
+        }
+    }
+
+    private static void Tell(ILoggingAdapter? log, string node, string what, string file, string? problem)
+    {
+        if (problem is null)
+        {
+            log?.Info("Node {0}: renewed {1} {2}: new connections use it", node, what, file);
+        }
+        else
+        {
+            log?.Warning("Node {0}: the changed {1} cannot be used: {2}; new connections still use the previous one", node, what, problem);
         }
     }
 
@@ -161,6 +178,10 @@ public sealed class NodeTlsClient
 
             var trusted = own.Build(leaf);
             chainStatus = own.ChainStatus;
+            if (!trusted && AnchorIsNotRoot(own, authorities) is { } anchor)
+            {
+                return rejection.Refuse($"certificate {leaf.Subject} refused: the CA file holds {anchor}, which is not a root CA; put the root (self-signed) CA it chains to in the file");
+            }
             errors = (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) | (trusted ? SslPolicyErrors.None : SslPolicyErrors.RemoteCertificateChainErrors);
         }
 
@@ -181,6 +202,21 @@ public sealed class NodeTlsClient
         }
 
         return rejection.Refuse($"certificate {leaf.Subject} refused: {string.Join("; ", reasons)}");
+    }
+
+    // An intermediate CA given as the CA file: .NET, like Python's ssl, anchors trust at a root only.
+    private static string? AnchorIsNotRoot(X509Chain chain, X509Certificate2Collection authorities)
+    {
+        var top = chain.ChainElements[^1].Certificate;
+        foreach (var authority in authorities)
+        {
+            if (authority.SubjectName.RawData.AsSpan().SequenceEqual(top.SubjectName.RawData) && authority.SubjectName.Name != authority.IssuerName.Name)
+            {
+                return authority.Subject;
+            }
+        }
+
+        return null;
     }
 
     private string DescribeChain(X509Certificate2 leaf, X509ChainStatus[] status)

@@ -36,7 +36,7 @@ public static class PemFiles
     /// certificate file when that holds it too, as HAProxy's combined files do).
     /// </summary>
     public static CertificateWithChain LoadCertificate(string certificateFile, string? keyFile) =>
-        ParseCertificate(certificateFile, Read(certificateFile), keyFile, keyFile is null ? null : Read(keyFile));
+        ParseCertificate(certificateFile, Read(certificateFile), keyFile, keyFile is null ? null : Read(keyFile, aboutKey: true));
 
     internal static CertificateWithChain ParseCertificate(string certificateFile, byte[] certificatePem, string? keyFile, byte[]? keyPem)
     {
@@ -44,7 +44,7 @@ public static class PemFiles
         var chain = Certificates(certificateFile, certificateText);
         var keyText = keyPem is null ? certificateText : Text(keyFile!, keyPem);
         var keySource = keyFile ?? certificateFile;
-        if (keyText.Contains("-----BEGIN ENCRYPTED PRIVATE KEY-----", StringComparison.Ordinal))
+        if (keyText.Contains("-----BEGIN ENCRYPTED PRIVATE KEY-----", StringComparison.Ordinal) || keyText.Contains("Proc-Type: 4,ENCRYPTED", StringComparison.Ordinal))
         {
             throw new PemFileException(keySource, "holds an encrypted private key; give the key unencrypted (openssl pkey -in key.pem -out plain.pem) and protect the file instead", aboutKey: true);
         }
@@ -85,8 +85,13 @@ public static class PemFiles
 
     internal static X509Certificate2Collection ParseBundle(string file, byte[] pem) => Certificates(file, Text(file, pem));
 
-    internal static byte[] Read(string file)
+    internal static byte[] Read(string file, bool aboutKey = false)
     {
+        if (Directory.Exists(file))
+        {
+            throw new PemFileException(file, "is a directory, not a PEM file", aboutKey);
+        }
+
         try
         {
             // At most a megabyte and one byte: a device or a huge file named by mistake is refused, not read whole.
@@ -103,7 +108,7 @@ public static class PemFiles
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new PemFileException(file, $"cannot be read: {ex.Message.TrimEnd('.')}");
+            throw new PemFileException(file, $"cannot be read: {ex.Message.TrimEnd('.')}", aboutKey);
         }
     }
 

@@ -11,23 +11,30 @@ namespace Proxy.Actors.Tls;
 public sealed class WatchedPem<T>
     where T : class
 {
-    private static readonly long CheckEveryMs = 1_000;
-
-    private readonly string[] _files;
+    private readonly (string File, bool IsKey)[] _files;
     private readonly Func<byte[][], T> _parse;
+    private readonly Action<Change>? _changed;
+    private readonly long _checkEveryMs;
     private readonly Lock _gate = new();
     private byte[][] _bytes;
     private volatile T _current;
     private long _nextCheck;
 
-    /// <summary>Reads the files now; throws <see cref="PemFileException"/> when they cannot be used.</summary>
-    public WatchedPem(IReadOnlyList<string> files, Func<byte[][], T> parse)
+    /// <summary>
+    /// Reads the files now; throws <see cref="PemFileException"/> when they cannot be used.
+    /// <paramref name="changed"/> hears of each renewal and each new problem that a look at
+    /// <see cref="Current"/> finds (a caller that calls <see cref="Refresh"/> itself reads its answer instead).
+    /// <see cref="Current"/> looks at the files again once <paramref name="checkEvery"/> (a second by default) has passed.
+    /// </summary>
+    public WatchedPem(IReadOnlyList<(string File, bool IsKey)> files, Func<byte[][], T> parse, Action<Change>? changed = null, TimeSpan? checkEvery = null)
     {
         _files = files.ToArray();
         _parse = parse;
-        _bytes = _files.Select(PemFiles.Read).ToArray();
+        _changed = changed;
+        _checkEveryMs = (long)(checkEvery ?? TimeSpan.FromSeconds(1)).TotalMilliseconds;
+        _bytes = ReadAll();
         _current = parse(_bytes);
-        _nextCheck = Environment.TickCount64 + CheckEveryMs;
+        _nextCheck = Environment.TickCount64 + _checkEveryMs;
     }
 
     /// <summary>The value of the files as last read well; read again first when a second has passed since the last look.</summary>
@@ -37,7 +44,11 @@ public sealed class WatchedPem<T>
         {
             if (Environment.TickCount64 >= Volatile.Read(ref _nextCheck))
             {
-                Refresh();
+                var change = Refresh();
+                if (change.Reloaded || (change.Problem is not null && !change.Repeated))
+                {
+                    _changed?.Invoke(change);
+                }
             }
 
             return _current;
@@ -52,11 +63,11 @@ public sealed class WatchedPem<T>
     {
         lock (_gate)
         {
-            Volatile.Write(ref _nextCheck, Environment.TickCount64 + CheckEveryMs);
+            Volatile.Write(ref _nextCheck, Environment.TickCount64 + _checkEveryMs);
             byte[][] bytes;
             try
             {
-                bytes = _files.Select(PemFiles.Read).ToArray();
+                bytes = ReadAll();
             }
             catch (PemFileException ex)
             {
@@ -83,6 +94,8 @@ public sealed class WatchedPem<T>
         }
     }
 
+    private byte[][] ReadAll() => _files.Select(f => PemFiles.Read(f.File, f.IsKey)).ToArray();
+
     private Change Report(string problem)
     {
         var repeated = problem == Problem;
@@ -100,14 +113,16 @@ public sealed class WatchedPem<T>
 /// <summary>The watched PEM files of a certificate and its key.</summary>
 public static class WatchedCertificate
 {
-    public static WatchedPem<CertificateWithChain> Open(string certificateFile, string? keyFile) =>
-        new(keyFile is null ? [certificateFile] : [certificateFile, keyFile],
-            bytes => PemFiles.ParseCertificate(certificateFile, bytes[0], keyFile, keyFile is null ? null : bytes[1]));
+    public static WatchedPem<CertificateWithChain> Open(string certificateFile, string? keyFile, Action<WatchedPem<CertificateWithChain>.Change>? changed = null) =>
+        new(keyFile is null ? [(certificateFile, false)] : [(certificateFile, false), (keyFile, true)],
+            bytes => PemFiles.ParseCertificate(certificateFile, bytes[0], keyFile, keyFile is null ? null : bytes[1]),
+            changed);
 }
 
 /// <summary>A watched PEM bundle of CA certificates.</summary>
 public static class WatchedBundle
 {
-    public static WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection> Open(string file) =>
-        new([file], bytes => PemFiles.ParseBundle(file, bytes[0]));
+    public static WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection> Open(
+        string file, Action<WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection>.Change>? changed = null) =>
+        new([(file, false)], bytes => PemFiles.ParseBundle(file, bytes[0]), changed);
 }

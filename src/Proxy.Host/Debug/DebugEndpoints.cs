@@ -29,6 +29,20 @@ public static class DebugEndpoints
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict,
     };
 
+    // What is wrong with a request body, in the body's terms rather than .NET's type names.
+    private static string JsonProblem(Exception ex)
+    {
+        if (ex is System.Text.Json.JsonException { Path: { } path } json)
+        {
+            var field = path.Replace("$.", "", StringComparison.Ordinal);
+            return json.Message.Contains("could not be mapped", StringComparison.Ordinal) ? $"{field} is not a field"
+                : json.Message.Contains("could not be converted", StringComparison.Ordinal) ? $"{field} has a value of the wrong type"
+                : $"not valid JSON at {field}";
+        }
+
+        return ex.Message;
+    }
+
     private static void MapEndpoints(IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
@@ -73,7 +87,7 @@ public static class DebugEndpoints
             }
             catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or BadHttpRequestException)
             {
-                return Results.Json(new ErrorDocument($"the body must be a JSON object {{\"name\",\"address\",\"weight\"}}: {ex.Message}"), statusCode: StatusCodes.Status400BadRequest);
+                return Results.Json(new ErrorDocument($"the body must be a JSON object {{\"name\",\"address\",\"weight\",\"reuseConnections\",\"tls\"}}: {JsonProblem(ex)}"), statusCode: StatusCodes.Status400BadRequest);
             }
 
             if (request is { Resolve: true })

@@ -50,6 +50,29 @@ public sealed class WatchedPemTests : IDisposable
     }
 
     [Fact]
+    public void A_user_of_Current_hears_of_each_renewal_and_each_new_problem_once()
+    {
+        var bundle = Path.Combine(_ca.Directory, "bundle.pem");
+        File.Copy(_ca.CaFile, bundle);
+        var heard = new List<WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection>.Change>();
+        var watched = new WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection>(
+            [(bundle, false)], bytes => PemFiles.ParseBundle(bundle, bytes[0]), heard.Add, checkEvery: TimeSpan.Zero);
+
+        File.WriteAllText(bundle, "junk");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("CN=Test CA", Assert.Single(watched.Current).Subject);
+        }
+
+        File.Copy(_ca.Another("Next CA").CaFile, bundle, overwrite: true);
+        Assert.Equal("CN=Next CA", Assert.Single(watched.Current).Subject);
+
+        Assert.Equal(2, heard.Count);
+        Assert.Contains("holds no PEM certificate", heard[0].Problem, StringComparison.Ordinal);
+        Assert.True(heard[1].Reloaded);
+    }
+
+    [Fact]
     public void A_file_that_disappears_keeps_the_last_good_certificate_and_says_why()
     {
         var first = _ca.Server("site");
