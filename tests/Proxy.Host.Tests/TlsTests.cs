@@ -170,6 +170,68 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_CA_file_broken_when_the_node_is_first_dialled_is_read_again_once_it_is_whole()
+    {
+        var certificate = _ca.Server("node");
+        var caFile = Path.Combine(_ca.Directory, "rotating-ca.pem");
+        File.Copy(_ca.CaFile, caFile);
+        await using var node = await TestNode.StartHttpsAsync("n1", https => https.ServerCertificate = certificate.Certificate);
+        await using var proxy = await ProxyHarness.StartAsync([node], $"--Proxy:Nodes:0:Tls:CaFile={caFile}", "--Proxy:Circuit:FailureThreshold=100");
+
+        // A rotation caught halfway, before the first connection to the node.
+        File.WriteAllText(caFile, "-----BEGIN CERTIFICATE-----\nMIIB");
+        using (var broken = await proxy.Client.PostAsync("/RPC2", new StringContent(Call)))
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, broken.StatusCode);
+        }
+
+        await proxy.AwaitNodeAsync("n1", n => Assert.Contains("the CA file cannot be used", n.GetProperty("lastFailure").GetProperty("reason").GetString(), StringComparison.Ordinal));
+        File.Copy(_ca.CaFile, caFile, overwrite: true);
+
+        await Eventually.AssertAsync(async () =>
+        {
+            using var answer = await proxy.Client.PostAsync("/RPC2", new StringContent(Call));
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        });
+    }
+
+    [Fact]
+    public async Task A_node_that_never_finishes_the_handshake_is_cut_at_the_connect_timeout_as_a_tls_failure()
+    {
+        // Accepts the connection and says nothing: a handshake that never ends.
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        var accepted = new List<TcpClient>();
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                try
+                {
+                    accepted.Add(await silent.AcceptTcpClientAsync());
+                }
+                catch (Exception)
+                {
+                    return;
+                }
+            }
+        });
+        await using var proxy = await ProxyHarness.StartAsync([("mute", $"https://127.0.0.1:{port}")], "--Proxy:Timeouts:Connect=1s");
+
+        using var answer = await proxy.Client.PostAsync("/RPC2", new StringContent(Call));
+
+        Assert.Equal(HttpStatusCode.BadGateway, answer.StatusCode);
+        await proxy.AwaitNodeAsync("mute", n =>
+        {
+            Assert.Equal("tls-failed", n.GetProperty("lastFailure").GetProperty("kind").GetString());
+            Assert.Contains("the handshake did not finish within the connect timeout", n.GetProperty("lastFailure").GetProperty("reason").GetString(), StringComparison.Ordinal);
+        });
+        silent.Stop();
+        accepted.ForEach(c => c.Dispose());
+    }
+
+    [Fact]
     public async Task A_POST_refused_by_one_nodes_certificate_is_redispatched_because_nothing_was_sent()
     {
         var rogue = _ca.Another("Rogue CA").Server("rogue");

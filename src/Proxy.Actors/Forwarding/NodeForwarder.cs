@@ -53,7 +53,7 @@ public sealed class NodeForwarder : IDisposable
         _node = node;
         _settings = settings;
         _needsWholeAnswer = needsWholeAnswer?.ToArray() ?? [];
-        _tls = node.Address.IsHttps ? new NodeTlsClient(node.Address, node.Tls, node.Name, log) : null;
+        _tls = node.Address.IsHttps ? new NodeTlsClient(node.Address, node.Tls, node.Name, log, settings.ConnectTimeout) : null;
         _pooled = new HttpMessageInvoker(CreateHandler(node.Address, settings, _tls, pooled: true), disposeHandler: true);
         _invoker = node.ReuseConnections ? _pooled : UnpooledInvoker();
     }
@@ -209,6 +209,7 @@ public sealed class NodeForwarder : IDisposable
     {
         _pooled.Dispose();
         _unpooled?.Dispose();
+        _tls?.Dispose();
     }
 
     // What the classifiers judge: the content decoded from its Content-Encoding (the client still

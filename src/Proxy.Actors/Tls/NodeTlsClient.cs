@@ -17,10 +17,11 @@ namespace Proxy.Actors.Tls;
 /// </summary>
 /// <remarks>
 /// The CA file and the client certificate are watched: a renewal is used for the next new
-/// connection. A file that became unreadable after start-up fails the handshake with that reason;
-/// it never throws into the forwarder.
+/// connection. They are first read on the first connection (off the actor that makes this object),
+/// bounded by the connect timeout; a file that cannot be used then fails that handshake with the
+/// reason, and the next connection reads it again.
 /// </remarks>
-public sealed class NodeTlsClient
+public sealed class NodeTlsClient : IDisposable
 {
     private static readonly Oid ServerAuthentication = new("1.3.6.1.5.5.7.3.1");
 
@@ -28,37 +29,53 @@ public sealed class NodeTlsClient
 
     private readonly NodeTlsSettings _settings;
     private readonly string _expectedName;
-    private readonly Lazy<WatchedPem<X509Certificate2Collection>>? _authorities;
-    private readonly Lazy<WatchedPem<CertificateWithChain>>? _clientCertificate;
+    private readonly FirstRead<X509Certificate2Collection>? _authorities;
+    private readonly FirstRead<CertificateWithChain>? _clientCertificate;
+    private readonly TimeSpan _connectTimeout;
 
     /// <param name="address">The node's address: its host is the name verified unless <see cref="NodeTlsSettings.ServerName"/> says otherwise.</param>
     /// <param name="settings">The node's TLS settings (null: the system store, by the address's host).</param>
     /// <param name="node">The node's name, for the log.</param>
     /// <param name="log">Where renewals of the CA file and client certificate, and renewals that cannot be used, are told.</param>
-    public NodeTlsClient(NodeAddress address, NodeTlsSettings? settings, string node = "", ILoggingAdapter? log = null)
+    /// <param name="connectTimeout">The node's connect timeout, which bounds the TCP connect and the handshake together.</param>
+    public NodeTlsClient(NodeAddress address, NodeTlsSettings? settings, string node = "", ILoggingAdapter? log = null, TimeSpan? connectTimeout = null)
     {
         _settings = settings ?? NodeTlsSettings.Default;
         _expectedName = _settings.ServerName ?? address.Host ?? "localhost";
+        _connectTimeout = connectTimeout ?? TimeSpan.FromSeconds(5);
         if (_settings.CaFile is { } caFile)
         {
-            _authorities = new(() => WatchedBundle.Open(caFile, change => Tell(log, node, "CA file", caFile, change.Problem)));
+            _authorities = new(() => WatchedBundle.Open(caFile, WatchInterval), change => Tell(log, node, "CA file", caFile, change));
         }
 
         if (_settings.ClientCertificateFile is { } clientFile)
         {
-            _clientCertificate = new(() => WatchedCertificate.Open(clientFile, _settings.ClientKeyFile, change => Tell(log, node, "client certificate", clientFile, change.Problem)));
+            _clientCertificate = new(() => WatchedCertificate.Open(clientFile, _settings.ClientKeyFile, WatchInterval), change => Tell(log, node, "client certificate", clientFile, change));
         }
     }
 
-    private static void Tell(ILoggingAdapter? log, string node, string what, string file, string? problem)
+    private static readonly TimeSpan WatchInterval = TimeSpan.FromSeconds(1);
+
+    public void Dispose()
     {
-        if (problem is null)
+        _authorities?.Dispose();
+        _clientCertificate?.Dispose();
+    }
+
+    private static void Tell<T>(ILoggingAdapter? log, string node, string what, string file, WatchedPem<T>.Change change)
+        where T : class
+    {
+        if (change.Problem is { } problem)
         {
-            log?.Info("Node {0}: renewed {1} {2}: new connections use it", node, what, file);
+            log?.Warning("Node {0}: the changed {1} cannot be used: {2}; new connections still use the previous one", node, what, problem);
+        }
+        else if (change.Recovered)
+        {
+            log?.Info("Node {0}: the {1} {2} is whole again", node, what, file);
         }
         else
         {
-            log?.Warning("Node {0}: the changed {1} cannot be used: {2}; new connections still use the previous one", node, what, problem);
+            log?.Info("Node {0}: renewed {1} {2}: new connections use it", node, what, file);
         }
     }
 
@@ -72,6 +89,22 @@ public sealed class NodeTlsClient
     /// <exception cref="NodeTlsException">The handshake failed; the message says why.</exception>
     public async ValueTask<Stream> ConnectAsync(DnsEndPoint endpoint, CancellationToken cancellationToken)
     {
+        X509Certificate2Collection? authorities = null;
+        SslStreamCertificateContext? client = null;
+        try
+        {
+            authorities = _authorities is null ? null : await _authorities.CurrentAsync(cancellationToken).ConfigureAwait(false);
+            client = _clientCertificate is null ? null : (await _clientCertificate.CurrentAsync(cancellationToken).ConfigureAwait(false)).Context;
+        }
+        catch (PemFileException ex)
+        {
+            throw new NodeTlsException(authorities is null && _authorities is not null ? $"the CA file cannot be used: {ex.Message}" : $"the client certificate cannot be used: {ex.Message}", ex);
+        }
+        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new NodeTlsException($"the CA file or client certificate could not be read within the connect timeout ({_connectTimeout})", ex);
+        }
+
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -87,13 +120,19 @@ public sealed class NodeTlsClient
         var rejection = new Rejection();
         try
         {
-            await tls.AuthenticateAsClientAsync(Options(rejection), cancellationToken).ConfigureAwait(false);
+            await tls.AuthenticateAsClientAsync(Options(rejection, authorities, client), cancellationToken).ConfigureAwait(false);
             return tls;
         }
-        catch (Exception ex) when (ex is AuthenticationException or IOException or NodeTlsException)
+        catch (Exception ex) when (ex is AuthenticationException or IOException)
         {
             await tls.DisposeAsync().ConfigureAwait(false);
-            throw ex as NodeTlsException ?? new NodeTlsException(rejection.Reason ?? Innermost(ex).Message, ex);
+            throw new NodeTlsException(rejection.Reason ?? Innermost(ex).Message, ex);
+        }
+        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
+        {
+            // Connected, but the node never finished its side of the handshake (it speaks no TLS, or stalls).
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw new NodeTlsException($"connected, but the handshake did not finish within the connect timeout ({_connectTimeout})", ex);
         }
         catch
         {
@@ -102,31 +141,15 @@ public sealed class NodeTlsClient
         }
     }
 
-    private SslClientAuthenticationOptions Options(Rejection rejection)
+    private SslClientAuthenticationOptions Options(Rejection rejection, X509Certificate2Collection? authorities, SslStreamCertificateContext? client) => new()
     {
-        SslStreamCertificateContext? client = null;
-        if (_clientCertificate is not null)
-        {
-            try
-            {
-                client = _clientCertificate.Value.Current.Context;
-            }
-            catch (PemFileException ex)
-            {
-                throw new NodeTlsException($"the client certificate cannot be used: {ex.Message}", ex);
-            }
-        }
-
-        return new()
-        {
-            TargetHost = _expectedName,
-            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-            ApplicationProtocols = Http11Only,
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Verify(certificate, chain, errors, rejection),
-            ClientCertificateContext = client,
-        };
-    }
+        TargetHost = _expectedName,
+        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        ApplicationProtocols = Http11Only,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Verify(certificate, chain, errors, authorities, rejection),
+        ClientCertificateContext = client,
+    };
 
     private static Exception Innermost(Exception ex)
     {
@@ -138,7 +161,7 @@ public sealed class NodeTlsClient
         return ex;
     }
 
-    private bool Verify(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, Rejection rejection)
+    private bool Verify(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, X509Certificate2Collection? authorities, Rejection rejection)
     {
         if (_settings.Insecure)
         {
@@ -152,19 +175,9 @@ public sealed class NodeTlsClient
 
         var leaf = certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
         X509ChainStatus[] chainStatus = chain?.ChainStatus ?? [];
-        if (_authorities is not null)
+        if (authorities is not null)
         {
             // Trust exactly the CA file: the chain is built again against it alone.
-            X509Certificate2Collection authorities;
-            try
-            {
-                authorities = _authorities.Value.Current;
-            }
-            catch (PemFileException ex)
-            {
-                return rejection.Refuse($"the CA file cannot be used: {ex.Message}");
-            }
-
             using var own = new X509Chain();
             own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             own.ChainPolicy.CustomTrustStore.AddRange(authorities);
@@ -271,6 +284,49 @@ public sealed class NodeTlsClient
         {
             Reason = reason;
             return false;
+        }
+    }
+}
+
+/// <summary>
+/// A watched file set read the first time it is needed, off the caller's thread and bounded by the
+/// caller's token; a read that failed is tried again by the next caller, never remembered.
+/// </summary>
+internal sealed class FirstRead<T>(Func<WatchedPem<T>> open, Action<WatchedPem<T>.Change> changed) : IDisposable
+    where T : class
+{
+    private Task<WatchedPem<T>>? _reading;
+    private bool _disposed;
+
+    public async ValueTask<T> CurrentAsync(CancellationToken cancellationToken)
+    {
+        var reading = Volatile.Read(ref _reading);
+        if (reading is null || reading.IsFaulted)
+        {
+            var fresh = Task.Run(() =>
+            {
+                var watched = open();
+                watched.Changed = changed;
+                return watched;
+            }, CancellationToken.None);
+            reading = Interlocked.CompareExchange(ref _reading, fresh, reading) == reading ? fresh : Volatile.Read(ref _reading)!;
+        }
+
+        var pem = await reading.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (Volatile.Read(ref _disposed))
+        {
+            pem.Dispose();
+        }
+
+        return pem.Current;
+    }
+
+    public void Dispose()
+    {
+        Volatile.Write(ref _disposed, true);
+        if (Volatile.Read(ref _reading) is { IsCompletedSuccessfully: true } reading)
+        {
+            reading.Result.Dispose();
         }
     }
 }

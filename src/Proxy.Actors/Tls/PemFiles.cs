@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -85,6 +86,15 @@ public static class PemFiles
 
     internal static X509Certificate2Collection ParseBundle(string file, byte[] pem) => Certificates(file, Text(file, pem));
 
+    // How long a read may take: a FIFO with no writer, a device or a hung network mount blocks in
+    // open() or read(), and nothing else would ever end the wait.
+    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(5);
+
+    // Reads that did not end in time, by path: the next look at that path waits for the same read
+    // rather than block another thread on it.
+    private static readonly ConcurrentDictionary<string, Task<byte[]>> Stuck = new(StringComparer.Ordinal);
+
+    /// <summary>The file's bytes (at most a megabyte and one), read within five seconds or refused.</summary>
     internal static byte[] Read(string file, bool aboutKey = false)
     {
         if (Directory.Exists(file))
@@ -92,24 +102,43 @@ public static class PemFiles
             throw new PemFileException(file, "is a directory, not a PEM file", aboutKey);
         }
 
+        if (!File.Exists(file) && new FileInfo(file).LinkTarget is { } target)
+        {
+            throw new PemFileException(file, $"is a symbolic link to {target}, which does not lead to a file", aboutKey);
+        }
+
+        var read = Stuck.TryGetValue(file, out var stuck) ? stuck : Task.Run(() => ReadWhole(file));
         try
         {
-            // At most a megabyte and one byte: a device or a huge file named by mistake is refused, not read whole.
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var buffer = new byte[MaxFileLength + 1];
-            var length = 0;
-            int read;
-            while (length < buffer.Length && (read = stream.Read(buffer, length, buffer.Length - length)) > 0)
+            if (!read.Wait(stuck is null ? ReadTimeout : TimeSpan.Zero))
             {
-                length += read;
+                Stuck[file] = read;
+                throw new PemFileException(file, $"could not be read within {ReadTimeout.TotalSeconds:0} s (a FIFO, a device or a hung mount?)", aboutKey);
             }
-
-            return buffer.AsSpan(0, length).ToArray();
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (AggregateException ex) when (ex.InnerException is IOException or UnauthorizedAccessException)
         {
-            throw new PemFileException(file, $"cannot be read: {ex.Message.TrimEnd('.')}", aboutKey);
+            Stuck.TryRemove(file, out _);
+            throw new PemFileException(file, $"cannot be read: {ex.InnerException.Message.TrimEnd('.')}", aboutKey);
         }
+
+        Stuck.TryRemove(file, out _);
+        return read.Result;
+    }
+
+    private static byte[] ReadWhole(string file)
+    {
+        // At most a megabyte and one byte: a device or a huge file named by mistake is refused, not read whole.
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var buffer = new byte[MaxFileLength + 1];
+        var length = 0;
+        int n;
+        while (length < buffer.Length && (n = stream.Read(buffer, length, buffer.Length - length)) > 0)
+        {
+            length += n;
+        }
+
+        return buffer.AsSpan(0, length).ToArray();
     }
 
     private static string Text(string file, byte[] pem)
@@ -122,21 +151,49 @@ public static class PemFiles
         return Encoding.ASCII.GetString(pem);
     }
 
+    // Every CERTIFICATE block, each one checked: X509Certificate2Collection.ImportFromPem passes a
+    // block it cannot read by silently, and a half-written file would then be blamed on its key.
     private static X509Certificate2Collection Certificates(string file, string text)
     {
-        if (!text.Contains(CertificateLabel, StringComparison.Ordinal))
+        var certificates = new X509Certificate2Collection();
+        var rest = text.AsSpan();
+        var seen = 0;
+        while (PemEncoding.TryFind(rest, out var fields))
         {
-            throw new PemFileException(file, "holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+            var label = rest[fields.Label];
+            if (label.SequenceEqual("CERTIFICATE"))
+            {
+                seen++;
+                var der = new byte[fields.DecodedDataLength];
+                if (!Convert.TryFromBase64Chars(rest[fields.Base64Data], der, out _))
+                {
+                    throw new PemFileException(file, $"holds a certificate (block {seen}) that is not valid base64");
+                }
+
+                try
+                {
+                    certificates.Add(X509CertificateLoader.LoadCertificate(der));
+                }
+                catch (CryptographicException ex)
+                {
+                    throw new PemFileException(file, $"holds a certificate (block {seen}) that cannot be read ({ex.Message.TrimEnd('.')})");
+                }
+            }
+
+            rest = rest[fields.Location.End..];
         }
 
-        var certificates = new X509Certificate2Collection();
-        try
+        if (seen == 0)
         {
-            certificates.ImportFromPem(text);
+            throw new PemFileException(file, text.Contains(CertificateLabel, StringComparison.Ordinal)
+                ? "holds no complete PEM certificate (a -----BEGIN CERTIFICATE----- without its END: written halfway?)"
+                : "holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
         }
-        catch (CryptographicException ex)
+
+        // A certificate block begun after the last whole one and never ended: the file is being written.
+        if (rest.IndexOf(CertificateLabel, StringComparison.Ordinal) >= 0)
         {
-            throw new PemFileException(file, $"holds a certificate that cannot be read ({ex.Message.TrimEnd('.')})");
+            throw new PemFileException(file, "ends with an incomplete certificate (written halfway?)");
         }
 
         return certificates;

@@ -1,3 +1,5 @@
+using System.Security.Cryptography.X509Certificates;
+
 namespace Proxy.Actors.Tls;
 
 /// <summary>
@@ -7,63 +9,54 @@ namespace Proxy.Actors.Tls;
 /// second, or a file copied with its old time, is still seen. A change that does not load (a key
 /// written before its certificate, a broken file) keeps the last good value and is reported.
 /// </summary>
-/// <remarks>Thread-safe: handshakes on any thread read <see cref="Current"/>.</remarks>
-public sealed class WatchedPem<T>
+/// <remarks>
+/// Thread-safe. <see cref="Current"/> never touches the files: handshakes read it, and a file that
+/// blocks (a FIFO, a hung mount) must never hold a handshake. The files are looked at by
+/// <see cref="Refresh"/>, called by this object's own timer (when given an interval) or by its owner;
+/// each read ends within five seconds (<see cref="PemFiles"/>).
+/// </remarks>
+public sealed class WatchedPem<T> : IDisposable
     where T : class
 {
     private readonly (string File, bool IsKey)[] _files;
     private readonly Func<byte[][], T> _parse;
-    private readonly Action<Change>? _changed;
-    private readonly long _checkEveryMs;
     private readonly Lock _gate = new();
+    private readonly Timer? _timer;
     private byte[][] _bytes;
     private volatile T _current;
-    private long _nextCheck;
+    private int _refreshing;
 
     /// <summary>
-    /// Reads the files now; throws <see cref="PemFileException"/> when they cannot be used.
-    /// <paramref name="changed"/> hears of each renewal and each new problem that a look at
-    /// <see cref="Current"/> finds (a caller that calls <see cref="Refresh"/> itself reads its answer instead).
-    /// <see cref="Current"/> looks at the files again once <paramref name="checkEvery"/> (a second by default) has passed.
+    /// Reads the files now; throws <see cref="PemFileException"/> when they cannot be used. With
+    /// <paramref name="checkEvery"/>, a timer looks at them that often and tells
+    /// <see cref="Changed"/> of each renewal, each new problem and each recovery.
     /// </summary>
-    public WatchedPem(IReadOnlyList<(string File, bool IsKey)> files, Func<byte[][], T> parse, Action<Change>? changed = null, TimeSpan? checkEvery = null)
+    public WatchedPem(IReadOnlyList<(string File, bool IsKey)> files, Func<byte[][], T> parse, TimeSpan? checkEvery = null)
     {
         _files = files.ToArray();
         _parse = parse;
-        _changed = changed;
-        _checkEveryMs = (long)(checkEvery ?? TimeSpan.FromSeconds(1)).TotalMilliseconds;
         _bytes = ReadAll();
         _current = parse(_bytes);
-        _nextCheck = Environment.TickCount64 + _checkEveryMs;
-    }
-
-    /// <summary>The value of the files as last read well; read again first when a second has passed since the last look.</summary>
-    public T Current
-    {
-        get
+        if (checkEvery is { } interval)
         {
-            if (Environment.TickCount64 >= Volatile.Read(ref _nextCheck))
-            {
-                var change = Refresh();
-                if (change.Reloaded || (change.Problem is not null && !change.Repeated))
-                {
-                    _changed?.Invoke(change);
-                }
-            }
-
-            return _current;
+            _timer = new Timer(static state => ((WatchedPem<T>)state!).Tick(), this, interval, interval);
         }
     }
 
+    /// <summary>The value of the files as last read well.</summary>
+    public T Current => _current;
+
     /// <summary>Why the files' latest change could not be used (null when the current value is their latest).</summary>
     public string? Problem { get; private set; }
+
+    /// <summary>Hears what the timer's looks find (set it before the first tick matters; a look in progress may miss it).</summary>
+    public Action<Change>? Changed { get; set; }
 
     /// <summary>Looks at the files now. Never throws.</summary>
     public Change Refresh()
     {
         lock (_gate)
         {
-            Volatile.Write(ref _nextCheck, Environment.TickCount64 + _checkEveryMs);
             byte[][] bytes;
             try
             {
@@ -76,7 +69,14 @@ public sealed class WatchedPem<T>
 
             if (bytes.Length == _bytes.Length && bytes.Zip(_bytes).All(pair => pair.First.AsSpan().SequenceEqual(pair.Second)))
             {
-                return Problem is null ? Change.None : new Change(false, Problem, Repeated: true);
+                // The last good bytes again (a broken change undone): nothing new to serve, but the problem is over.
+                if (Problem is not null)
+                {
+                    Problem = null;
+                    return new Change(false, null, false, Recovered: true);
+                }
+
+                return Change.None;
             }
 
             try
@@ -94,6 +94,34 @@ public sealed class WatchedPem<T>
         }
     }
 
+    public void Dispose() => _timer?.Dispose();
+
+    private void Tick()
+    {
+        // One look at a time: a read stuck on a FIFO is waited for by the next look, not joined by another.
+        if (Interlocked.Exchange(ref _refreshing, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            var change = Refresh();
+            if (change.Reloaded || change.Recovered || (change.Problem is not null && !change.Repeated))
+            {
+                Changed?.Invoke(change);
+            }
+        }
+        catch (Exception)
+        {
+            // A listener's own failure must not end the watching.
+        }
+        finally
+        {
+            Volatile.Write(ref _refreshing, 0);
+        }
+    }
+
     private byte[][] ReadAll() => _files.Select(f => PemFiles.Read(f.File, f.IsKey)).ToArray();
 
     private Change Report(string problem)
@@ -103,8 +131,11 @@ public sealed class WatchedPem<T>
         return new Change(false, problem, repeated);
     }
 
-    /// <summary>What a look found: a new value, a problem (said before or new), or nothing.</summary>
-    public sealed record Change(bool Reloaded, string? Problem, bool Repeated)
+    /// <summary>
+    /// What a look found: a new value (<see cref="Reloaded"/>), a problem (said before or new), the
+    /// files whole again after a problem without a new value (<see cref="Recovered"/>), or nothing.
+    /// </summary>
+    public sealed record Change(bool Reloaded, string? Problem, bool Repeated, bool Recovered = false)
     {
         public static Change None { get; } = new(false, null, false);
     }
@@ -113,16 +144,15 @@ public sealed class WatchedPem<T>
 /// <summary>The watched PEM files of a certificate and its key.</summary>
 public static class WatchedCertificate
 {
-    public static WatchedPem<CertificateWithChain> Open(string certificateFile, string? keyFile, Action<WatchedPem<CertificateWithChain>.Change>? changed = null) =>
+    public static WatchedPem<CertificateWithChain> Open(string certificateFile, string? keyFile, TimeSpan? checkEvery = null) =>
         new(keyFile is null ? [(certificateFile, false)] : [(certificateFile, false), (keyFile, true)],
             bytes => PemFiles.ParseCertificate(certificateFile, bytes[0], keyFile, keyFile is null ? null : bytes[1]),
-            changed);
+            checkEvery);
 }
 
 /// <summary>A watched PEM bundle of CA certificates.</summary>
 public static class WatchedBundle
 {
-    public static WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection> Open(
-        string file, Action<WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection>.Change>? changed = null) =>
-        new([(file, false)], bytes => PemFiles.ParseBundle(file, bytes[0]), changed);
+    public static WatchedPem<X509Certificate2Collection> Open(string file, TimeSpan? checkEvery = null) =>
+        new([(file, false)], bytes => PemFiles.ParseBundle(file, bytes[0]), checkEvery);
 }

@@ -130,6 +130,20 @@ public sealed class NodeBalancer
     {
         var table = _table;
         var cursor = (uint)Interlocked.Increment(ref _cursor);
+        if (table.Line is { } line)
+        {
+            var first = line.SlotAt(cursor);
+            for (var step = 0; step < line.Count; step++)
+            {
+                var node = step == 0 ? first : line.NextAfter(first, step);
+                if (!exclude.Contains(node) && (table.Targets[node] is not null || !requireTarget))
+                {
+                    target = table.Targets[node];
+                    return node;
+                }
+            }
+        }
+
         var schedule = table.Schedule;
         if (schedule.Length > 0)
         {
@@ -191,7 +205,40 @@ public sealed class NodeBalancer
             }
         }
 
-        return new Table(SmoothWeightedSchedule.Build(weights), weights, (NodeTarget?[])_targets.Clone(), [.. live]);
+        // A small pool gets nginx's smooth schedule unrolled; a large one (its cycle times its nodes
+        // past a million) the weight line, whose build is linear and whose pick is a binary search.
+        var line = UnrolledCost(weights) > UnrolledBudget ? WeightLine.Build(weights) : null;
+        return new Table(line is null ? SmoothWeightedSchedule.Build(weights) : [], weights, (NodeTarget?[])_targets.Clone(), [.. live], line);
+    }
+
+    private const long UnrolledBudget = 1 << 20;
+
+    // The unrolled schedule's build cost: its length (the weights' sum over their GCD) times the nodes.
+    private static long UnrolledCost(ReadOnlySpan<int> weights)
+    {
+        int divisor = 0, count = 0;
+        long total = 0;
+        foreach (var weight in weights)
+        {
+            if (weight > 0)
+            {
+                divisor = Gcd(divisor, weight);
+                count++;
+                total += weight;
+            }
+        }
+
+        return divisor == 0 ? 0 : total / divisor * count;
+    }
+
+    private static int Gcd(int a, int b)
+    {
+        while (b != 0)
+        {
+            (a, b) = (b, a % b);
+        }
+
+        return a;
     }
 
     private enum SlotState
@@ -201,7 +248,7 @@ public sealed class NodeBalancer
         Free,
     }
 
-    private sealed record Table(int[] Schedule, int[] Weights, NodeTarget?[] Targets, int[] Live);
+    private sealed record Table(int[] Schedule, int[] Weights, NodeTarget?[] Targets, int[] Live, WeightLine? Line);
 }
 
 /// <summary>

@@ -49,6 +49,10 @@ public sealed partial class ListenerCertificateWatcher(ListenerCertificate certi
             {
                 LogRenewed(logger, certificate.Files.Current.Describe());
             }
+            else if (change.Recovered)
+            {
+                LogWholeAgain(logger, certificate.Files.Current.Describe());
+            }
             else if (change.Problem is { } problem && !change.Repeated)
             {
                 LogUnusable(logger, problem, certificate.Files.Current.Describe());
@@ -61,6 +65,9 @@ public sealed partial class ListenerCertificateWatcher(ListenerCertificate certi
 
     [LoggerMessage(EventId = 41, Level = LogLevel.Information, Message = "Renewed listener certificate: new connections get {Certificate}")]
     private static partial void LogRenewed(ILogger logger, string certificate);
+
+    [LoggerMessage(EventId = 43, Level = LogLevel.Information, Message = "The listener certificate files are whole again; serving {Certificate}")]
+    private static partial void LogWholeAgain(ILogger logger, string certificate);
 
     [LoggerMessage(EventId = 42, Level = LogLevel.Warning, Message = "The changed listener certificate files cannot be used: {Problem}; still serving {Certificate}")]
     private static partial void LogUnusable(ILogger logger, string problem, string certificate);

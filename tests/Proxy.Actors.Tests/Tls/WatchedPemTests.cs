@@ -50,26 +50,74 @@ public sealed class WatchedPemTests : IDisposable
     }
 
     [Fact]
-    public void A_user_of_Current_hears_of_each_renewal_and_each_new_problem_once()
+    public void Its_timer_tells_of_a_broken_change_once_of_its_undoing_and_of_a_renewal()
     {
         var bundle = Path.Combine(_ca.Directory, "bundle.pem");
         File.Copy(_ca.CaFile, bundle);
-        var heard = new List<WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection>.Change>();
-        var watched = new WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection>(
-            [(bundle, false)], bytes => PemFiles.ParseBundle(bundle, bytes[0]), heard.Add, checkEvery: TimeSpan.Zero);
+        using var heard = new System.Collections.Concurrent.BlockingCollection<WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection>.Change>();
+        using var watched = WatchedBundle.Open(bundle, TimeSpan.FromMilliseconds(20));
+        watched.Changed = heard.Add;
 
         File.WriteAllText(bundle, "junk");
-        for (var i = 0; i < 3; i++)
-        {
-            Assert.Equal("CN=Test CA", Assert.Single(watched.Current).Subject);
-        }
+        Assert.True(heard.TryTake(out var broken, TimeSpan.FromSeconds(10)));
+        Assert.Contains("holds no PEM certificate", broken.Problem, StringComparison.Ordinal);
+        Assert.Equal("CN=Test CA", Assert.Single(watched.Current).Subject);
+
+        File.Copy(_ca.CaFile, bundle, overwrite: true);
+        Assert.True(heard.TryTake(out var whole, TimeSpan.FromSeconds(10)));
+        Assert.True(whole.Recovered);
+
+        File.WriteAllText(bundle, "junk again");
+        Assert.True(heard.TryTake(out var brokenAgain, TimeSpan.FromSeconds(10)));
+        Assert.NotNull(brokenAgain.Problem);
 
         File.Copy(_ca.Another("Next CA").CaFile, bundle, overwrite: true);
+        Assert.True(heard.TryTake(out var renewed, TimeSpan.FromSeconds(10)));
+        Assert.True(renewed.Reloaded);
         Assert.Equal("CN=Next CA", Assert.Single(watched.Current).Subject);
+    }
 
-        Assert.Equal(2, heard.Count);
-        Assert.Contains("holds no PEM certificate", heard[0].Problem, StringComparison.Ordinal);
-        Assert.True(heard[1].Reloaded);
+    [Fact]
+    public void A_file_turned_into_a_FIFO_never_holds_a_reader_of_the_current_certificate()
+    {
+        var first = _ca.Server("site");
+        using var watched = WatchedCertificate.Open(first.CertificateFile, first.KeyFile);
+        File.Delete(first.CertificateFile);
+        System.Diagnostics.Process.Start("mkfifo", [first.CertificateFile])!.WaitForExit();
+
+        var change = watched.Refresh();
+        var again = watched.Refresh();
+
+        Assert.Contains("could not be read within 5 s", change.Problem, StringComparison.Ordinal);
+        Assert.True(again.Repeated);
+        Assert.Equal(first.Certificate.Thumbprint, watched.Current.Leaf.Thumbprint);
+
+        // Unblock the read left waiting on the FIFO.
+        using var writer = new FileStream(first.CertificateFile, FileMode.Open, FileAccess.Write);
+    }
+
+    [Fact]
+    public void A_half_written_certificate_is_blamed_on_the_certificate_not_the_key()
+    {
+        var first = _ca.Server("site");
+        File.WriteAllText(first.CertificateFile, File.ReadAllText(first.CertificateFile)[..200]);
+
+        var ex = Assert.Throws<PemFileException>(() => PemFiles.LoadCertificate(first.CertificateFile, first.KeyFile));
+
+        Assert.False(ex.AboutKey);
+        Assert.Contains("without its END", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_bundle_with_one_broken_block_among_good_ones_is_refused()
+    {
+        var bundle = Path.Combine(_ca.Directory, "bundle.pem");
+        var good = File.ReadAllText(_ca.CaFile);
+        File.WriteAllText(bundle, good + "\n-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n" + good);
+
+        var ex = Assert.Throws<PemFileException>(() => PemFiles.LoadBundle(bundle));
+
+        Assert.Contains("block 2", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

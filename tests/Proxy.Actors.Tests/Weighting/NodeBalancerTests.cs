@@ -28,6 +28,60 @@ public sealed class NodeBalancerTests
     }
 
     [Fact]
+    public void In_a_pool_of_two_thousand_nodes_each_cycle_gives_every_node_exactly_its_weight_and_a_marked_one_one_pick()
+    {
+        var weights = Enumerable.Repeat(128, 2000).ToArray();
+        var balancer = new NodeBalancer(weights);
+        balancer.Publish(7, WeightSteps.Marked);
+        balancer.Publish(1500, 64);
+        var cycle = (1998 * 128) + 1 + 64;
+
+        var counts = new int[2000];
+        for (var i = 0; i < cycle; i++)
+        {
+            counts[balancer.Pick()]++;
+        }
+
+        Assert.Equal(1, counts[7]);
+        Assert.Equal(64, counts[1500]);
+        Assert.All(counts.Where((_, node) => node is not 7 and not 1500), count => Assert.Equal(128, count));
+    }
+
+    [Fact]
+    public void In_a_large_pool_a_nodes_picks_are_spread_over_the_cycle_not_bunched()
+    {
+        var balancer = new NodeBalancer(Enumerable.Repeat(128, 1000).ToArray());
+        balancer.Publish(0, 1);
+
+        // 1,000 picks in a row: a weight-128 node's share of them is about one, never a run of them.
+        var run = Enumerable.Range(0, 1000).Select(_ => balancer.Pick()).ToArray();
+
+        Assert.True(run.Distinct().Count() > 500, $"only {run.Distinct().Count()} distinct nodes in 1,000 picks");
+        Assert.True(run.GroupBy(n => n).Max(g => g.Count()) <= 3);
+    }
+
+    [Fact]
+    public void In_a_large_pool_a_redispatch_skips_the_tried_nodes_and_weight_zero_nodes()
+    {
+        var balancer = new NodeBalancer(Enumerable.Repeat(128, 1000).ToArray());
+        for (var node = 0; node < 1000; node++)
+        {
+            if (node % 10 != 0)
+            {
+                balancer.Publish(node, 0);
+            }
+        }
+
+        balancer.Publish(0, 1);
+        int[] tried = [10, 20, 30];
+        for (var i = 0; i < 500; i++)
+        {
+            var pick = balancer.Pick(tried);
+            Assert.True(pick % 10 == 0 && !tried.Contains(pick), $"picked {pick}");
+        }
+    }
+
+    [Fact]
     public void When_every_node_is_marked_traffic_still_flows_to_all()
     {
         var balancer = new NodeBalancer([128, 128]);
