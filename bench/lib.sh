@@ -100,7 +100,7 @@ stop_nodes() { [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/de
 
 # Lines in the nodes' access logs so far (nginx buffers them: reopen flushes).
 backend_calls() {
-  kill -USR1 "$(cat "$WORK/nginx.pid")" 2>/dev/null; sleep 0.3
+  kill -USR1 "$(cat "$WORK/nginx.pid" 2>/dev/null)" 2>/dev/null; sleep 0.3
   local n1 n2; n1=$(wc -l < "$WORK/logs/node1.log" 2>/dev/null || echo 0); n2=$(wc -l < "$WORK/logs/node2.log" 2>/dev/null || echo 0)
   echo "$n1 $n2"
 }
@@ -208,6 +208,9 @@ schedule_socket_threads() {
 
 # Process CPU time (user + system) in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# Peak RSS since the last reset (VmHWM), and its reset, so each scenario reports its own peak.
+reset_peak_rss() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
 
 peak_rss_mb() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
 

@@ -107,8 +107,6 @@ measure_healthy_reference() {
   for node in $overloaded; do touch "$WORK/$node.overload"; done
 }
 
-# Peak RSS since the last reset (VmHWM), and its reset, so each scenario reports its own peak.
-reset_peak_rss() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
 
 # Medians of the rounds' rates, totals of their counts: one table row per target. "vs YARP" is the
 # median of each round's Proxy/YARP ratio: the two ran back to back, so the VM's drift between
