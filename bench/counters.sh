@@ -14,11 +14,7 @@ CONNECTIONS=${CONNECTIONS:-256}
 DURATION=${DURATION:-10}
 THREADS=2
 
-COUNTERS=$(command -v dotnet-counters || true)
-if [ -z "$COUNTERS" ]; then
-  COUNTERS="$WORK-tools/dotnet-counters"
-  [ -x "$COUNTERS" ] || dotnet tool install dotnet-counters --tool-path "$WORK-tools" >/dev/null
-fi
+ensure_counters
 
 ensure_tools
 build

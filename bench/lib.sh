@@ -20,6 +20,15 @@ ensure_tools() {
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 }
 
+# dotnet-counters on PATH, else installed under $WORK-tools ($WORK is cleared per run): its path in COUNTERS.
+ensure_counters() {
+  COUNTERS=$(command -v dotnet-counters || true)
+  if [ -z "$COUNTERS" ]; then
+    COUNTERS="$WORK-tools/dotnet-counters"
+    [ -x "$COUNTERS" ] || dotnet tool install dotnet-counters --tool-path "$WORK-tools" >/dev/null
+  fi
+}
+
 build() {
   dotnet build "$ROOT/src/Proxy.Host" -c Release -v q -nologo >/dev/null
   dotnet build "$ROOT/bench/YarpBaseline" -c Release -v q -nologo >/dev/null

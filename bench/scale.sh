@@ -22,11 +22,7 @@ SVG=${SVG:-"$ROOT/bench/results/scale.svg"}
 FIRST_NODE_PORT=18200
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-COUNTERS=$(command -v dotnet-counters || true)
-if [ -z "$COUNTERS" ]; then
-  COUNTERS="$WORK-tools/dotnet-counters"
-  [ -x "$COUNTERS" ] || dotnet tool install dotnet-counters --tool-path "$WORK-tools" >/dev/null
-fi
+ensure_counters
 
 ensure_tools
 build
