@@ -99,7 +99,9 @@ public static class ProxyApp
     /// <summary>Validates the configuration (throws <see cref="ProxyConfigurationException"/>) and wires the proxy.</summary>
     public static WebApplication Build(WebApplicationBuilder builder)
     {
-        var settings = ProxySettingsFactory.Create(builder.Configuration, ClassifierBuilderExtensions.Types(builder.Services));
+        var classifierTypes = ClassifierBuilderExtensions.Types(builder.Services);
+        ClassifierPlugins.Load(builder.Configuration, classifierTypes);
+        var settings = ProxySettingsFactory.Create(builder.Configuration, classifierTypes);
         // Before anything binds (the actor system binds the cluster port as soon as it is built).
         PortCheck.EnsureFree(settings);
 

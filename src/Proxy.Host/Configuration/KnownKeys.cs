@@ -30,6 +30,7 @@ internal static partial class KnownKeys
         "Proxy:Tuning:BatchScheduleSocketThreads",
         "Proxy:AccessLog:Enabled", "Proxy:AccessLog:Format", "Proxy:AccessLog:Path",
         "Proxy:Demo",
+        "Proxy:Plugins:N",
     ];
 
     private static readonly HashSet<string> Known = new(Keys, StringComparer.OrdinalIgnoreCase);

@@ -526,7 +526,14 @@ public static class ProxySettingsFactory
             }
 
             var rule = new ClassifierConfiguration(name, verdict, entry);
-            result.Add(types.Create(type, rule));
+            try
+            {
+                result.Add(types.Create(type, rule));
+            }
+            catch (ClassifierConfigurationException ex)
+            {
+                throw new ProxyConfigurationException(ex.Key, ex.Problem);
+            }
             warnings.AddRange(rule.Warnings);
         }
 

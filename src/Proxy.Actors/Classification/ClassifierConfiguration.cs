@@ -1,30 +1,34 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Proxy.Actors.Classification;
-using Proxy.Host.Configuration;
+using Microsoft.Extensions.Configuration;
 
-namespace Proxy.Host.Classification;
+namespace Proxy.Actors.Classification;
 
 /// <summary>
-/// One entry of <c>Proxy:Classifiers</c> as a classifier type's factory sees it: the validated
-/// name and verdict, and the entry's own section for the type's settings. The <c>Require…</c>
-/// helpers turn a missing or bad setting into a start-up error naming its key.
+/// One entry of <c>Proxy:Classifiers</c> as a classifier type sees it: the validated name and
+/// verdict, and the entry's own section for the type's settings. The <c>Require…</c> helpers turn
+/// a missing or bad setting into a start-up error naming its key. Part of the extension contract:
+/// a plugin's <see cref="ClassifierActor"/> takes one in its public constructor.
 /// </summary>
 public sealed class ClassifierConfiguration(string name, Verdict verdict, IConfigurationSection section)
 {
+    /// <summary>The rule's <c>Name</c>: what logs, metrics and the access log call it.</summary>
     public string Name { get; } = name;
 
+    /// <summary>What a match means: <see cref="Verdict.Overloaded"/> or <see cref="Verdict.Failed"/>.</summary>
     public Verdict Verdict { get; } = verdict;
 
     /// <summary>The entry's section (<c>Proxy:Classifiers:N</c>): the type's own settings live here.</summary>
     public IConfigurationSection Section { get; } = section;
 
+    /// <summary>The setting's value; a start-up error naming it when it is missing or empty.</summary>
     public string Require(string setting)
     {
         var value = Section[setting];
         return string.IsNullOrEmpty(value) ? throw Invalid(setting, "is required") : value;
     }
 
+    /// <summary>The setting as a whole number; a start-up error naming it when it is missing or not one.</summary>
     public long RequireInt64(string setting)
     {
         var value = Require(setting);
@@ -61,6 +65,15 @@ public sealed class ClassifierConfiguration(string name, Verdict verdict, IConfi
         }
     }
 
-    /// <summary>A configuration error naming <c>Proxy:Classifiers:N:{setting}</c>.</summary>
-    public ProxyConfigurationException Invalid(string setting, string problem) => new($"{Section.Path}:{setting}", problem);
+    /// <summary>A configuration error naming <c>Proxy:Classifiers:N:{setting}</c>: throw it, and start-up stops with one line.</summary>
+    public ClassifierConfigurationException Invalid(string setting, string problem) => new($"{Section.Path}:{setting}", problem);
+}
+
+/// <summary>A classifier entry's setting that cannot be used: <see cref="Key"/> names it, <see cref="Problem"/> says why.</summary>
+public sealed class ClassifierConfigurationException(string key, string problem) : Exception($"{key}: {problem}")
+{
+    /// <summary>The full key, e.g. <c>Proxy:Classifiers:0:Pattern</c>.</summary>
+    public string Key { get; } = key;
+
+    public string Problem { get; } = problem;
 }

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Host.Tests;
+
+/// <summary>
+/// A classifier type added without a fork: an assembly compiled here, against the contract
+/// assembly alone, named by <c>Proxy:Plugins:0</c> and loaded by the real host process.
+/// </summary>
+public sealed class PluginTests : NodesTest, IDisposable
+{
+    private const string Call = "<?xml version=\"1.0\"?><methodCall><methodName>ping</methodName></methodCall>";
+
+    private const string PluginSource = """
+        using System.Text;
+        using Proxy.Actors.Classification;
+
+        namespace Acme.Classifiers;
+
+        /// <summary>An answer that is the node's maintenance page: the work was not done.</summary>
+        [Classifier("MaintenancePage")]
+        public sealed class MaintenancePageClassifier(ClassifierConfiguration rule) : ClassifierActor(rule.Name, rule.Verdict)
+        {
+            private readonly byte[] _marker = Encoding.UTF8.GetBytes(rule.Require("Marker"));
+
+            protected override bool Matches(IAnswerView answer) => answer.Content.Span.IndexOf(_marker) >= 0;
+        }
+        """;
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("proxy-plugin-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task A_plugin_classifier_named_in_the_configuration_judges_answers_and_its_verdict_redispatches()
+    {
+        var plugin = await CompilePluginAsync(PluginSource);
+        N1.Serve("<html>down for maintenance</html>"u8.ToArray(), "text/html");
+        await using var proxy = ProxyProcess.Start(
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}", "--Proxy:Nodes:1:Name=n2", $"--Proxy:Nodes:1:Address={N2.Address}",
+            $"--Proxy:Plugins:0={plugin}",
+            "--Proxy:Classifiers:0:Name=maintenance", "--Proxy:Classifiers:0:Type=MaintenancePage",
+            "--Proxy:Classifiers:0:Marker=down for maintenance", "--Proxy:Classifiers:0:Verdict=Overloaded");
+        await proxy.WaitUntilServingAsync();
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+
+        for (var i = 0; i < 4; i++)
+        {
+            using var answer = await client.PostAsync("/RPC2", new StringContent(Call));
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            Assert.Contains("n2", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using var debug = new HttpClient { BaseAddress = proxy.Debug };
+        var nodes = JsonDocument.Parse(await debug.GetStringAsync("/debug/nodes")).RootElement.GetProperty("nodes").EnumerateArray().ToArray();
+        Assert.Equal("overloaded", nodes.Single(n => n.GetProperty("name").GetString() == "n1").GetProperty("state").GetString());
+        await proxy.WaitForOutputAsync("overloaded:maintenance n2:answered");
+    }
+
+    [Fact]
+    public async Task A_plugin_that_cannot_be_used_stops_start_up_with_one_line_naming_its_key()
+    {
+        var notAssembly = Path.Combine(_directory, "notes.dll");
+        await File.WriteAllTextAsync(notAssembly, "not an assembly");
+        var noClassifier = await CompilePluginAsync("namespace Acme; public sealed class Nothing { }", "empty");
+        var clash = await CompilePluginAsync(PluginSource.Replace("\"MaintenancePage\"", "\"XmlRpcFault\"", StringComparison.Ordinal), "clash");
+
+        foreach (var (path, expected) in new[]
+        {
+            ("/nonexistent/plugin.dll", "does not exist"),
+            (notAssembly, "is not a .NET assembly"),
+            (noClassifier, "has no public ClassifierActor marked [Classifier(\"Type\")]"),
+            (clash, "is named 'XmlRpcFault', a classifier type that already exists"),
+        })
+        {
+            var (exit, _, stderr) = await ProxyProcess.RunAsync(
+                $"--Proxy:Listen=http://127.0.0.1:{FreePort.Next()}", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}",
+                "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", $"--Proxy:Plugins:0={path}");
+
+            Assert.Equal(2, exit);
+            var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("Proxy:Plugins:0", line, StringComparison.Ordinal);
+            Assert.Contains(expected, line, StringComparison.Ordinal);
+        }
+    }
+
+    // A class library built with the SDK against the contract assemblies of this build (offline: no
+    // package is restored), as a plugin author's project would be against the Proxy.Actors package.
+    private async Task<string> CompilePluginAsync(string source, string name = "Acme.Classifiers")
+    {
+        var project = Path.Combine(_directory, name);
+        Directory.CreateDirectory(project);
+        var references = string.Join("\n", new[] { "Proxy.Actors", "Akka", "Microsoft.Extensions.Configuration.Abstractions" }.Select(r =>
+            $"""<Reference Include="{r}"><HintPath>{Path.Combine(AppContext.BaseDirectory, r + ".dll")}</HintPath><Private>false</Private></Reference>"""));
+        await File.WriteAllTextAsync(Path.Combine(project, name + ".csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+              <ItemGroup>
+                {references}
+              </ItemGroup>
+            </Project>
+            """);
+        await File.WriteAllTextAsync(Path.Combine(project, "Plugin.cs"), source);
+        var build = new ProcessStartInfo("dotnet", ["build", project, "-c", "Release", "-o", Path.Combine(project, "out"), "-nologo", "-v", "q"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(build)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        Assert.True(process.ExitCode == 0, $"the plugin did not build:\n{await output}");
+        return Path.Combine(project, "out", name + ".dll");
+    }
+}
