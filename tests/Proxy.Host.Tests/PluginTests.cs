@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Proxy.Testing;
@@ -7,8 +6,9 @@ using Xunit;
 namespace Proxy.Host.Tests;
 
 /// <summary>
-/// A classifier type added without a fork: an assembly compiled here, against the contract
-/// assembly alone, named by <c>Proxy:Plugins:0</c> and loaded by the real host process.
+/// A classifier type added without a fork, both ways: a plugin compiled here against the packed
+/// Proxy.Actors package, named by <c>Proxy:Plugins:0</c> and loaded by the stock host process; and
+/// the sample host (samples/CustomClassifierHost) built against the packed packages.
 /// </summary>
 public sealed class PluginTests : NodesTest, IDisposable
 {
@@ -87,15 +87,43 @@ public sealed class PluginTests : NodesTest, IDisposable
         }
     }
 
-    // A class library built with the SDK against the contract assemblies of this build (offline: no
-    // package is restored), as a plugin author's project would be against the Proxy.Actors package.
+    [Fact]
+    public async Task The_sample_host_built_against_the_packages_registers_its_classifier_and_its_verdict_redispatches()
+    {
+        var sample = Path.Combine(_directory, "CustomClassifierHost");
+        Directory.CreateDirectory(sample);
+        foreach (var file in Directory.GetFiles(Path.Combine(Packages.RepositoryRoot, "samples", "CustomClassifierHost")))
+        {
+            File.Copy(file, Path.Combine(sample, Path.GetFileName(file)));
+        }
+
+        var output = await Packages.BuildAsync(sample);
+        N1.Serve("<html>down for maintenance</html>"u8.ToArray(), "text/html");
+        await using var proxy = ProxyProcess.StartHost(
+            Path.Combine(output, "CustomClassifierHost.dll"),
+            new Dictionary<string, string>(),
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}", "--Proxy:Nodes:1:Name=n2", $"--Proxy:Nodes:1:Address={N2.Address}",
+            "--Proxy:Classifiers:0:Name=maintenance", "--Proxy:Classifiers:0:Type=MaintenancePage",
+            "--Proxy:Classifiers:0:Marker=down for maintenance", "--Proxy:Classifiers:0:Verdict=Overloaded");
+        await proxy.WaitUntilServingAsync();
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+
+        for (var i = 0; i < 4; i++)
+        {
+            using var answer = await client.PostAsync("/RPC2", new StringContent(Call));
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            Assert.Contains("n2", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        await proxy.WaitForOutputAsync("overloaded:maintenance n2:answered");
+    }
+
+    // A plugin author's project: a class library referencing the packed Proxy.Actors package.
     private async Task<string> CompilePluginAsync(string source, string name = "Acme.Classifiers")
     {
         var project = Path.Combine(_directory, name);
         Directory.CreateDirectory(project);
-        var references = string.Join("\n", new[] { "Proxy.Actors", "Akka", "Microsoft.Extensions.Configuration.Abstractions" }.Select(r =>
-            $"""<Reference Include="{r}"><HintPath>{Path.Combine(AppContext.BaseDirectory, r + ".dll")}</HintPath><Private>false</Private></Reference>"""));
-        await File.WriteAllTextAsync(Path.Combine(project, name + ".csproj"), $"""
+        await File.WriteAllTextAsync(Path.Combine(project, name + ".csproj"), $$"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
                 <TargetFramework>net10.0</TargetFramework>
@@ -103,20 +131,11 @@ public sealed class PluginTests : NodesTest, IDisposable
                 <ImplicitUsings>enable</ImplicitUsings>
               </PropertyGroup>
               <ItemGroup>
-                {references}
+                <PackageReference Include="Proxy.Actors" Version="$(ProxyVersion)" />
               </ItemGroup>
             </Project>
             """);
         await File.WriteAllTextAsync(Path.Combine(project, "Plugin.cs"), source);
-        var build = new ProcessStartInfo("dotnet", ["build", project, "-c", "Release", "-o", Path.Combine(project, "out"), "-nologo", "-v", "q"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(build)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-        Assert.True(process.ExitCode == 0, $"the plugin did not build:\n{await output}");
-        return Path.Combine(project, "out", name + ".dll");
+        return Path.Combine(await Packages.BuildAsync(project), name + ".dll");
     }
 }

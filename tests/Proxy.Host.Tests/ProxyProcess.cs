@@ -58,7 +58,11 @@ public sealed class ProxyProcess : IAsyncDisposable
     public static ProxyProcess Start(params string[] settings) => Start(new Dictionary<string, string>(), settings);
 
     /// <summary>Starts Proxy.Host with these environment variables (as a container would) and arguments.</summary>
-    public static ProxyProcess Start(IReadOnlyDictionary<string, string> environment, params string[] settings)
+    public static ProxyProcess Start(IReadOnlyDictionary<string, string> environment, params string[] settings) =>
+        StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), environment, settings);
+
+    /// <summary>Starts another host built on the proxy (a sample built against the packages), with these arguments.</summary>
+    public static ProxyProcess StartHost(string dll, IReadOnlyDictionary<string, string> environment, params string[] settings)
     {
         var client = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         var debug = new Uri($"http://127.0.0.1:{FreePort.Next()}");
@@ -73,7 +77,7 @@ public sealed class ProxyProcess : IAsyncDisposable
             start.Environment[name] = value;
         }
 
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"));
+        start.ArgumentList.Add(dll);
         if (!settings.Contains("--demo-node"))
         {
             start.ArgumentList.Add($"--Proxy:Listen={client.OriginalString}");

@@ -458,11 +458,11 @@ public static class ProxySettingsFactory
         return result;
     }
 
-    /// <summary>One node's settings, checked as at start-up (also for a node added at run time); <paramref name="prefix"/> names it in errors.</summary>
     // \z, not $: .NET's $ also matches before a final newline, and "n1\n" passed, then broke the
     // node's actor name (the node supervisor crashed). 1 to 128 characters.
     private const string NamePattern = @"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\z";
 
+    /// <summary>One node's settings, checked as at start-up (also for a node added at run time); <paramref name="prefix"/> names it in errors.</summary>
     public static NodeSettings ValidateNode(NodeOptions node, string prefix, List<string>? warnings = null)
     {
         if (string.IsNullOrWhiteSpace(node.Name))
