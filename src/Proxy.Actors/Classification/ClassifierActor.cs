@@ -16,8 +16,11 @@ namespace Proxy.Actors.Classification;
 /// match: the answer is delivered rather than stalled or lost.
 /// </summary>
 /// <remarks>
-/// Derive, implement <see cref="Matches"/>, and register the type on the host builder with
-/// <c>builder.AddClassifier("MyType", rule => MyClassifier.Props(rule.Name, rule.Verdict, ...))</c>.
+/// Derive and implement <see cref="Matches"/>. Then either register the type on a host of your own
+/// (<c>builder.AddClassifier("MyType", rule => MyClassifier.Props(rule))</c>, Proxy.Host package),
+/// or mark it <see cref="ClassifierAttribute"/>, give it a public constructor taking a
+/// <see cref="ClassifierConfiguration"/>, and name its assembly in <c>Proxy:Plugins:N</c> of the
+/// stock host (README "Writing a classifier").
 /// </remarks>
 public abstract class ClassifierActor : UntypedActor
 {

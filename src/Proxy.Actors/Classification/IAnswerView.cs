@@ -5,10 +5,13 @@ namespace Proxy.Actors.Classification;
 /// <summary>What a classifier sees of a node's answer: status, headers and the buffered body.</summary>
 public interface IAnswerView
 {
+    /// <summary>The node's HTTP status code.</summary>
     int Status { get; }
 
+    /// <summary>The node's response headers.</summary>
     HttpResponseHeaders Headers { get; }
 
+    /// <summary>The node's content headers (Content-Type, Content-Encoding, Content-Length).</summary>
     HttpContentHeaders ContentHeaders { get; }
 
     /// <summary>The buffered start of the body as the node sent it (all of it when <see cref="Complete"/>): what the client receives.</summary>
