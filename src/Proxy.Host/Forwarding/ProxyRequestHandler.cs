@@ -96,8 +96,11 @@ internal sealed class ProxyRequestHandler(
         var status = await ProxyResponseWriter.WriteAsync(context, outcome, _streamIdle).ConfigureAwait(false);
         var elapsed = Stopwatch.GetElapsedTime(started);
         metrics.RequestCompleted(status, outcome.Attempts.Count, elapsed);
-        accessLog.Write(new AccessLogEntry(
-            DateTime.UtcNow, context.Connection.RemoteIpAddress, request.Method, request.PathAndQuery, status, elapsed.TotalMilliseconds, outcome.Attempts, null));
+        if (accessLog.Enabled)
+        {
+            accessLog.Write(new AccessLogEntry(
+                DateTime.UtcNow, context.Connection.RemoteIpAddress, request.Method, request.PathAndQuery, status, elapsed.TotalMilliseconds, outcome.Attempts, null));
+        }
     }
 
     private async Task RefuseAsync(HttpContext context, int status, string reason)
