@@ -31,7 +31,7 @@ internal static class Packages
                 var feed = Directory.CreateTempSubdirectory("proxy-feed-").FullName;
                 foreach (var project in new[] { "src/Proxy.Actors", "src/Proxy.Host" })
                 {
-                    await DotnetAsync(RepositoryRoot, "pack", Path.Combine(RepositoryRoot, project), "-c", "Release", "--no-build", "-o", feed, "-nologo");
+                    await DotnetAsync(RepositoryRoot, null, "pack", Path.Combine(RepositoryRoot, project), "-c", "Release", "--no-build", "-o", feed, "-nologo");
                 }
 
                 _feed = feed;
@@ -51,6 +51,9 @@ internal static class Packages
         var feed = await FeedAsync();
         var globalPackages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        // The Proxy packages from this build's feed only (the machine's folder may hold an older
+        // pack of the same version), everything else from what this machine has restored; restored
+        // into a folder of the test's own, so a stale copy in the machine's cache is never used.
         var config = Path.Combine(directory, "nuget.config");
         await File.WriteAllTextAsync(config, $"""
             <?xml version="1.0" encoding="utf-8"?>
@@ -60,14 +63,21 @@ internal static class Packages
                 <add key="proxy-feed" value="{feed}" />
                 <add key="this-machine" value="{globalPackages}" />
               </packageSources>
+              <packageSourceMapping>
+                <packageSource key="proxy-feed"><package pattern="Proxy.*" /></packageSource>
+                <packageSource key="this-machine"><package pattern="*" /></packageSource>
+              </packageSourceMapping>
             </configuration>
             """);
         var output = Path.Combine(directory, "out");
-        await DotnetAsync(directory, "build", directory, "-c", "Release", "-o", output, "-nologo", "-v", "q", $"-p:ProxyVersion={Version}");
+        await DotnetAsync(
+            directory,
+            new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(directory, "packages") },
+            "build", directory, "-c", "Release", "-o", output, "-nologo", "-v", "q", $"-p:ProxyVersion={Version}");
         return output;
     }
 
-    private static async Task DotnetAsync(string workingDirectory, params string[] args)
+    private static async Task DotnetAsync(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet", args)
         {
@@ -76,6 +86,10 @@ internal static class Packages
             RedirectStandardError = true,
         };
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

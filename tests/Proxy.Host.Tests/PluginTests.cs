@@ -48,6 +48,20 @@ public sealed class PluginTests : NodesTest, IDisposable
     }
 
     [Fact]
+    public async Task A_plugin_rule_whose_constructor_rejects_its_settings_stops_start_up_naming_the_setting()
+    {
+        var plugin = await CompilePluginAsync(PluginSource);
+
+        var (exit, _, stderr) = await ProxyProcess.RunAsync(
+            $"--Proxy:Listen=http://127.0.0.1:{FreePort.Next()}", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}",
+            "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", $"--Proxy:Plugins:0={plugin}",
+            "--Proxy:Classifiers:0:Name=maintenance", "--Proxy:Classifiers:0:Type=MaintenancePage", "--Proxy:Classifiers:0:Verdict=Overloaded");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("Proxy:Classifiers:0:Marker: is required", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_plugin_that_cannot_be_used_stops_start_up_with_one_line_naming_its_key()
     {
         var notAssembly = Path.Combine(_directory, "notes.dll");

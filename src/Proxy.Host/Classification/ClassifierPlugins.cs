@@ -35,9 +35,14 @@ internal static class ClassifierPlugins
         }
 
         var full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            throw new ProxyConfigurationException(key, $"'{path}' is a directory: name the plugin's .dll in it");
+        }
+
         if (!File.Exists(full))
         {
-            throw new ProxyConfigurationException(key, $"'{path}' does not exist");
+            throw new ProxyConfigurationException(key, full == path ? $"'{path}' does not exist" : $"'{path}' ({full}) does not exist");
         }
 
         Type[] exported;
@@ -63,7 +68,7 @@ internal static class ClassifierPlugins
                 continue;
             }
 
-            if (!typeof(ClassifierActor).IsAssignableFrom(type) || type.IsAbstract)
+            if (!typeof(ClassifierActor).IsAssignableFrom(type) || type.IsAbstract || type.ContainsGenericParameters)
             {
                 throw new ProxyConfigurationException(key, $"{type.FullName} is marked [Classifier] but is not a concrete ClassifierActor");
             }

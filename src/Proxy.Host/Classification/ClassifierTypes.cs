@@ -74,7 +74,13 @@ public sealed class ClassifierTypes
     public bool Contains(string type) => _types.ContainsKey(type);
 
     /// <summary>Builds the rule an entry configures, validating its settings.</summary>
-    internal ClassifierSpec Create(string type, ClassifierConfiguration rule) => _types[type](rule);
+    /// <remarks>Its actor is started once on trial first (<see cref="RuleTrial"/>): a constructor that rejects the settings fails here, naming them.</remarks>
+    internal ClassifierSpec Create(string type, ClassifierConfiguration rule)
+    {
+        var spec = _types[type](rule);
+        RuleTrial.Start(rule, type, spec.Props);
+        return spec;
+    }
 
     private static Props OnItsDispatcher(Props props, System.Text.RegularExpressions.Regex pattern) =>
         BodyRegexClassifier.Backtracks(pattern) ? props.WithDispatcher(SlowRulesDispatcher) : props;
