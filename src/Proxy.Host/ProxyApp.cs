@@ -270,7 +270,7 @@ public static class ProxyApp
 
         try
         {
-            return new ListenerCertificate(WatchedCertificate.Open(tls.CertificateFile, tls.KeyFile));
+            return new ListenerCertificate(WatchedCertificate.Open(tls.CertificateFile, tls.KeyFile, ListenerCertificateWatcher.Interval));
         }
         catch (PemFileException ex)
         {

@@ -30,33 +30,45 @@ public sealed class ListenerCertificate(WatchedPem<CertificateWithChain> files)
 }
 
 /// <summary>
-/// Looks at the listener's certificate files every two seconds, so a renewal is logged when it
-/// happens (not at the next handshake), and a renewal that cannot be used is reported once while
-/// the previous certificate goes on serving.
+/// Tells the log what the listener's certificate files do: the certificate served at start-up, a
+/// renewal when it happens (not at the next handshake), a renewal that cannot be used (once, while
+/// the previous certificate goes on serving) and the files whole again. The files' own timer
+/// (<see cref="WatchedPem{T}"/>, every two seconds) does the looking.
 /// </summary>
-public sealed partial class ListenerCertificateWatcher(ListenerCertificate certificate, ILogger<ListenerCertificateWatcher> logger) : BackgroundService
+public sealed partial class ListenerCertificateWatcher(ListenerCertificate certificate, ILogger<ListenerCertificateWatcher> logger) : IHostedService
 {
-    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
+    /// <summary>How often the listener's certificate files are looked at.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         LogServing(logger, certificate.Files.Current.Describe());
-        using var timer = new PeriodicTimer(Interval);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        certificate.Files.Changed = Tell;
+        return Task.CompletedTask;
+    }
+
+    // The timer stops; connections still accepted while the host drains get the certificate last read.
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        certificate.Files.Changed = null;
+        certificate.Files.Dispose();
+        return Task.CompletedTask;
+    }
+
+    private void Tell(WatchedPem<CertificateWithChain>.Change change)
+    {
+        var serving = certificate.Files.Current.Describe();
+        if (change.Problem is { } problem)
         {
-            var change = certificate.Files.Refresh();
-            if (change.Reloaded)
-            {
-                LogRenewed(logger, certificate.Files.Current.Describe());
-            }
-            else if (change.Recovered)
-            {
-                LogWholeAgain(logger, certificate.Files.Current.Describe());
-            }
-            else if (change.Problem is { } problem && !change.Repeated)
-            {
-                LogUnusable(logger, problem, certificate.Files.Current.Describe());
-            }
+            LogUnusable(logger, problem, serving);
+        }
+        else if (change.Recovered)
+        {
+            LogWholeAgain(logger, serving);
+        }
+        else
+        {
+            LogRenewed(logger, serving);
         }
     }
 
