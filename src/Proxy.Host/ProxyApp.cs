@@ -162,8 +162,10 @@ public static class ProxyApp
         builder.Services.AddHostedService<SocketThreadScheduling>();
         builder.Services.AddSingleton<ConfigurationReloader>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ConfigurationReloader>());
-        if (settings.Cluster is not null)
+        var clusterBridge = settings.Cluster is null ? null : new ClusterBridgeHandle();
+        if (clusterBridge is not null)
         {
+            builder.Services.AddSingleton(clusterBridge);
             builder.Services.AddSingleton<ClusterMembership>();
             builder.Services.AddHostedService(services => services.GetRequiredService<ClusterMembership>());
         }
@@ -183,7 +185,7 @@ public static class ProxyApp
                 loggers.ClearLoggers();
                 loggers.AddLoggerFactory();
             })
-            .WithProxyActors(settings, balancer, metrics);
+            .WithProxyActors(settings, balancer, metrics, clusterBridge);
         });
 
         var app = builder.Build();

@@ -23,7 +23,7 @@ public sealed class ClusterMembership : BackgroundService
     private static readonly TimeSpan RestartDelay = TimeSpan.FromSeconds(1);
 
     private readonly Configuration.ClusterSettings _settings;
-    private readonly ActorRegistry _registry;
+    private readonly ClusterBridgeHandle _bridge;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _log;
     private readonly IReadOnlyList<Address> _seeds;
@@ -33,11 +33,11 @@ public sealed class ClusterMembership : BackgroundService
     private volatile Incarnation? _current;
     private int _incarnations;
 
-    public ClusterMembership(ProxySettings settings, ActorRegistry registry, ILoggerFactory loggers, Telemetry.PrometheusProxyMetrics metrics)
+    public ClusterMembership(ProxySettings settings, ClusterBridgeHandle bridge, ILoggerFactory loggers, Telemetry.PrometheusProxyMetrics metrics)
     {
         metrics.TrackClusterMembers(() => Describe().Members.Count(m => m.Reachable && m.Status == "up"));
         _settings = settings.Cluster ?? throw new InvalidOperationException("the cluster is not enabled");
-        _registry = registry;
+        _bridge = bridge;
         _loggers = loggers;
         _log = loggers.CreateLogger<ClusterMembership>();
         _self = new Address("akka.tcp", SystemName, _settings.Host, _settings.Port);
@@ -83,7 +83,16 @@ public sealed class ClusterMembership : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
-        var bridge = await _registry.GetAsync<ClusterBridge>(stopping);
+        IActorRef bridge;
+        try
+        {
+            bridge = await _bridge.WaitAsync(stopping);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
         IReadOnlyList<Address> knownPeers = [];
         while (!stopping.IsCancellationRequested)
         {

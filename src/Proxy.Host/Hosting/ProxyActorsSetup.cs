@@ -21,7 +21,8 @@ public static class ProxyActorsSetup
     /// NodeActor per node; /user/requests, a pool of RequestSupervisors, hands each client request
     /// to a RequestActor of its own, idle or new.
     /// </summary>
-    public static AkkaConfigurationBuilder WithProxyActors(this AkkaConfigurationBuilder akka, ProxySettings settings, NodeBalancer balancer, IProxyMetrics metrics) =>
+    /// <param name="clusterBridge">Told the bridge when <see cref="ProxySettings.Cluster"/> is set; null without a cluster.</param>
+    public static AkkaConfigurationBuilder WithProxyActors(this AkkaConfigurationBuilder akka, ProxySettings settings, NodeBalancer balancer, IProxyMetrics metrics, Clustering.ClusterBridgeHandle? clusterBridge = null) =>
         akka.AddHocon(Classification.ClassifierTypes.SlowRulesDispatcherConfig, HoconAddMode.Append).WithActors((system, registry) =>
         {
             // Akka starts its scheduler on first use, blocking the calling threads until its thread
@@ -37,6 +38,7 @@ public static class ProxyActorsSetup
                 var names = settings.Nodes.Select(n => n.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
                 cluster = system.ActorOf(ClusterBridge.Props(Guid.NewGuid().ToString("N"), names, "/user/nodes", clustering.MarkLifetime), "cluster");
                 registry.Register<ClusterBridge>(cluster);
+                clusterBridge?.Started(cluster);
             }
 
             var services = new NodeServices(settings.Health, balancer, restorer, metrics, cluster);
