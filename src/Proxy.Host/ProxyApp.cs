@@ -149,6 +149,8 @@ public static class ProxyApp
         builder.Services.AddSingleton<AccessLog>();
         builder.Services.AddHostedService(services => services.GetRequiredService<AccessLog>());
         builder.Services.AddSingleton<ActorTreeReader>();
+        builder.Services.AddSingleton<RecentRedispatches>();
+        Tracing.AddExport(builder.Services, settings.Tracing, Version);
         builder.Services.AddSingleton(new ProxyRequestReader(settings.RequestBufferLimit, settings.TrustedProxies));
         builder.Services.AddSingleton<ProxyRequestHandler>();
         builder.Services.AddSingleton<NodeStatusReader>();
@@ -225,9 +227,18 @@ public static class ProxyApp
         {
             var assembly = typeof(ProxyApp).Assembly;
             var product = assembly.GetCustomAttribute<AssemblyProductAttribute>()?.Product ?? assembly.GetName().Name;
-            var version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-                ?? assembly.GetName().Version?.ToString();
-            return $"{product} {version}";
+            return $"{product} {Version}";
+        }
+    }
+
+    /// <summary>The build's version and commit (the informational version), e.g. <c>0.9.0+3118a82…</c>.</summary>
+    public static string Version
+    {
+        get
+        {
+            var assembly = typeof(ProxyApp).Assembly;
+            return assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+                ?? assembly.GetName().Version?.ToString() ?? "unknown";
         }
     }
 

@@ -29,6 +29,9 @@ public sealed class DashboardBrowserTests : NodesTest
         await browser.WaitUntilAsync("document.querySelector('[data-node=n1] .state').textContent === 'overloaded'");
         await browser.WaitUntilAsync("document.getElementById('summary').textContent.includes('1 not healthy')");
         Assert.True((await browser.EvaluateAsync("document.querySelector('#members tr') !== null")).GetBoolean());
+        // The redispatched request, with the trace id it can be looked up by.
+        await browser.WaitUntilAsync("/^[0-9a-f]{32}$/.test(document.querySelector('#redispatches tr').dataset.trace)");
+        await browser.WaitUntilAsync("document.querySelector('#redispatches tr').textContent.includes('n1:overloaded:xmlrpc-overload → n2:answered')");
 
         var screenshot = await browser.ScreenshotAsync();
         Assert.True(screenshot.Length > 1000);

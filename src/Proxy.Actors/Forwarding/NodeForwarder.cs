@@ -110,10 +110,11 @@ public sealed class NodeForwarder : IDisposable
     public void UseChain(IEnumerable<Func<IAnswerView, bool>> needsWholeAnswer) => _needsWholeAnswer = needsWholeAnswer.ToArray();
 
     /// <summary>One try. Never throws: it ends with an answer to classify, or a failure.</summary>
+    /// <param name="traceParent">The W3C <c>traceparent</c> this try sends (its own span id), or null to pass the client's trace headers on untouched.</param>
     // Pooled: a try's state machine was, with the request handler's (which Kestrel's delegate
     // cannot pool), the largest allocation of the proxy's own code.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<ForwardResult> SendAsync(ProxyRequest request)
+    public async ValueTask<ForwardResult> SendAsync(ProxyRequest request, string? traceParent = null)
     {
         var deadline = StartDeadline(request.ClientAborted, out var clientGone);
         HttpResponseMessage? response = null;
@@ -121,7 +122,7 @@ public sealed class NodeForwarder : IDisposable
         UpstreamAnswer? answer = null;
         try
         {
-            using var message = BuildMessage(request);
+            using var message = BuildMessage(request, traceParent);
             // A HEAD never shares a connection: a node that sends a body after its HEAD answer would
             // leave those bytes to be read as the next try's answer on that connection (another
             // client's, measured: "STOLEN" delivered to 16 of 240 GETs). A connection used once
@@ -386,7 +387,7 @@ public sealed class NodeForwarder : IDisposable
         return uri;
     }
 
-    private HttpRequestMessage BuildMessage(ProxyRequest request)
+    private HttpRequestMessage BuildMessage(ProxyRequest request, string? traceParent)
     {
         var message = new HttpRequestMessage(HttpMethod.Parse(request.Method), TargetUri(request.PathAndQuery))
         {
@@ -409,6 +410,17 @@ public sealed class NodeForwarder : IDisposable
             {
                 content ??= new ByteArrayContent([]);
                 content.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        if (traceParent is not null)
+        {
+            // The client's trace headers were left out of Headers (ProxyRequestReader): the node
+            // hears of this try, a child in the client's trace, and the client's vendor state.
+            message.Headers.TryAddWithoutValidation("traceparent", traceParent);
+            if (request.Trace.Context.TraceState is { Length: > 0 } traceState)
+            {
+                message.Headers.TryAddWithoutValidation("tracestate", traceState);
             }
         }
 

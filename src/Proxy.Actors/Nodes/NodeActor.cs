@@ -33,6 +33,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly IProxyMetrics _metrics;
     private readonly IActorRef _cluster;
     private readonly NodeForwarder _forwarder;
+    private readonly NodeSpanTags _spanTags;
     private TryRoute _route;
 
     // Tries in flight that set out with the current route, and with each replaced route whose
@@ -94,6 +95,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         // A restarted NodeActor adopts the classifiers its previous incarnation left running (see
         // PreRestart): tries still in flight hold their references.
         _forwarder = forwarder;
+        _spanTags = NodeSpanTags.Of(node);
         _route = BuildRoute(overrides.Chain ?? new ClassifierChain(classifiers, 0));
 
         Receive<Forward>(HandleForward);
@@ -225,13 +227,20 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         {
             case TryCompleted completed:
                 completed.Result.Answer?.Dispose();
-                completed.Requester.Tell(new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"node actor failed: {reason.Message}"));
+                Fail(completed.Requester, completed.Span);
                 break;
             case ClassifierActor.Classified { Ticket: Judging judging }:
                 judging.Lane.Leave();
                 judging.Answer.Dispose();
-                judging.Requester.Tell(new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"node actor failed: {reason.Message}"));
+                Fail(judging.Requester, judging.Span);
                 break;
+        }
+
+        void Fail(IActorRef requester, Activity? span)
+        {
+            var failed = new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"node actor failed: {reason.Message}");
+            ProxyTracing.EndTry(span, failed, 0);
+            requester.Tell(failed);
         }
 
         // Unlike the default, keep the classifier children (Akka restarts them along with this actor,
@@ -244,19 +253,21 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _requests++;
         _metrics.InFlightChanged(_node.Name, ++_inFlight);
         _routeInFlight++;
-        _ = ForwardAsync(_route, forward.Request, Sender, Self, Stopwatch.GetTimestamp());
+        var request = forward.Request;
+        var trace = ProxyTracing.StartTry(request.Trace, request.Method, _spanTags, request.PathAndQuery, forward.Resend);
+        _ = ForwardAsync(_route, request, trace, Sender, Self, Stopwatch.GetTimestamp());
     }
 
     // Runs off the actor, so everything it needs comes in as arguments. An answer goes straight to
     // the first classifier, whose verdict comes back here as Classified; a failure (or an answer
     // with no classifier to judge it) comes back as TryCompleted. Piping every result through this
     // actor first cost a message and a mailbox run per try.
-    private static async Task ForwardAsync(TryRoute route, ProxyRequest request, IActorRef requester, IActorRef self, long started)
+    private static async Task ForwardAsync(TryRoute route, ProxyRequest request, TryTrace trace, IActorRef requester, IActorRef self, long started)
     {
         ForwardResult result;
         try
         {
-            result = await route.Forwarder.SendAsync(request).ConfigureAwait(false);
+            result = await route.Forwarder.SendAsync(request, trace.TraceParent).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -265,11 +276,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
         if (result.Answer is { } answer && !route.Lanes.IsEmpty && route.Lanes.TryEnter(answer, out var lane, out var first, out var rest))
         {
-            first.Tell(new ClassifierActor.Classify(answer, rest, new Judging(requester, answer, started, lane, route), Stopwatch.GetTimestamp()), self);
+            first.Tell(new ClassifierActor.Classify(answer, rest, new Judging(requester, answer, started, lane, route, trace.Span), Stopwatch.GetTimestamp()), self);
         }
         else
         {
-            self.Tell(new TryCompleted(requester, result, started, route));
+            self.Tell(new TryCompleted(requester, result, started, route, trace.Span));
         }
     }
 
@@ -277,23 +288,23 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     {
         if (completed.Result.Answer is not { } answer)
         {
-            Conclude(completed.Requester, completed.Result.Failure!, status: 0, completed.Started, completed.Route);
+            Conclude(completed.Requester, completed.Result.Failure!, status: 0, completed.Started, completed.Route, completed.Span);
         }
         else
         {
             // No rule of the chain could match it (their screens said so), or the chain is empty.
-            Conclude(completed.Requester, new Answered(_node.Name, answer), answer.Status, completed.Started, completed.Route);
+            Conclude(completed.Requester, new Answered(_node.Name, answer), answer.Status, completed.Started, completed.Route, completed.Span);
         }
     }
 
     private void HandleClassified(ClassifierActor.Classified classified)
     {
-        var (requester, answer, started, lane, route) = (Judging)classified.Ticket;
+        var (requester, answer, started, lane, route, span) = (Judging)classified.Ticket;
         lane.Leave();
         var status = answer.Status;
         if (classified.Verdict == Verdict.Deliver)
         {
-            Conclude(requester, new Answered(_node.Name, answer), status, started, route);
+            Conclude(requester, new Answered(_node.Name, answer), status, started, route, span);
             return;
         }
 
@@ -303,15 +314,17 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
             requester,
             classified.Verdict == Verdict.Overloaded
                 ? new Overloaded(_node.Name, classified.Rule!)
-                : new Failed(_node.Name, FailureKind.Classified, ReachedNode: true, $"classified as failed by rule '{classified.Rule}'"),
+                : new Failed(_node.Name, FailureKind.Classified, ReachedNode: true, $"classified as failed by rule '{classified.Rule}'", classified.Rule),
             status,
             started,
-            route);
+            route,
+            span);
     }
 
-    private void Conclude(IActorRef requester, TryOutcome outcome, int status, long started, TryRoute route)
+    private void Conclude(IActorRef requester, TryOutcome outcome, int status, long started, TryRoute route, Activity? span)
     {
         TryEnded(route);
+        ProxyTracing.EndTry(span, outcome, status);
 
         _inFlight = Math.Max(0, _inFlight - 1);
         _metrics.InFlightChanged(_node.Name, _inFlight);
@@ -506,8 +519,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _observedBy,
         _lastFailure);
 
-    /// <summary>Send this try to the node; the sender gets exactly one <see cref="TryOutcome"/>.</summary>
-    public sealed record Forward(ProxyRequest Request);
+    /// <summary>
+    /// Send this try to the node; the sender gets exactly one <see cref="TryOutcome"/>.
+    /// <paramref name="Resend"/>: how many tries of this request went before it (its redispatch number).
+    /// </summary>
+    public sealed record Forward(ProxyRequest Request, int Resend = 0);
 
     public sealed record GetNodeState
     {
@@ -561,10 +577,10 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         public IActorRef[][] Classifiers { get; } = classifiers;
     }
 
-    private sealed record TryCompleted(IActorRef Requester, ForwardResult Result, long Started, TryRoute Route);
+    private sealed record TryCompleted(IActorRef Requester, ForwardResult Result, long Started, TryRoute Route, Activity? Span);
 
     /// <summary>An answer out with the classifiers, and who waits for the outcome.</summary>
-    private sealed record Judging(IActorRef Requester, UpstreamAnswer Answer, long Started, JudgingLanes.Lane Lane, TryRoute Route);
+    private sealed record Judging(IActorRef Requester, UpstreamAnswer Answer, long Started, JudgingLanes.Lane Lane, TryRoute Route, Activity? Span);
 
     private sealed record HalfOpen
     {

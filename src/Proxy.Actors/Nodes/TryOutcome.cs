@@ -11,8 +11,11 @@ public sealed record Answered(string Node, UpstreamAnswer Answer) : TryOutcome(N
 /// <summary>A classifier found the node overloaded: the work was not done; the answer was discarded.</summary>
 public sealed record Overloaded(string Node, string Rule) : TryOutcome(Node);
 
-/// <summary>The try failed; <see cref="ReachedNode"/> says whether any of the request may have reached it.</summary>
-public sealed record Failed(string Node, FailureKind Kind, bool ReachedNode, string Reason) : TryOutcome(Node);
+/// <summary>
+/// The try failed; <see cref="ReachedNode"/> says whether any of the request may have reached it;
+/// <see cref="Rule"/> names the classifier rule when one decided (<see cref="FailureKind.Classified"/>).
+/// </summary>
+public sealed record Failed(string Node, FailureKind Kind, bool ReachedNode, string Reason, string? Rule = null) : TryOutcome(Node);
 
 public enum FailureKind
 {

@@ -14,6 +14,9 @@ public sealed record ProxyRequest(
 {
     /// <summary>Idempotent methods (RFC 9110 section 9.2.2): safe to send again after a failure.</summary>
     public bool IsIdempotent { get; } = Method is "GET" or "HEAD" or "OPTIONS" or "TRACE" or "PUT" or "DELETE";
+
+    /// <summary>The request's place in its trace (ADR 0019); the default when tracing is off.</summary>
+    public Telemetry.RequestTrace Trace { get; init; }
 }
 
 /// <summary>A request body: none, buffered (replayable), or streamed once from the client.</summary>

@@ -193,7 +193,7 @@ public sealed class RequestActor : UntypedActor
         _tried[_triedCount++] = node;
         _current = target;
         _first ??= target;
-        target.Actor.Tell(new NodeActor.Forward(Request));
+        target.Actor.Tell(new NodeActor.Forward(Request, _triedCount - 1));
         return true;
     }
 

@@ -29,6 +29,7 @@ internal static partial class KnownKeys
         "Proxy:Cluster:Enabled", "Proxy:Cluster:Host", "Proxy:Cluster:Port", "Proxy:Cluster:Seeds:N", "Proxy:Cluster:StableAfter", "Proxy:Cluster:DnsName",
         "Proxy:Tuning:BatchScheduleSocketThreads",
         "Proxy:AccessLog:Enabled", "Proxy:AccessLog:Format", "Proxy:AccessLog:Path",
+        "Proxy:Tracing:Enabled", "Proxy:Tracing:OtlpEndpoint", "Proxy:Tracing:OtlpProtocol", "Proxy:Tracing:SampleRatio", "Proxy:Tracing:ServiceName",
         "Proxy:Demo",
         "Proxy:Plugins:N",
     ];

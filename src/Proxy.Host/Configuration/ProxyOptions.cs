@@ -34,6 +34,8 @@ public sealed class ProxyOptions
 
     public AccessLogOptions AccessLog { get; set; } = new();
 
+    public TracingOptions Tracing { get; set; } = new();
+
     /// <summary>Starts two embedded demo nodes (and proxies to them when no node is configured).</summary>
     public bool Demo { get; set; }
 }
@@ -179,6 +181,24 @@ public sealed class AccessLogOptions
 
     /// <summary>The file the lines are appended to (reopened on SIGHUP); unset: standard output.</summary>
     public string? Path { get; set; }
+}
+
+public sealed class TracingOptions
+{
+    /// <summary>W3C trace context: each try sends its node a <c>traceparent</c> of the client's trace (or a new one); false passes the client's headers on untouched.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Where spans are exported over OTLP; unset: none are recorded.</summary>
+    public string? OtlpEndpoint { get; set; }
+
+    /// <summary><c>http/protobuf</c> (port 4318, <c>/v1/traces</c>) or <c>grpc</c> (port 4317).</summary>
+    public string OtlpProtocol { get; set; } = "http/protobuf";
+
+    /// <summary>The share of new traces recorded (0 to 1); a client's sampling decision is kept.</summary>
+    public string SampleRatio { get; set; } = "1";
+
+    /// <summary>The <c>service.name</c> the spans are exported under.</summary>
+    public string ServiceName { get; set; } = "proxy";
 }
 
 public sealed class TuningOptions

@@ -34,6 +34,9 @@ public sealed record ProxySettings(
     /// <summary><c>Proxy:AccessLog</c>: one line per request, where and how.</summary>
     public Telemetry.AccessLogSettings AccessLog { get; init; } = Telemetry.AccessLogSettings.Default;
 
+    /// <summary><c>Proxy:Tracing</c>: trace context on every try, and where spans are exported (ADR 0019).</summary>
+    public Telemetry.TracingSettings Tracing { get; init; } = Telemetry.TracingSettings.Default;
+
     /// <summary><c>Proxy:Tls</c>: the certificate of the https:// listeners (null when none is https://).</summary>
     public ListenerTlsSettings? ListenerTls { get; init; }
 

@@ -113,6 +113,7 @@ public static class ProxySettingsFactory
                 : throw new ProxyConfigurationException($"Proxy:Forwarding:TrustedProxies:{i}", $"'{text}' is not an IP address or CIDR range")).ToArray();
 
         var accessLog = CreateAccessLog(options.AccessLog);
+        var tracing = CreateTracing(options.Tracing);
         var cluster = CreateCluster(options.Cluster, restoreInterval * options.Overload.RestoreSteps + options.Circuit.BreakDuration);
 
         if (options.Shutdown.Drain < TimeSpan.Zero)
@@ -138,6 +139,7 @@ public static class ProxySettingsFactory
             KeepAliveTimeout = options.Limits.KeepAliveTimeout,
             ListenerTls = listenerTls,
             AccessLog = accessLog,
+            Tracing = tracing,
             MaxConnections = options.Limits.MaxConnections,
         };
     }
@@ -182,7 +184,7 @@ public static class ProxySettingsFactory
             v => int.TryParse(v, out _), "a whole number"),
         (new Regex(@"^Proxy:Limits:MaxRequestBody$", RegexOptions.IgnoreCase), v => long.TryParse(v, out _), "a whole number of bytes"),
         (DurationKeys, v => Duration.TryParse(v, out _), Duration.Expected),
-        (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads|Nodes:\d+:ReuseConnections|Nodes:\d+:Resolve|Nodes:\d+:Tls:Insecure|AccessLog:Enabled)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
+        (new Regex(@"^Proxy:(Demo|Cluster:Enabled|Tuning:BatchScheduleSocketThreads|Nodes:\d+:ReuseConnections|Nodes:\d+:Resolve|Nodes:\d+:Tls:Insecure|AccessLog:Enabled|Tracing:Enabled)$", RegexOptions.IgnoreCase), v => bool.TryParse(v, out _), "true or false"),
         (new Regex(@"^Proxy:Cluster:Port$", RegexOptions.IgnoreCase), v => int.TryParse(v, out _), "a port number"),
     ];
 
@@ -253,6 +255,48 @@ public static class ProxySettingsFactory
         }
 
         return new AccessLogSettings(options.Enabled, format, path);
+    }
+
+    private static TracingSettings CreateTracing(TracingOptions options)
+    {
+        if (!double.TryParse(options.SampleRatio, NumberStyles.Float, CultureInfo.InvariantCulture, out var ratio) || !(ratio is >= 0 and <= 1))
+        {
+            throw new ProxyConfigurationException("Proxy:Tracing:SampleRatio", $"'{options.SampleRatio}' is not a ratio: expected a number from 0 to 1 (0.1 records one new trace in ten)");
+        }
+
+        var protocol = options.OtlpProtocol.Trim().ToLowerInvariant() switch
+        {
+            "http/protobuf" or "http" => OtlpProtocol.HttpProtobuf,
+            "grpc" => OtlpProtocol.Grpc,
+            _ => throw new ProxyConfigurationException("Proxy:Tracing:OtlpProtocol", $"'{options.OtlpProtocol}' is not an OTLP protocol: expected http/protobuf or grpc"),
+        };
+
+        if (string.IsNullOrWhiteSpace(options.ServiceName))
+        {
+            throw new ProxyConfigurationException("Proxy:Tracing:ServiceName", "must not be empty");
+        }
+
+        Uri? endpoint = null;
+        if (!string.IsNullOrWhiteSpace(options.OtlpEndpoint))
+        {
+            if (!Uri.TryCreate(options.OtlpEndpoint.Trim(), UriKind.Absolute, out endpoint) || endpoint.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(endpoint.UserInfo))
+            {
+                throw new ProxyConfigurationException("Proxy:Tracing:OtlpEndpoint", $"'{options.OtlpEndpoint}' is not an http:// or https:// URL of an OTLP collector (e.g. http://otel-collector:4318)");
+            }
+
+            // OTLP/HTTP posts to /v1/traces; a collector named by its origin alone means that path.
+            if (protocol == OtlpProtocol.HttpProtobuf && endpoint.AbsolutePath == "/")
+            {
+                endpoint = new Uri(endpoint, "/v1/traces");
+            }
+
+            if (!options.Enabled)
+            {
+                throw new ProxyConfigurationException("Proxy:Tracing:OtlpEndpoint", "is set while Proxy:Tracing:Enabled is false: spans need the trace context; turn tracing on or leave the endpoint unset");
+            }
+        }
+
+        return new TracingSettings(options.Enabled, endpoint, protocol, ratio, options.ServiceName.Trim());
     }
 
     private static ClusterSettings? CreateCluster(ClusterOptions options, TimeSpan markLifetime)

@@ -134,6 +134,17 @@ public static class DebugEndpoints
                     new ErrorDocument($"value must be a whole number from {ProxySettingsFactory.MinWeight} to {ProxySettingsFactory.MaxWeight} (was '{value}')"),
                     statusCode: StatusCodes.Status400BadRequest)));
 
+        endpoints.MapGet("/debug/redispatches", (RecentRedispatches recent) =>
+            Results.Json(new { redispatches = recent.Read().Select(r => new
+            {
+                at = r.At,
+                method = r.Method,
+                target = r.Target,
+                status = r.Status,
+                traceId = r.TraceId,
+                tries = r.Tries.Select(t => new { node = t.Node, result = t.Result }),
+            }) }));
+
         endpoints.MapGet("/debug/actors", async (ActorTreeReader tree, CancellationToken cancellationToken) =>
             Results.Json(new ActorsDocument(await tree.ReadAsync(cancellationToken))));
 

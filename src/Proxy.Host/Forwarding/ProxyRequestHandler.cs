@@ -4,6 +4,7 @@ using Akka.Hosting;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 using Proxy.Actors.Requests;
+using Proxy.Actors.Telemetry;
 using Proxy.Host.Telemetry;
 
 namespace Proxy.Host.Forwarding;
@@ -18,8 +19,11 @@ internal sealed class ProxyRequestHandler(
     ProxyRequestReader reader,
     PrometheusProxyMetrics metrics,
     AccessLog accessLog,
+    RecentRedispatches redispatches,
     Configuration.ProxySettings settings)
 {
+    private readonly bool _tracing = settings.Tracing.Enabled;
+
     private const string KestrelMovedContentLength = "X-Content-Length";
 
     // A streamed answer's node may pause this long between two reads (as it may for the whole buffered part).
@@ -31,20 +35,21 @@ internal sealed class ProxyRequestHandler(
     {
         var started = Stopwatch.GetTimestamp();
         var requests = _requests ??= await requestSupervisor.GetAsync(context.RequestAborted).ConfigureAwait(false);
+        var trace = _tracing ? Tracing.Start(context.Request) : default;
 
         // Request smuggling shape: framed both by Content-Length and Transfer-Encoding. Kestrel
         // frames it by Transfer-Encoding and moves the Content-Length to X-Content-Length
         // (aspnetcore#43523); the proxy refuses it rather than pass on a message read two ways.
         if (context.Request.Headers.ContainsKey(HeaderNames.TransferEncoding) && context.Request.Headers.ContainsKey(KestrelMovedContentLength))
         {
-            await RefuseAsync(context, StatusCodes.Status400BadRequest, "Content-Length and Transfer-Encoding conflict").ConfigureAwait(false);
+            await RefuseAsync(context, trace, StatusCodes.Status400BadRequest, "Content-Length and Transfer-Encoding conflict").ConfigureAwait(false);
             return;
         }
 
         var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         if (ProxyRequestReader.HasInvalidTargetByte(rawTarget))
         {
-            await RefuseAsync(context, StatusCodes.Status400BadRequest, "the request target has a byte that is not visible ASCII").ConfigureAwait(false);
+            await RefuseAsync(context, trace, StatusCodes.Status400BadRequest, "the request target has a byte that is not visible ASCII").ConfigureAwait(false);
             return;
         }
 
@@ -53,30 +58,31 @@ internal sealed class ProxyRequestHandler(
         if (HttpMethods.IsConnect(context.Request.Method))
         {
             context.Response.Headers.Allow = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE";
-            await RefuseAsync(context, StatusCodes.Status405MethodNotAllowed, "CONNECT is not supported: this is a reverse proxy").ConfigureAwait(false);
+            await RefuseAsync(context, trace, StatusCodes.Status405MethodNotAllowed, "CONNECT is not supported: this is a reverse proxy").ConfigureAwait(false);
             return;
         }
 
         ProxyRequest request;
         try
         {
-            request = await reader.ReadAsync(context, rawTarget).ConfigureAwait(false);
+            request = await reader.ReadAsync(context, rawTarget, trace).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex)
         {
             // Too large, cut off or too slow: the client's fault, answered with Kestrel's status.
-            await RefuseAsync(context, ex.StatusCode, ex.Message).ConfigureAwait(false);
+            await RefuseAsync(context, trace, ex.StatusCode, ex.Message).ConfigureAwait(false);
             return;
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
+            Tracing.End(trace, context, StatusCodes.Status499ClientClosedRequest, [], "client closed request");
             return;
         }
         catch (Exception ex) when (ex is OverflowException or FormatException or InvalidDataException or IOException)
         {
             // A body Kestrel could not frame in a way it has no status for (a chunk size past 2^64
             // overflows): still the client's fault, and a 400, never a 500.
-            await RefuseAsync(context, StatusCodes.Status400BadRequest, $"the request body could not be read: {ex.Message}").ConfigureAwait(false);
+            await RefuseAsync(context, trace, StatusCodes.Status400BadRequest, $"the request body could not be read: {ex.Message}").ConfigureAwait(false);
             return;
         }
 
@@ -96,20 +102,25 @@ internal sealed class ProxyRequestHandler(
         var status = await ProxyResponseWriter.WriteAsync(context, outcome, _streamIdle).ConfigureAwait(false);
         var elapsed = Stopwatch.GetElapsedTime(started);
         metrics.RequestCompleted(status, outcome.Attempts.Count, elapsed);
+        var refusal = outcome is Refused refused ? refused.Reason : null;
+        Tracing.End(trace, context, status, outcome.Attempts, refusal);
+        var traceId = trace.Context.TraceId;
+        redispatches.Record(request.Method, request.PathAndQuery, status, traceId, outcome.Attempts);
         if (accessLog.Enabled)
         {
             accessLog.Write(new AccessLogEntry(
-                DateTime.UtcNow, context.Connection.RemoteIpAddress, request.Method, request.PathAndQuery, status, elapsed.TotalMilliseconds, outcome.Attempts, null));
+                DateTime.UtcNow, context.Connection.RemoteIpAddress, request.Method, request.PathAndQuery, status, elapsed.TotalMilliseconds, outcome.Attempts, null, traceId));
         }
     }
 
-    private async Task RefuseAsync(HttpContext context, int status, string reason)
+    private async Task RefuseAsync(HttpContext context, RequestTrace trace, int status, string reason)
     {
         metrics.RequestCompleted(status, 0, TimeSpan.Zero);
         // The target as sent (percent-encoded), never the decoded path: "%0d%0a" must not become a line break in the log.
         accessLog.Write(new AccessLogEntry(
             DateTime.UtcNow, context.Connection.RemoteIpAddress, context.Request.Method,
-            ProxyRequestReader.Printable(ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget)), status, 0, [], reason));
+            ProxyRequestReader.Printable(ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget)), status, 0, [], reason, trace.Context.TraceId));
+        Tracing.End(trace, context, status, [], reason);
         if (!context.Response.HasStarted)
         {
             await ProxyResponseWriter.WriteAsync(context, new Refused(status, reason, null, []), _streamIdle).ConfigureAwait(false);

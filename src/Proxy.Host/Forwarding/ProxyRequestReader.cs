@@ -12,13 +12,14 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
     private long _nextId;
 
     /// <param name="rawTarget">The request target as received (the handler has already read it from the request feature).</param>
-    public async ValueTask<ProxyRequest> ReadAsync(HttpContext context, string? rawTarget)
+    /// <param name="trace">The request's trace (ADR 0019): while it is active, the client's trace headers are not copied, each try sends its own.</param>
+    public async ValueTask<ProxyRequest> ReadAsync(HttpContext context, string? rawTarget, Proxy.Actors.Telemetry.RequestTrace trace = default)
     {
         var request = context.Request;
-        var headers = ForwardedHeaders(context, IsTrusted(context.Connection.RemoteIpAddress));
+        var headers = ForwardedHeaders(context, IsTrusted(context.Connection.RemoteIpAddress), trace.IsActive);
         var body = await ReadBodyAsync(context).ConfigureAwait(false);
         var target = OriginForm(rawTarget);
-        return new ProxyRequest(Interlocked.Increment(ref _nextId), request.Method, target, headers, body, context.RequestAborted);
+        return new ProxyRequest(Interlocked.Increment(ref _nextId), request.Method, target, headers, body, context.RequestAborted) { Trace = trace };
     }
 
     /// <summary>
@@ -105,7 +106,7 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
 
     // From a trusted proxy, X-Forwarded-* are kept (For appended to); from anyone else they are
     // replaced, so a client cannot pose as someone else to the node.
-    private static List<KeyValuePair<string, string>> ForwardedHeaders(HttpContext context, bool trusted)
+    private static List<KeyValuePair<string, string>> ForwardedHeaders(HttpContext context, bool trusted, bool traced)
     {
         var request = context.Request;
         var source = request.Headers;
@@ -117,6 +118,11 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
         foreach (var (name, values) in source)
         {
             if (IsNotForwarded(name) || HopByHopHeaders.IsHopByHop(name, connectionTokens))
+            {
+                continue;
+            }
+
+            if (traced && (name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) || name.Equals("tracestate", StringComparison.OrdinalIgnoreCase)))
             {
                 continue;
             }

@@ -23,7 +23,8 @@ public sealed record AccessLogSettings(bool Enabled, AccessLogFormat Format, str
 
 /// <summary>One request as the access log tells it: captured on the request path, formatted off it.</summary>
 public readonly record struct AccessLogEntry(
-    DateTime At, IPAddress? Client, string Method, string Target, int Status, double ElapsedMs, IReadOnlyList<Attempt> Attempts, string? Refusal);
+    DateTime At, IPAddress? Client, string Method, string Target, int Status, double ElapsedMs, IReadOnlyList<Attempt> Attempts, string? Refusal,
+    System.Diagnostics.ActivityTraceId TraceId = default);
 
 /// <summary>
 /// One line per client request, as HAProxy and nginx log by default, at a cost the request path
@@ -257,6 +258,12 @@ public sealed partial class AccessLog : BackgroundService
             }
         }
 
+        // Last, so a line and its trace find each other: grep the trace id, or open it in the tracing system.
+        if (entry.TraceId != default && (!Put(span, ref at, " trace="u8) || !PutAscii(span, ref at, entry.TraceId.ToHexString())))
+        {
+            return false;
+        }
+
         if (!Put(span, ref at, "\n"u8))
         {
             return false;
@@ -266,7 +273,7 @@ public sealed partial class AccessLog : BackgroundService
         return true;
     }
 
-    // {"time":"…","client":"10.0.0.7","method":"POST","target":"/RPC2","status":200,"ms":1.2,"tries":[{"node":"demo-1","result":"answered"}]}
+    // {"time":"…","client":"10.0.0.7","method":"POST","target":"/RPC2","status":200,"ms":1.2,"tries":[{"node":"demo-1","result":"answered"}],"traceId":"…"}
     private void WriteJson(in AccessLogEntry entry)
     {
         var json = _json ??= new Utf8JsonWriter(_batch, new JsonWriterOptions { SkipValidation = true });
@@ -301,6 +308,11 @@ public sealed partial class AccessLog : BackgroundService
         if (entry.Refusal is { } refusal)
         {
             json.WriteString("refused"u8, refusal);
+        }
+
+        if (entry.TraceId != default)
+        {
+            json.WriteString("traceId"u8, entry.TraceId.ToHexString());
         }
 
         json.WriteEndObject();
