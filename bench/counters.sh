@@ -4,6 +4,7 @@
 # $WORK is cleared per run).
 #   bash bench/counters.sh                      # the working tree's proxy, 256 connections
 #   TARGET=yarp CONNECTIONS=32 bash bench/counters.sh
+#   PROXY_OPTIONS="--Proxy:Tracing:Enabled=false" bash bench/counters.sh   # the proxy with these settings
 # Prints one line: requests/s, KB allocated / request, gen0 and gen1 collections / s, GC pause %,
 # work items / request, RSS at the end: medians of the loaded seconds (the upper half of each
 # counter's one-second samples; the collector runs a little longer than the load).
@@ -22,7 +23,8 @@ trap stop_all EXIT
 start_nodes
 write_wrk_scripts
 case "$TARGET" in
-  proxy) start_proxy; PID=$PROXY_PID; PORT=$PROXY_PORT ;;
+  # shellcheck disable=SC2086 # the options are words without spaces
+  proxy) start_proxy ${PROXY_OPTIONS:-}; PID=$PROXY_PID; PORT=$PROXY_PORT ;;
   yarp) start_yarp; PID=$YARP_PID; PORT=$YARP_PORT ;;
   *) echo "TARGET is proxy or yarp" >&2; exit 2 ;;
 esac

@@ -7,6 +7,8 @@ WORK=${WORK:-/tmp/proxy-bench}
 NODE1_PORT=18081 NODE2_PORT=18082 PROXY_PORT=18000 PROXY_DEBUG_PORT=18001 YARP_PORT=18100
 # TLS: the same nodes over https (nginx), and each target's https:// listener.
 NODE1_TLS_PORT=18091 NODE2_TLS_PORT=18092 PROXY_TLS_PORT=18443 YARP_TLS_PORT=18543
+# An OTLP/HTTP sink (nginx answering 200 to every export), for the proxy that exports its spans.
+COLLECTOR_PORT=18070
 PIDS=()
 
 ensure_tools() {
@@ -67,6 +69,10 @@ http {
   log_format calls '.';
 $(server_block 1 $NODE1_PORT $NODE1_TLS_PORT)
 $(server_block 2 $NODE2_PORT $NODE2_TLS_PORT)
+  server {
+    listen 127.0.0.1:$COLLECTOR_PORT;
+    location / { return 200; }
+  }
 }
 CONF
   mkdir -p "$WORK/tmp"
@@ -103,6 +109,18 @@ server_block() {
     }
   }
 BLOCK
+}
+
+# Two more proxies like PROXY_PORT's: one with Proxy:Tracing:Enabled=false, one exporting every
+# span over OTLP/HTTP to the sink; their ports and pids in PROXY_UNTRACED_PORT/PID and
+# PROXY_EXPORTING_PORT/PID.
+PROXY_UNTRACED_PORT=18020 PROXY_UNTRACED_DEBUG_PORT=18021 PROXY_EXPORTING_PORT=18030 PROXY_EXPORTING_DEBUG_PORT=18031
+start_tracing_targets() {
+  launch_proxy "$ROOT/src/Proxy.Host/bin/Release/net10.0/Proxy.Host.dll" "$PROXY_UNTRACED_PORT" "$PROXY_UNTRACED_DEBUG_PORT" --Proxy:Tracing:Enabled=false
+  PROXY_UNTRACED_PID=$LAUNCHED_PID
+  launch_proxy "$ROOT/src/Proxy.Host/bin/Release/net10.0/Proxy.Host.dll" "$PROXY_EXPORTING_PORT" "$PROXY_EXPORTING_DEBUG_PORT" \
+    --Proxy:Tracing:OtlpEndpoint=http://127.0.0.1:$COLLECTOR_PORT --Proxy:Tracing:SampleRatio=1
+  PROXY_EXPORTING_PID=$LAUNCHED_PID
 }
 
 stop_nodes() { [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; }

@@ -5,6 +5,7 @@
 #   DURATION=5 bash bench/run.sh      # shorter runs
 #   ONLY="healthy, 128 B" bash bench/run.sh   # only the scenarios whose name contains this
 #   ONLY=https OUT=bench/results/tls.md bash bench/run.sh   # the TLS scenarios alone, into their own file
+#   ONLY=trac OUT=bench/results/tracing.md bash bench/run.sh  # trace context off, and spans exported
 #   ROUNDS=2 bash bench/run.sh        # two rounds instead of four (faster, noisier)
 #   REFERENCE_ROUNDS=6                # rounds of the scenario read against a healthy run (at least ROUNDS)
 #   WARMUP_START=5                    # seconds per connection count of each target's initial warm-up
@@ -38,6 +39,7 @@ start_yarp --https-port "$YARP_TLS_PORT" --certificate "$WORK/tls/server.pem" --
 # shellcheck disable=SC2046 # the options are words without spaces
 start_proxy $(tls_listener_options_proxy)
 start_tls_node_targets
+start_tracing_targets
 if [ "$YARP_BATCH" = 1 ]; then schedule_socket_threads "$YARP_PID" --batch; fi
 
 # Both targets start cold (tiered JIT, GC heap count, thread pool, connection pools): warm each at
@@ -53,14 +55,21 @@ for url in "https://127.0.0.1:$YARP_TLS_PORT" "https://127.0.0.1:$PROXY_TLS_PORT
   [[ -z "${ONLY:-}" || "$ONLY" == *https* ]] || continue
   wrk -t"$THREADS" -c32 -d"$WARMUP_START"s -s "$WORK/post.lua" "$url/small" >/dev/null 2>&1
 done
+for url in "http://127.0.0.1:$PROXY_UNTRACED_PORT" "http://127.0.0.1:$PROXY_EXPORTING_PORT"; do
+  [[ -z "${ONLY:-}" || "$ONLY" == *trac* ]] || continue
+  wrk -t"$THREADS" -c32 -d"$WARMUP_START"s -s "$WORK/post.lua" "$url/small" >/dev/null 2>&1
+done
 
 # name | path | connections | overloaded nodes (node1, node2 or both) | wrk script | reference | targets
 # "targets": plain (the default), "https-listener" (wrk speaks TLS to each target's https://
-# listener; keep-alive, so a handshake per connection) or "https-nodes" (the second pair of
-# targets, whose nodes are https://, verified against the bench CA).
-# "reference": each round also measures the proxy with no node overloaded, just before or after
-# (alternating), so the cost of an overload is read against a healthy run of the same moment
-# (this VM drifts).
+# listener; keep-alive, so a handshake per connection), "https-nodes" (the second pair of
+# targets, whose nodes are https://, verified against the bench CA), "untraced" (a proxy with
+# Proxy:Tracing:Enabled=false: the client's trace headers passed on untouched) or "exporting" (a
+# proxy recording every span and exporting it over OTLP/HTTP to an nginx sink). Every other proxy
+# runs the default: trace context on every try, no span recorded.
+# "reference": each round also measures the default proxy with no node overloaded, just before or
+# after (alternating), so the cost of an overload (or of a tracing setting) is read against a
+# default, healthy run of the same moment (this VM drifts).
 # The 128 B scenarios at 32 connections all count leaked faults (wrk reads every body, which costs
 # it CPU on this shared box), so "node1 overloaded" compares with "healthy" like for like.
 SCENARIOS=(
@@ -72,6 +81,8 @@ SCENARIOS=(
   "healthy, 64 KiB|/64k|32|"
   "healthy, 128 B, https listener|/small|32||||https-listener"
   "healthy, 128 B, https nodes|/small|32||||https-nodes"
+  "healthy, 128 B, tracing off|/small|32||post.lua|reference|untraced"
+  "healthy, 128 B, tracing exported|/small|32||post.lua|reference|exporting"
 )
 
 # target_url <proxy|yarp> <targets>: where that target is measured; target_pid likewise.
@@ -81,6 +92,8 @@ target_url() {
     yarp:https-listener) echo "https://127.0.0.1:$YARP_TLS_PORT" ;;
     proxy:https-nodes) echo "http://127.0.0.1:$PROXY_TLS_NODES_PORT" ;;
     yarp:https-nodes) echo "http://127.0.0.1:$YARP_TLS_NODES_PORT" ;;
+    proxy:untraced) echo "http://127.0.0.1:$PROXY_UNTRACED_PORT" ;;
+    proxy:exporting) echo "http://127.0.0.1:$PROXY_EXPORTING_PORT" ;;
     proxy:*) echo "http://127.0.0.1:$PROXY_PORT" ;;
     *) echo "http://127.0.0.1:$YARP_PORT" ;;
   esac
@@ -89,6 +102,8 @@ target_pid() {
   case "$1:$2" in
     proxy:https-nodes) echo "$PROXY_TLS_NODES_PID" ;;
     yarp:https-nodes) echo "$YARP_TLS_NODES_PID" ;;
+    proxy:untraced) echo "$PROXY_UNTRACED_PID" ;;
+    proxy:exporting) echo "$PROXY_EXPORTING_PID" ;;
     proxy:*) echo "$PROXY_PID" ;;
     *) echo "$YARP_PID" ;;
   esac
@@ -148,6 +163,7 @@ PY
 } > "$OUT.tmp"
 
 RATIO_SPREADS=()
+REFERENCE_LINES=()
 for scenario in "${SCENARIOS[@]}"; do
   IFS='|' read -r name path conns overloaded script reference targets <<<"$scenario"
   [[ -z "${ONLY:-}" || "$name" == *"$ONLY"* ]] || continue
@@ -170,16 +186,18 @@ for scenario in "${SCENARIOS[@]}"; do
     if [ $((round % 2)) -eq 0 ]; then measure_yarp "$path" "$conns" "$script" "$targets"; fi
   done
   if [ -n "$reference" ]; then
-    OVERLOAD_VS_HEALTHY=$(python3 - "$WORK/proxy.rounds" "$WORK/reference.rounds" <<'PY'
+    if [ -n "$overloaded" ]; then label="Proxy with $overloaded overloaded vs its own healthy throughput"; against=healthy
+    else label="\"$name\" vs the default proxy (trace context on, no span recorded)"; against=default; fi
+    REFERENCE_LINES+=("$label: $(python3 - "$WORK/proxy.rounds" "$WORK/reference.rounds" "$against" <<'PY'
 import statistics, sys
 rates = lambda f: [float(l.split()[0]) for l in open(f) if l.strip()]
-over, healthy = rates(sys.argv[1]), rates(sys.argv[2])
-# Each overloaded run against the healthy run next to it, so the VM's drift cancels out.
-ratios = sorted(o / h for o, h in zip(over, healthy))
+runs, references, against = rates(sys.argv[1]), rates(sys.argv[2]), sys.argv[3]
+# Each run against the reference run next to it, so the VM's drift cancels out.
+ratios = sorted(o / h for o, h in zip(runs, references))
 print(f"{statistics.median(ratios):.2f}x, the median of {len(ratios)} rounds' ratios ({ratios[0]:.2f}x–{ratios[-1]:.2f}x; "
-      f"{statistics.median(over):.0f} req/s against {statistics.median(healthy):.0f} req/s healthy)")
+      f"{statistics.median(runs):.0f} req/s against {statistics.median(references):.0f} req/s {against})")
 PY
-)
+)")
   fi
   read -r y_rps _ <<<"$(summarize "$name" YARP - "$WORK/yarp.rounds" "$(peak_rss_mb "$(target_pid yarp "$targets")")" 2>&1 >> "$OUT.tmp")"
   read -r p_rps p_ratio p_spread <<<"$(summarize "$name" Proxy "$WORK/yarp.rounds" "$WORK/proxy.rounds" "$(peak_rss_mb "$(target_pid proxy "$targets")")" 2>&1 >> "$OUT.tmp")"
@@ -193,10 +211,10 @@ rm -f "$WORK"/node*.overload
   echo "\"vs YARP\" is the median of the rounds' Proxy/YARP ratios; each round's two runs are back to back,"
   echo "YARP first in odd rounds, Proxy first in even ones. The rounds' ratios ranged:"
   for spread in "${RATIO_SPREADS[@]}"; do echo "- $spread"; done
-  if [ -n "${OVERLOAD_VS_HEALTHY:-}" ]; then
+  for line in "${REFERENCE_LINES[@]}"; do
     echo
-    echo "Proxy with node1 overloaded vs its own healthy throughput: $OVERLOAD_VS_HEALTHY."
-  fi
+    echo "$line."
+  done
   echo
   echo "Peak RSS: the process's VmHWM over the scenario's rounds and warm-ups (reset between scenarios)."
   echo
@@ -206,6 +224,10 @@ rm -f "$WORK"/node*.overload
   echo "connection), certificate from PEM files. \"https nodes\": a second pair of targets whose two nodes are nginx over"
   echo "https://, each node's certificate verified against the bench CA file (YARP: the same check in its"
   echo "certificate callback); the peak RSS of those rows is that second pair's."
+  echo
+  echo "Tracing: every proxy but two runs the default (each try sends its node a traceparent of the client's trace,"
+  echo "no span recorded). \"tracing off\": Proxy:Tracing:Enabled=false. \"tracing exported\": every request's server span"
+  echo "and try spans recorded (SampleRatio 1) and exported over OTLP/HTTP to an nginx sink on the same box."
 } >> "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"

@@ -39,9 +39,10 @@ public sealed class OtlpReceiver : IAsyncDisposable
     /// <summary>Content types of the exports received.</summary>
     public ConcurrentQueue<string> ContentTypes { get; } = new();
 
-    public static async Task<OtlpReceiver> StartAsync()
+    /// <param name="port">A port of the test's choosing (a collector that comes up late); a free one by default.</param>
+    public static async Task<OtlpReceiver> StartAsync(int? port = null)
     {
-        var endpoint = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+        var endpoint = new Uri($"http://127.0.0.1:{port ?? FreePort.Next()}");
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(endpoint.OriginalString);

@@ -49,6 +49,21 @@ public sealed class TracingTests : NodesTest, IDisposable
         Assert.Equal("congo=t61rcWkgMzE", N2.Received.Single().Headers["tracestate"]);
     }
 
+    [Fact]
+    public async Task Tracestate_sent_as_several_lines_reaches_the_node_as_one_list()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(Nodes);
+        var body = "<?xml version=\"1.0\"?><methodCall><methodName>ping</methodName></methodCall>";
+
+        var answer = await RawHttp.SendAsync(
+            proxy.Client.BaseAddress!,
+            $"POST /RPC2 HTTP/1.1\r\nHost: proxy\r\ntraceparent: {SampledParent}\r\ntracestate: congo=t61rcWkgMzE\r\ntracestate: rojo=00f067aa0ba902b7\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}");
+
+        Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+        Assert.Equal("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", N1.Received.Single().Headers["tracestate"]);
+        Assert.Equal(ClientTraceId, TraceParent(N1).TraceId);
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("not a traceparent")]
@@ -240,6 +255,37 @@ public sealed class TracingTests : NodesTest, IDisposable
         Assert.Equal(1L, tries["n2"].Attributes["http.request.resend_count"]);
         Assert.Equal($"00-{ClientTraceId}-{tries["n1"].SpanId}-01", N1.Received.Single().Headers["traceparent"]);
         Assert.Equal($"00-{ClientTraceId}-{tries["n2"].SpanId}-01", N2.Received.Single().Headers["traceparent"]);
+    }
+
+    [Fact]
+    public async Task A_collector_that_is_down_is_named_in_the_log_and_requests_are_served_until_it_is_back()
+    {
+        var port = FreePort.Next();
+        await using var proxy = ProxyProcess.Start(
+            new Dictionary<string, string> { ["OTEL_BSP_SCHEDULE_DELAY"] = "100" },
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}", $"--Proxy:Tracing:OtlpEndpoint=http://127.0.0.1:{port}");
+        await proxy.WaitUntilServingAsync();
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+
+        using (var response = await SendAsync(client, SampledParent, null))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await proxy.WaitForOutputAsync($"Could not export spans to the OTLP collector http://127.0.0.1:{port}/v1/traces");
+
+        await using var collector = await OtlpReceiver.StartAsync(port);
+        using (var response = await SendAsync(client, SampledParent, null))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await proxy.WaitForOutputAsync($"Exporting spans to the OTLP collector http://127.0.0.1:{port}/v1/traces again");
+        await Eventually.AssertAsync(() =>
+        {
+            Assert.Contains(collector.Spans, s => s.TraceId == ClientTraceId);
+            return Task.CompletedTask;
+        });
     }
 
     [Theory]

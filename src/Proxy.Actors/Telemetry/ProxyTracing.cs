@@ -27,7 +27,7 @@ public static class ProxyTracing
     /// </summary>
     public static RequestTrace StartRequest(string? traceParent, string? traceState, string method)
     {
-        var hasParent = ActivityContext.TryParse(traceParent, traceState, isRemote: true, out var parent);
+        var hasParent = ActivityContext.TryParse(FirstVersionFields(traceParent), traceState, isRemote: true, out var parent);
         if (Source.HasListeners())
         {
             var span = Start(method, ActivityKind.Server, hasParent ? parent : default);
@@ -37,14 +37,22 @@ public static class ProxyTracing
             }
 
             // Listened to, and the sampler said no: the backends are told it was not sampled.
-            return new RequestTrace(new ActivityContext(hasParent ? parent.TraceId : ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.None, hasParent ? parent.TraceState : null), null);
+            return new RequestTrace(new ActivityContext(hasParent ? parent.TraceId : ActivityTraceId.CreateRandom(), default, ActivityTraceFlags.None, hasParent ? parent.TraceState : null), null);
         }
 
-        // Nothing records: the same trace, passed on with the client's sampling decision.
+        // Nothing records: the same trace, passed on with the client's sampling decision. An
+        // unrecorded request span needs no id of its own: only its tries' ids are ever sent.
         return hasParent
-            ? new RequestTrace(new ActivityContext(parent.TraceId, ActivitySpanId.CreateRandom(), parent.TraceFlags, parent.TraceState), null)
-            : new RequestTrace(new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.None), null);
+            ? new RequestTrace(new ActivityContext(parent.TraceId, default, parent.TraceFlags, parent.TraceState), null)
+            : new RequestTrace(new ActivityContext(ActivityTraceId.CreateRandom(), default, ActivityTraceFlags.None), null);
     }
+
+    // W3C Trace Context, section 4.3: a version this proxy does not know (above 00, not ff) is read
+    // by its first four fields, whatever follows them; version 00 has exactly those.
+    private static string? FirstVersionFields(string? traceParent) =>
+        traceParent is { Length: > 55 } && traceParent[55] == '-' && !traceParent.StartsWith("00-", StringComparison.Ordinal) && !traceParent.StartsWith("ff-", StringComparison.OrdinalIgnoreCase)
+            ? traceParent[..55]
+            : traceParent;
 
     /// <summary>
     /// Starts one try's trace: its span (a child of the request's, when that one is recorded) and the

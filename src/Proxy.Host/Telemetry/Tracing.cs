@@ -39,6 +39,8 @@ public static class Tracing
             return;
         }
 
+        services.AddSingleton(settings);
+        services.AddHostedService<OtlpExportLogService>();
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(settings.ServiceName, serviceVersion: version))
             .WithTracing(tracing => tracing
@@ -53,13 +55,19 @@ public static class Tracing
                 }));
     }
 
-    /// <summary>Starts the request's trace from its <c>traceparent</c> and <c>tracestate</c> (one of each, else a new trace).</summary>
+    /// <summary>
+    /// Starts the request's trace from its <c>traceparent</c> (exactly one, else a new trace) and
+    /// <c>tracestate</c> (several lines are one list, joined as RFC 9110 section 5.3 allows).
+    /// </summary>
     public static RequestTrace Start(HttpRequest request)
     {
         var headers = request.Headers;
         var parent = headers.TraceParent;
         var state = headers.TraceState;
-        return ProxyTracing.StartRequest(parent.Count == 1 ? parent[0] : null, state.Count == 1 ? state[0] : null, request.Method);
+        return ProxyTracing.StartRequest(
+            parent.Count == 1 ? parent[0] : null,
+            state.Count switch { 0 => null, 1 => state[0], _ => string.Join(',', state.ToArray()) },
+            request.Method);
     }
 
     /// <summary>
