@@ -44,6 +44,25 @@ public sealed class DebugEndpointTests : NodesTest
     }
 
     [Fact]
+    public async Task A_nodes_bytes_quoted_in_a_failure_reason_are_escaped()
+    {
+        // A status line carrying a terminal escape sequence and a bell: quoted by .NET's exception.
+        await using var evil = Proxy.Testing.RawNode.Answering("HTTP/1.1 2\u001b[31mRED\u0007 OK\r\nContent-Length: 0\r\n\r\n");
+        await using var proxy = await ProxyHarness.StartAsync([("evil", evil.Address)]);
+
+        using var answer = await proxy.Client.GetAsync("/");
+
+        Assert.Equal(System.Net.HttpStatusCode.BadGateway, answer.StatusCode);
+        await proxy.AwaitNodeAsync("evil", n =>
+        {
+            var reason = n.GetProperty("lastFailure").GetProperty("reason").GetString()!;
+            Assert.Contains("\\x1B", reason, StringComparison.Ordinal);
+            Assert.DoesNotContain('\u001b', reason);
+            Assert.DoesNotContain('\u0007', reason);
+        });
+    }
+
+    [Fact]
     public async Task Actors_shows_the_live_tree_with_each_actors_state()
     {
         N1.Hang();

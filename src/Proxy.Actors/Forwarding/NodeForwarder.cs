@@ -323,19 +323,19 @@ public sealed class NodeForwarder : IDisposable
         if (!answered && Find<NodeTlsException>(ex) is { } tls)
         {
             // Nothing was sent: like a refused connection, any method may go elsewhere.
-            return new Failed(_node.Name, FailureKind.TlsFailed, ReachedNode: false, $"TLS handshake failed: {tls.Message}");
+            return new Failed(_node.Name, FailureKind.TlsFailed, ReachedNode: false, $"TLS handshake failed: {PrintableText.Of(tls.Message)}");
         }
 
         if (!answered && (error is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError
             || ex is TaskCanceledException { InnerException: TimeoutException }))
         {
             // Connect failure or connect timeout: nothing was sent, any method may go elsewhere.
-            return new Failed(_node.Name, FailureKind.Refused, ReachedNode: false, $"could not connect: {Innermost(ex).Message}");
+            return new Failed(_node.Name, FailureKind.Refused, ReachedNode: false, $"could not connect: {PrintableText.Of(Innermost(ex).Message)}");
         }
 
         if (error == HttpRequestError.InvalidResponse)
         {
-            return new Failed(_node.Name, FailureKind.InvalidAnswer, ReachedNode: true, $"invalid answer: {Innermost(ex).Message}");
+            return new Failed(_node.Name, FailureKind.InvalidAnswer, ReachedNode: true, $"invalid answer: {PrintableText.Of(Innermost(ex).Message)}");
         }
 
         // A node that requires a client certificate refuses one's absence after a TLS 1.3 handshake
@@ -343,7 +343,7 @@ public sealed class NodeForwarder : IDisposable
         var hint = !answered && _tls is not null && _node.Tls?.ClientCertificateFile is null
             ? " (if the node requires a client certificate, give it one with Tls:ClientCertificateFile)"
             : "";
-        return new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"connection broke: {Innermost(ex).Message}{hint}");
+        return new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, $"connection broke: {PrintableText.Of(Innermost(ex).Message)}{hint}");
     }
 
     private static T? Find<T>(Exception ex)

@@ -27,7 +27,7 @@ public static class ProxyTracing
     /// </summary>
     public static RequestTrace StartRequest(string? traceParent, string? traceState, string method)
     {
-        var hasParent = ActivityContext.TryParse(FirstVersionFields(traceParent), traceState, isRemote: true, out var parent);
+        var hasParent = ActivityContext.TryParse(WellFormed(traceParent), traceState, isRemote: true, out var parent);
         if (Source.HasListeners())
         {
             var span = Start(method, ActivityKind.Server, hasParent ? parent : default);
@@ -40,19 +40,29 @@ public static class ProxyTracing
             return new RequestTrace(new ActivityContext(hasParent ? parent.TraceId : ActivityTraceId.CreateRandom(), default, ActivityTraceFlags.None, hasParent ? parent.TraceState : null), null);
         }
 
-        // Nothing records: the same trace, passed on with the client's sampling decision. An
-        // unrecorded request span needs no id of its own: only its tries' ids are ever sent.
+        // Nothing records: the same trace, passed on with the client's sampling decision (the flags
+        // this proxy does not know are zeroed, as W3C asks). An unrecorded request span needs no
+        // id of its own: only its tries' ids are ever sent.
         return hasParent
-            ? new RequestTrace(new ActivityContext(parent.TraceId, default, parent.TraceFlags, parent.TraceState), null)
+            ? new RequestTrace(new ActivityContext(parent.TraceId, default, parent.TraceFlags & ActivityTraceFlags.Recorded, parent.TraceState), null)
             : new RequestTrace(new ActivityContext(ActivityTraceId.CreateRandom(), default, ActivityTraceFlags.None), null);
     }
 
     // W3C Trace Context, section 4.3: a version this proxy does not know (above 00, not ff) is read
-    // by its first four fields, whatever follows them; version 00 has exactly those.
-    private static string? FirstVersionFields(string? traceParent) =>
-        traceParent is { Length: > 55 } && traceParent[55] == '-' && !traceParent.StartsWith("00-", StringComparison.Ordinal) && !traceParent.StartsWith("ff-", StringComparison.OrdinalIgnoreCase)
+    // by its first four fields, whatever follows them; version 00 has exactly those. The fields are
+    // separated by dashes, which ActivityContext.TryParse does not check: anything else is not a
+    // traceparent (and its tracestate goes with it).
+    private static string? WellFormed(string? traceParent)
+    {
+        if (traceParent is null || traceParent.Length < 55 || traceParent[2] != '-' || traceParent[35] != '-' || traceParent[52] != '-')
+        {
+            return null;
+        }
+
+        return traceParent.Length > 55 && traceParent[55] == '-' && !traceParent.StartsWith("00-", StringComparison.Ordinal) && !traceParent.StartsWith("ff-", StringComparison.OrdinalIgnoreCase)
             ? traceParent[..55]
             : traceParent;
+    }
 
     /// <summary>
     /// Starts one try's trace: its span (a child of the request's, when that one is recorded) and the

@@ -41,21 +41,7 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
         rawTarget is not null && rawTarget.AsSpan().IndexOfAnyExceptInRange('\x21', '\x7e') >= 0;
 
     /// <summary>A target as it may be written to a log line: anything but visible ASCII as \xNN.</summary>
-    internal static string Printable(string target)
-    {
-        if (target.AsSpan().IndexOfAnyExceptInRange('\x20', '\x7e') < 0)
-        {
-            return target;
-        }
-
-        var printable = new System.Text.StringBuilder(target.Length + 8);
-        foreach (var c in target)
-        {
-            printable.Append(c is >= '\x20' and <= '\x7e' ? c.ToString() : $"\\x{(int)c:X2}");
-        }
-
-        return printable.ToString();
-    }
+    internal static string Printable(string target) => PrintableText.Of(target);
 
     private static string OriginFormOf(string? rawTarget)
     {

@@ -32,6 +32,8 @@ public sealed class ProxyTracingTests
     [InlineData("zz-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
     [InlineData("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra")]
     [InlineData("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
+    [InlineData("00x4bf92f3577b34da6a3ce929d0e0e4736x00f067aa0ba902b7x01")]
+    [InlineData("00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01")]
     public void Anything_else_starts_a_new_unsampled_trace_without_the_state(string? traceparent)
     {
         var request = ProxyTracing.StartRequest(traceparent, "congo=t61rcWkgMzE", "POST");
@@ -42,6 +44,14 @@ public sealed class ProxyTracingTests
         Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-00$", attempt.TraceParent);
         Assert.DoesNotContain("4bf92f3577b34da6a3ce929d0e0e4736", attempt.TraceParent, StringComparison.Ordinal);
         Assert.Null(request.Context.TraceState);
+    }
+
+    [Fact]
+    public void Flags_this_proxy_does_not_know_are_zeroed()
+    {
+        var request = ProxyTracing.StartRequest("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff", null, "POST");
+
+        Assert.EndsWith("-01", ProxyTracing.StartTry(request, "POST", Node, "/", 0).TraceParent, StringComparison.Ordinal);
     }
 
     [Fact]
