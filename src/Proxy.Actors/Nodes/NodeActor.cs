@@ -23,6 +23,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 {
     private const string HalfOpenKey = "circuit-half-open";
     private const string RetireKey = "retire";
+    private const string WatchJudgingKey = "watch-judging";
+    private static readonly TimeSpan JudgingWatchInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan RetireGrace = TimeSpan.FromSeconds(1);
     private const string LocalObserver = "local";
 
@@ -53,6 +55,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private DateTimeOffset _failureLoggedAt;
     private string _observedBy = LocalObserver;
     private bool _retiring;
+    private readonly TimeSpan _judgingLimit;
+    private long _unjudged;
+    private DateTime _nextStuckLog;
 
     /// <summary>An actor that starts afresh on every restart; <see cref="Props(int, NodeSettings, NodeForwarder, IReadOnlyList{ClassifierSpec}, NodeServices)"/> keeps operator overrides.</summary>
     public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services)
@@ -75,6 +80,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _restorer = services.Restorer;
         _metrics = services.Metrics;
         _cluster = services.ClusterBridge ?? ActorRefs.Nobody;
+        _judgingLimit = services.JudgingLimit;
         _overrides = overrides;
         // A restarted incarnation resumes under the operator's last word, so the weight PreStart
         // publishes already honours a drain: no Forward is routed to a drained node in between.
@@ -124,6 +130,49 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
             $"node={_node.Name} state={_health.State} weight={_health.EffectiveWeight}/{_health.ConfiguredWeight} inFlight={_inFlight} requests={_requests} overloads={_overloads} failures={_failures}",
             _route.Classifiers.SelectMany(lane => lane).ToArray())));
         Receive<ReplaceClassifiers>(ReplaceChain);
+        Receive<WatchJudging>(_ => GiveUpOnStuckJudging());
+    }
+
+    // An answer whose verdict has not come within the limit is delivered unjudged, as a classifier
+    // delivers one that waited too long in its queue: the rule is broken (stuck in Matches, or its
+    // actor stopped), and the client must not wait for ever. Its lane stays busy until the verdict
+    // comes, if ever, so new answers go to the other lanes.
+    private void GiveUpOnStuckJudging()
+    {
+        var judging = _overrides.Judging;
+        if (judging.IsEmpty)
+        {
+            return;
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        foreach (var (ticket, since) in judging)
+        {
+            if (Stopwatch.GetElapsedTime(since, now) < _judgingLimit || !judging.TryRemove(ticket, out _))
+            {
+                continue;
+            }
+
+            var stuck = (Judging)ticket;
+            _unjudged++;
+            if (DateTime.UtcNow >= _nextStuckLog)
+            {
+                _nextStuckLog = DateTime.UtcNow + ClassifierActor.FaultLogInterval;
+                _log.Warning(
+                    "Node {0}: an answer waited over {1} s for the verdict of its classifier chain ({2}) and was delivered unjudged ({3} so far); a rule is stuck in its Matches or its actor has stopped",
+                    _node.Name, _judgingLimit.TotalSeconds, string.Join(", ", stuck.Lane.Chain.Select(c => c.Path.Name)), _unjudged);
+            }
+
+            Conclude(stuck.Requester, new Answered(_node.Name, stuck.Answer), stuck.Answer.Status, stuck.Started, stuck.Route, stuck.Span);
+        }
+    }
+
+    private void WatchJudgingWhileRulesRun()
+    {
+        if (!_route.Lanes.IsEmpty)
+        {
+            Timers.StartPeriodicTimer(WatchJudgingKey, WatchJudging.Instance, JudgingWatchInterval);
+        }
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -134,7 +183,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     {
         var lanes = chain.Rules.Count == 0 ? 0 : JudgingLanes.DefaultCount;
         var classifiers = Enumerable.Range(0, lanes).Select(lane => chain.Rules.Select(c => AdoptOrStart(c, lane, chain.Generation)).ToArray()).ToArray();
-        return new TryRoute(_forwarder, _node.Name, new JudgingLanes(classifiers, chain.Rules.Select(c => c.Screen).ToArray()), classifiers);
+        return new TryRoute(_forwarder, _node.Name, new JudgingLanes(classifiers, chain.Rules.Select(c => c.Screen).ToArray()), classifiers, _overrides.Judging);
     }
 
     // A new chain (a configuration reload): new tries judge with it at once; the old chain's actors
@@ -145,6 +194,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         var chain = new ClassifierChain(replace.Rules, (_overrides.Chain?.Generation ?? 0) + 1);
         _overrides.Chain = chain;
         _route = BuildRoute(chain);
+        WatchJudgingWhileRulesRun();
         _log.Info("Node {0} judges with the new classifier chain [{1}]", _node.Name, string.Join(", ", chain.Rules.Select(r => r.Name)));
         if (_routeInFlight > 0)
         {
@@ -212,6 +262,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        WatchJudgingWhileRulesRun();
         Publish();
         if (_health.State == NodeHealth.Restoring)
         {
@@ -231,8 +282,12 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                 break;
             case ClassifierActor.Classified { Ticket: Judging judging }:
                 judging.Lane.Leave();
-                judging.Answer.Dispose();
-                Fail(judging.Requester, judging.Span);
+                if (judging.Route.Judging.TryRemove(judging, out _))
+                {
+                    judging.Answer.Dispose();
+                    Fail(judging.Requester, judging.Span);
+                }
+
                 break;
         }
 
@@ -276,7 +331,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
         if (result.Answer is { } answer && !route.Lanes.IsEmpty && route.Lanes.TryEnter(answer, out var lane, out var first, out var rest))
         {
-            first.Tell(new ClassifierActor.Classify(answer, rest, new Judging(requester, answer, started, lane, route, trace.Span), Stopwatch.GetTimestamp()), self);
+            var judging = new Judging(requester, answer, started, lane, route, trace.Span);
+            route.Judging[judging] = Stopwatch.GetTimestamp();
+            first.Tell(new ClassifierActor.Classify(answer, rest, judging, Stopwatch.GetTimestamp()), self);
         }
         else
         {
@@ -299,8 +356,15 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     private void HandleClassified(ClassifierActor.Classified classified)
     {
-        var (requester, answer, started, lane, route, span) = (Judging)classified.Ticket;
+        var judging = (Judging)classified.Ticket;
+        var (requester, answer, started, lane, route, span) = judging;
         lane.Leave();
+        if (!route.Judging.TryRemove(judging, out _))
+        {
+            // Delivered unjudged already (WatchJudging): the answer is the requester's now.
+            return;
+        }
+
         var status = answer.Status;
         if (classified.Verdict == Verdict.Deliver)
         {
@@ -566,8 +630,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     /// What a try needs once it runs off the actor: the connection pool and the classifier lanes of
     /// the chain it set out with. Compared by reference: each chain builds one.
     /// </summary>
-    private sealed class TryRoute(NodeForwarder forwarder, string node, JudgingLanes lanes, IActorRef[][] classifiers)
+    private sealed class TryRoute(NodeForwarder forwarder, string node, JudgingLanes lanes, IActorRef[][] classifiers, System.Collections.Concurrent.ConcurrentDictionary<object, long> judging)
     {
+        /// <summary>The node's answers out with the classifiers (see <see cref="OperatorOverrideKeeper.Judging"/>).</summary>
+        public System.Collections.Concurrent.ConcurrentDictionary<object, long> Judging { get; } = judging;
+
         public NodeForwarder Forwarder { get; } = forwarder;
 
         public string Node { get; } = node;
@@ -582,6 +649,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     /// <summary>An answer out with the classifiers, and who waits for the outcome.</summary>
     private sealed record Judging(IActorRef Requester, UpstreamAnswer Answer, long Started, JudgingLanes.Lane Lane, TryRoute Route, Activity? Span);
 
+    private sealed record WatchJudging
+    {
+        public static WatchJudging Instance { get; } = new();
+    }
+
     private sealed record HalfOpen
     {
         public static HalfOpen Instance { get; } = new();
@@ -592,7 +664,15 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 /// What every NodeActor shares: health policy, the balancer it publishes to, the restorer, metrics,
 /// and, when clustered, the bridge that shares marks with the other proxies (ADR 0014).
 /// </summary>
-public sealed record NodeServices(HealthSettings Health, NodeBalancer Balancer, IActorRef Restorer, IProxyMetrics Metrics, IActorRef? ClusterBridge = null);
+public sealed record NodeServices(HealthSettings Health, NodeBalancer Balancer, IActorRef Restorer, IProxyMetrics Metrics, IActorRef? ClusterBridge = null)
+{
+    /// <summary>
+    /// How long an answer may wait for its classifier chain's verdict before it is delivered unjudged
+    /// (a rule stuck in its Matches, or a rule's actor that stopped): a bound on what a broken rule
+    /// costs a client, who would otherwise wait for ever.
+    /// </summary>
+    public TimeSpan JudgingLimit { get; init; } = TimeSpan.FromSeconds(5);
+}
 
 /// <summary>A node's health as operators see it; only <c>Healthy</c> means full weight and a closed circuit.</summary>
 public enum NodeHealth

@@ -304,6 +304,13 @@ public sealed class OperatorOverrideKeeper
         get => _chain;
         set => _chain = value;
     }
+
+    /// <summary>
+    /// Answers out with the classifiers, and since when (a Stopwatch timestamp): added by the try's
+    /// continuation, removed by the NodeActor when the verdict comes or when it gives up waiting.
+    /// Kept here so a restarted incarnation still watches the answers its predecessor sent out.
+    /// </summary>
+    internal System.Collections.Concurrent.ConcurrentDictionary<object, long> Judging { get; } = new(ReferenceEqualityComparer.Instance);
 }
 
 /// <summary>A node's classifier chain and which replacement it is (0: as created).</summary>

@@ -93,6 +93,47 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_answer_whose_rule_never_gives_its_verdict_is_delivered_unjudged_after_the_judging_limit()
+    {
+        using var gate = new ManualResetEventSlim();
+        var settings = new NodeSettings("n1", NodeAddress.Parse(_backend.Address), 128);
+        var forwarder = new NodeForwarder(settings, ForwardingSettings.Default);
+        _forwarders.Add(forwarder);
+        ClassifierSpec[] stuck = [new("stuck", Props.Create(() => new StuckClassifier(gate)))];
+        var services = new NodeServices(HealthSettings.Default, _balancer, CreateTestProbe().Ref, NullProxyMetrics.Instance) { JudgingLimit = TimeSpan.FromMilliseconds(300) };
+        var node = Sys.ActorOf(NodeActor.Props(0, settings, forwarder, stuck, services));
+        try
+        {
+            node.Tell(new NodeActor.Forward(Post()));
+            (await ExpectMsgAsync<Answered>(TimeSpan.FromSeconds(10))).Answer.Dispose();
+
+            // The stuck lane is left alone: the next answer waits in another lane, and is delivered too.
+            node.Tell(new NodeActor.Forward(Post()));
+            (await ExpectMsgAsync<Answered>(TimeSpan.FromSeconds(10))).Answer.Dispose();
+            Assert.Equal(0, (await StateOf(node)).InFlight);
+        }
+        finally
+        {
+            gate.Set();
+        }
+
+        // The late verdicts change nothing: no second outcome for a try already answered.
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+    }
+
+    // A plugin rule that blocks in Matches, which the contract forbids and a real plugin may still do.
+    private sealed class StuckClassifier(ManualResetEventSlim gate) : ClassifierActor("stuck", Verdict.Overloaded)
+    {
+        protected override bool Matches(IAnswerView answer)
+        {
+            gate.Wait(TimeSpan.FromSeconds(30));
+            return true;
+        }
+
+        protected override string Describe() => "blocks";
+    }
+
+    [Fact]
     public async Task A_healthy_answer_is_delivered_with_its_body()
     {
         var node = StartNode(_backend.Address, CreateTestProbe().Ref);
