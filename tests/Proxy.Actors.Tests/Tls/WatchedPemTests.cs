@@ -63,18 +63,35 @@ public sealed class WatchedPemTests : IDisposable
         Assert.Contains("holds no PEM certificate", broken.Problem, StringComparison.Ordinal);
         Assert.Equal("CN=Test CA", Assert.Single(watched.Current).Subject);
 
+        // File.Copy writes in place: the timer may first read it half written, a problem of its own.
         File.Copy(_ca.CaFile, bundle, overwrite: true);
-        Assert.True(heard.TryTake(out var whole, TimeSpan.FromSeconds(10)));
-        Assert.True(whole.Recovered);
+        Assert.True(Next(heard, c => c.Recovered).Recovered);
 
         File.WriteAllText(bundle, "junk again");
         Assert.True(heard.TryTake(out var brokenAgain, TimeSpan.FromSeconds(10)));
         Assert.NotNull(brokenAgain.Problem);
 
         File.Copy(_ca.Another("Next CA").CaFile, bundle, overwrite: true);
-        Assert.True(heard.TryTake(out var renewed, TimeSpan.FromSeconds(10)));
-        Assert.True(renewed.Reloaded);
+        Assert.True(Next(heard, c => c.Reloaded).Reloaded);
         Assert.Equal("CN=Next CA", Assert.Single(watched.Current).Subject);
+    }
+
+    // The first change that satisfies the condition; those before it may only be problems (a half-written file).
+    private static WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection>.Change Next(
+        System.Collections.Concurrent.BlockingCollection<WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection>.Change> heard,
+        Func<WatchedPem<System.Security.Cryptography.X509Certificates.X509Certificate2Collection>.Change, bool> wanted)
+    {
+        while (heard.TryTake(out var change, TimeSpan.FromSeconds(10)))
+        {
+            if (wanted(change))
+            {
+                return change;
+            }
+
+            Assert.NotNull(change.Problem);
+        }
+
+        throw new TimeoutException("the change never came");
     }
 
     [Fact]
