@@ -100,7 +100,7 @@ public static class ProxyApp
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var classifierTypes = ClassifierBuilderExtensions.Types(builder.Services);
-        ClassifierPlugins.Load(builder.Configuration, classifierTypes);
+        var plugins = ClassifierPlugins.Load(builder.Configuration, classifierTypes);
         var settings = ProxySettingsFactory.Create(builder.Configuration, classifierTypes);
         // Before anything binds (the actor system binds the cluster port as soon as it is built).
         PortCheck.EnsureFree(settings);
@@ -194,6 +194,11 @@ public static class ProxyApp
         var accessLog = app.Services.GetRequiredService<AccessLog>();
         metrics.TrackAccessLogDrops(() => accessLog.Dropped);
         StartupWarnings.Log(app.Logger, settings.Warnings);
+        foreach (var plugin in plugins)
+        {
+            app.Logger.LogInformation("Loaded classifier plugin {Plugin}", plugin);
+        }
+
 
         // The debug listener gets its own pipeline; everything else is client traffic.
         app.MapWhen(IsDebugListener, debug => DebugEndpoints.Map(debug, settings));

@@ -41,6 +41,7 @@ public sealed class PluginTests : NodesTest, IDisposable
         await using var proxy = ProxyProcess.Start([.. MaintenanceRule(), $"--Proxy:Plugins:0={plugin}"]);
 
         await AssertMaintenancePageRedispatchedAsync(proxy);
+        await proxy.WaitForOutputAsync($"Loaded classifier plugin Proxy:Plugins:0: {plugin}, classifier types MaintenancePage (");
 
         using var debug = new HttpClient { BaseAddress = proxy.Debug };
         var nodes = JsonDocument.Parse(await debug.GetStringAsync("/debug/nodes")).RootElement.GetProperty("nodes").EnumerateArray().ToArray();

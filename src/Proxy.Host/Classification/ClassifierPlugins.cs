@@ -16,18 +16,16 @@ namespace Proxy.Host.Classification;
 /// </summary>
 internal static class ClassifierPlugins
 {
-    public static void Load(IConfiguration configuration, ClassifierTypes types)
+    /// <returns>One line per plugin loaded, for the start-up log: its key, file and classifier types.</returns>
+    public static IReadOnlyList<string> Load(IConfiguration configuration, ClassifierTypes types)
     {
         var entries = configuration.GetSection("Proxy:Plugins").GetChildren()
             .OrderBy(c => int.TryParse(c.Key, out var i) ? i : int.MaxValue)
             .ToArray();
-        foreach (var entry in entries)
-        {
-            LoadOne(entry.Path, entry.Value, types);
-        }
+        return entries.Select(entry => LoadOne(entry.Path, entry.Value, types)).ToArray();
     }
 
-    private static void LoadOne(string key, string? path, ClassifierTypes types)
+    private static string LoadOne(string key, string? path, ClassifierTypes types)
     {
         if (string.IsNullOrWhiteSpace(path))
         {
@@ -60,7 +58,7 @@ internal static class ClassifierPlugins
             throw new ProxyConfigurationException(key, $"'{path}' cannot be loaded: {(ex as ReflectionTypeLoadException)?.LoaderExceptions.FirstOrDefault()?.Message ?? ex.Message}");
         }
 
-        var found = 0;
+        var found = new List<string>();
         foreach (var type in exported)
         {
             if (type.GetCustomAttribute<ClassifierAttribute>() is not { } attribute)
@@ -89,13 +87,15 @@ internal static class ClassifierPlugins
             }
 
             types.Add(attribute.Type, rule => Props.Create(type, rule));
-            found++;
+            found.Add($"{attribute.Type} ({type.FullName})");
         }
 
-        if (found == 0)
+        if (found.Count == 0)
         {
             throw new ProxyConfigurationException(key, $"'{path}' has no public ClassifierActor marked [Classifier(\"Type\")]");
         }
+
+        return $"{key}: {full}, classifier types {string.Join(", ", found)}";
     }
 
     // The plugin's own dependencies from its directory; the host's assemblies (and the framework's) shared.

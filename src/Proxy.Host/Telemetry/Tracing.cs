@@ -34,11 +34,16 @@ public static class Tracing
     /// </summary>
     public static void AddExport(IServiceCollection services, TracingSettings settings, string version)
     {
-        if (!settings.Enabled || settings.OtlpEndpoint is not { } endpoint)
+        if (settings.Enabled && settings.OtlpEndpoint is { } endpoint)
         {
-            return;
+            AddOtlpExport(services, settings, endpoint, version);
         }
+    }
 
+    // Apart, so a proxy that exports nothing never loads the OpenTelemetry SDK (JIT compiles a
+    // method whole, with every assembly it names).
+    private static void AddOtlpExport(IServiceCollection services, TracingSettings settings, Uri endpoint, string version)
+    {
         services.AddSingleton(settings);
         services.AddHostedService<OtlpExportLogService>();
         services.AddOpenTelemetry()
