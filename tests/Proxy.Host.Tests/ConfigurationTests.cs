@@ -38,6 +38,8 @@ public sealed class ConfigurationTests
     [InlineData("Proxy:Classifiers:0:Codes", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=Status", "--Proxy:Classifiers:0:Verdict=Failed")]
     [InlineData("Proxy:Classifiers:0:Codes", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=XmlRpcFault", "--Proxy:Classifiers:0:Verdict=Overloaded")]
     [InlineData("Proxy:Classifiers:0:Codes:0", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=XmlRpcFault", "--Proxy:Classifiers:0:Codes:0=busy", "--Proxy:Classifiers:0:Verdict=Overloaded")]
+    [InlineData("Proxy:Classifiers:0:Patern", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=BodyRegex", "--Proxy:Classifiers:0:Verdict=Overloaded", "--Proxy:Classifiers:0:Pattern=busy", "--Proxy:Classifiers:0:Patern=busier")]
+    [InlineData("Proxy:Classifiers:0:Limits", "--Proxy:Classifiers:0:Name=x", "--Proxy:Classifiers:0:Type=XmlRpcFault", "--Proxy:Classifiers:0:Verdict=Overloaded", "--Proxy:Classifiers:0:Codes:0=1007", "--Proxy:Classifiers:0:Limits:Max=3")]
     [InlineData("Proxy:Limits:KeepAliveTimeout", "--Proxy:Limits:KeepAliveTimeout=00:00:00")]
     [InlineData("Proxy:Limits:KeepAliveTimeout", "--Proxy:Limits:KeepAliveTimeout=forever")]
     [InlineData("Proxy:Limits:MaxConnections", "--Proxy:Limits:MaxConnections=0")]
@@ -57,6 +59,18 @@ public sealed class ConfigurationTests
 
         Assert.Equal(key, ex.Key);
         Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
+    public void A_mistyped_setting_of_a_built_in_rule_is_named_with_the_nearest_one()
+    {
+        // Code for Codes: the rule would otherwise stop with "at least one code is required", or,
+        // with Codes also given, silently ignore the codes the operator meant to add.
+        var ex = Assert.Throws<ProxyConfigurationException>(() => Create(
+            [.. OneNode, "--Proxy:Classifiers:0:Name=shed", "--Proxy:Classifiers:0:Type=Status", "--Proxy:Classifiers:0:Verdict=Overloaded", "--Proxy:Classifiers:0:Codes:0=503", "--Proxy:Classifiers:0:Code:0=429"]));
+
+        Assert.Equal("Proxy:Classifiers:0:Code", ex.Key);
+        Assert.Contains("is not a setting of a Status rule; did you mean Codes? its settings are Name, Type, Verdict, Codes", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

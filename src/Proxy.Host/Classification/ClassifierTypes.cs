@@ -24,6 +24,18 @@ public sealed class ClassifierTypes
 
     private readonly Dictionary<string, Func<ClassifierConfiguration, ClassifierSpec>> _types = new(StringComparer.OrdinalIgnoreCase);
 
+    // The settings each built-in type reads, beside every entry's Name, Type and Verdict. A type
+    // registered by an extension reads its own section as it likes, so only these are checked.
+    private static readonly string[] EntrySettings = ["Name", "Type", "Verdict"];
+    private readonly Dictionary<string, string[]> _settings = new(StringComparer.OrdinalIgnoreCase)
+    {
+        [XmlRpcFaultClassifier.TypeName] = ["Codes"],
+        [BodyRegexClassifier.TypeName] = ["Pattern"],
+        [HeaderClassifier.TypeName] = ["Header", "Pattern"],
+        [StatusClassifier.TypeName] = ["Codes"],
+        [JsonRpcErrorClassifier.TypeName] = ["Code"],
+    };
+
     public static ClassifierTypes CreateWithBuiltIns()
     {
         var types = new ClassifierTypes();
@@ -47,7 +59,8 @@ public sealed class ClassifierTypes
             var pattern = rule.RequirePattern();
             return new ClassifierSpec(rule.Name, OnItsDispatcher(HeaderClassifier.Props(rule.Name, rule.Verdict, header, pattern), pattern));
         };
-        types.Add(StatusClassifier.TypeName, rule => StatusClassifier.Props(rule.Name, rule.Verdict, Codes(rule, "an HTTP status code", code => code is >= 100 and <= 599)));
+        types._types[StatusClassifier.TypeName] = rule =>
+            new ClassifierSpec(rule.Name, StatusClassifier.Props(rule.Name, rule.Verdict, Codes(rule, "an HTTP status code", code => code is >= 100 and <= 599)));
         types._types[JsonRpcErrorClassifier.TypeName] = rule =>
             new ClassifierSpec(rule.Name, JsonRpcErrorClassifier.Props(rule.Name, rule.Verdict, rule.RequireInt64("Code")))
             {
@@ -69,6 +82,34 @@ public sealed class ClassifierTypes
         ArgumentException.ThrowIfNullOrWhiteSpace(type);
         ArgumentNullException.ThrowIfNull(factory);
         _types[type] = rule => new ClassifierSpec(rule.Name, factory(rule)) { NeedsWholeAnswer = needsWholeAnswer, Screen = screen };
+
+        // A built-in replaced by an extension: its settings are the extension's.
+        _settings.Remove(type);
+    }
+
+    /// <summary>
+    /// Throws for a setting of a built-in type's entry that the type does not read (a typo such as
+    /// <c>Code</c> for <c>Codes</c> would otherwise be ignored), naming it and the type's settings.
+    /// </summary>
+    internal void CheckSettings(string type, IConfigurationSection entry)
+    {
+        if (!_settings.TryGetValue(type, out var own))
+        {
+            return;
+        }
+
+        foreach (var setting in entry.GetChildren())
+        {
+            if (EntrySettings.Contains(setting.Key, StringComparer.OrdinalIgnoreCase) || own.Contains(setting.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var known = EntrySettings.Concat(own).ToArray();
+            var nearest = known.MinBy(k => Configuration.KnownKeys.Distance(k, setting.Key))!;
+            var hint = Configuration.KnownKeys.Distance(nearest, setting.Key) <= 2 ? $"did you mean {nearest}? " : "";
+            throw new ClassifierConfigurationException(setting.Path, $"is not a setting of a {type} rule; {hint}its settings are {string.Join(", ", known)}");
+        }
     }
 
     public bool Contains(string type) => _types.ContainsKey(type);

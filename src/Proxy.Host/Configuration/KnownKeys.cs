@@ -71,7 +71,7 @@ internal static partial class KnownKeys
     private static string FirstIndex(string key) => Index().Match(key) is { Success: true } m ? m.Value[1..] : "0";
 
     // Edit distance, case-insensitive: small strings, start-up only.
-    private static int Distance(string a, string b)
+    internal static int Distance(string a, string b)
     {
         var previous = Enumerable.Range(0, b.Length + 1).ToArray();
         for (var i = 1; i <= a.Length; i++)

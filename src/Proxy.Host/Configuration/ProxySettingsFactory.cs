@@ -572,6 +572,7 @@ public static class ProxySettingsFactory
             var rule = new ClassifierConfiguration(name, verdict, entry);
             try
             {
+                types.CheckSettings(type, entry);
                 result.Add(types.Create(type, rule));
             }
             catch (ClassifierConfigurationException ex)
