@@ -107,9 +107,7 @@ public sealed class TracingTests : NodesTest, IDisposable
     {
         N1.Overload();
         var exported = new LockedList<Activity>();
-        await using var proxy = await ProxyHarness.StartAsync(
-            Nodes,
-            builder => builder.Services.AddOpenTelemetry().WithTracing(t => t.AddSource(ProxyTracing.SourceName).AddInMemoryExporter(exported)));
+        await using var proxy = await StartRecordingAsync(exported);
 
         using var response = await SendAsync(proxy.Client, SampledParent, null);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -164,9 +162,7 @@ public sealed class TracingTests : NodesTest, IDisposable
         N1.Overload();
         N2.Overload();
         var exported = new LockedList<Activity>();
-        await using var proxy = await ProxyHarness.StartAsync(
-            Nodes,
-            builder => builder.Services.AddOpenTelemetry().WithTracing(t => t.AddSource(ProxyTracing.SourceName).AddInMemoryExporter(exported)));
+        await using var proxy = await StartRecordingAsync(exported);
 
         using var response = await SendAsync(proxy.Client, SampledParent, null);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
@@ -312,6 +308,11 @@ public sealed class TracingTests : NodesTest, IDisposable
         Assert.Equal(new Uri("http://collector:4318/v1/traces"), settings.Tracing.OtlpEndpoint);
         Assert.Equal(0.25, settings.Tracing.SampleRatio);
     }
+
+    // The proxy with the OpenTelemetry SDK recording its spans into exported (every span of the
+    // process's "Proxy" source: tests pick theirs by trace id).
+    private Task<ProxyHarness> StartRecordingAsync(LockedList<Activity> exported) =>
+        ProxyHarness.StartAsync(Nodes, builder => builder.Services.AddOpenTelemetry().WithTracing(t => t.AddSource(ProxyTracing.SourceName).AddInMemoryExporter(exported)));
 
     private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string? traceparent, string? tracestate)
     {

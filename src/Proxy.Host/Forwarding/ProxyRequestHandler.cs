@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
+using Proxy.Actors.Forwarding;
 using Proxy.Actors.Requests;
 using Proxy.Actors.Telemetry;
 using Proxy.Host.Telemetry;
@@ -119,7 +120,7 @@ internal sealed class ProxyRequestHandler(
         // The target as sent (percent-encoded), never the decoded path: "%0d%0a" must not become a line break in the log.
         accessLog.Write(new AccessLogEntry(
             DateTime.UtcNow, context.Connection.RemoteIpAddress, context.Request.Method,
-            ProxyRequestReader.Printable(ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget)), status, 0, [], reason, trace.Context.TraceId));
+            PrintableText.Of(ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget)), status, 0, [], reason, trace.Context.TraceId));
         Tracing.End(trace, context, status, [], reason);
         if (!context.Response.HasStarted)
         {

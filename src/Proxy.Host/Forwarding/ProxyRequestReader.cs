@@ -40,9 +40,6 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
     internal static bool HasInvalidTargetByte(string? rawTarget) =>
         rawTarget is not null && rawTarget.AsSpan().IndexOfAnyExceptInRange('\x21', '\x7e') >= 0;
 
-    /// <summary>A target as it may be written to a log line: anything but visible ASCII as \xNN.</summary>
-    internal static string Printable(string target) => PrintableText.Of(target);
-
     private static string OriginFormOf(string? rawTarget)
     {
         if (string.IsNullOrEmpty(rawTarget) || rawTarget == "*")

@@ -80,14 +80,14 @@ public sealed class OtlpExportLog : EventListener
 }
 
 /// <summary>Runs <see cref="OtlpExportLog"/> for the life of the host.</summary>
-internal sealed class OtlpExportLogService(TracingSettings settings, ILogger<OtlpExportLog> log) : IHostedService, IDisposable
+internal sealed class OtlpExportLogService(Configuration.ProxySettings settings, ILogger<OtlpExportLog> log) : IHostedService, IDisposable
 {
     private OtlpExportLog? _listener;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _listener = new OtlpExportLog();
-        _listener.Start(log, settings.OtlpEndpoint!);
+        _listener.Start(log, settings.Tracing.OtlpEndpoint!);
         return Task.CompletedTask;
     }
 

@@ -44,7 +44,6 @@ public static class Tracing
     // method whole, with every assembly it names).
     private static void AddOtlpExport(IServiceCollection services, TracingSettings settings, Uri endpoint, string version)
     {
-        services.AddSingleton(settings);
         services.AddHostedService<OtlpExportLogService>();
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(settings.ServiceName, serviceVersion: version))
