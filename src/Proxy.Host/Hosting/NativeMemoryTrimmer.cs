@@ -7,10 +7,9 @@ namespace Proxy.Host.Hosting;
 /// On Linux with glibc, hands the native heap's free pages back to the OS every
 /// <see cref="Interval"/> (<c>malloc_trim</c>). The runtime's JIT and type loader allocate and
 /// free native memory in bursts (start-up, the first load, tier-1 recompiles); glibc keeps what they
-/// freed resident, about 6 MB after the first load. Elsewhere, or on a libc without
-/// <c>malloc_trim</c>, it does nothing (ADR 0007).
-/// Every 10 s, not 30: start-up leaves about 8 MB of freed native memory resident, and a proxy put
-/// under load within its first 30 s carried it into its peak RSS (a trim costs well under a millisecond).
+/// freed resident: about 8 MB after start-up, which a proxy loaded within 30 s of starting carried
+/// into its peak RSS, hence every 10 s. Elsewhere, or on a libc without <c>malloc_trim</c>, it does
+/// nothing (ADR 0007).
 /// </summary>
 internal sealed partial class NativeMemoryTrimmer(ILogger<NativeMemoryTrimmer> logger) : BackgroundService
 {
