@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
@@ -332,8 +333,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         if (result.Answer is { } answer && !route.Lanes.IsEmpty && route.Lanes.TryEnter(answer, out var lane, out var first, out var rest))
         {
             var judging = new Judging(requester, answer, started, lane, route, trace.Span);
-            route.Judging[judging] = Stopwatch.GetTimestamp();
-            first.Tell(new ClassifierActor.Classify(answer, rest, judging, Stopwatch.GetTimestamp()), self);
+            var sent = Stopwatch.GetTimestamp();
+            route.Judging[judging] = sent;
+            first.Tell(new ClassifierActor.Classify(answer, rest, judging, sent), self);
         }
         else
         {
@@ -630,10 +632,10 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     /// What a try needs once it runs off the actor: the connection pool and the classifier lanes of
     /// the chain it set out with. Compared by reference: each chain builds one.
     /// </summary>
-    private sealed class TryRoute(NodeForwarder forwarder, string node, JudgingLanes lanes, IActorRef[][] classifiers, System.Collections.Concurrent.ConcurrentDictionary<object, long> judging)
+    private sealed class TryRoute(NodeForwarder forwarder, string node, JudgingLanes lanes, IActorRef[][] classifiers, ConcurrentDictionary<object, long> judging)
     {
         /// <summary>The node's answers out with the classifiers (see <see cref="OperatorOverrideKeeper.Judging"/>).</summary>
-        public System.Collections.Concurrent.ConcurrentDictionary<object, long> Judging { get; } = judging;
+        public ConcurrentDictionary<object, long> Judging { get; } = judging;
 
         public NodeForwarder Forwarder { get; } = forwarder;
 

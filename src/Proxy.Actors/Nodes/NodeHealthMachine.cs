@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Akka.Event;
 using Proxy.Actors.Clustering;
@@ -310,7 +311,7 @@ public sealed class OperatorOverrideKeeper
     /// continuation, removed by the NodeActor when the verdict comes or when it gives up waiting.
     /// Kept here so a restarted incarnation still watches the answers its predecessor sent out.
     /// </summary>
-    internal System.Collections.Concurrent.ConcurrentDictionary<object, long> Judging { get; } = new(ReferenceEqualityComparer.Instance);
+    internal ConcurrentDictionary<object, long> Judging { get; } = new(ReferenceEqualityComparer.Instance);
 }
 
 /// <summary>A node's classifier chain and which replacement it is (0: as created).</summary>
