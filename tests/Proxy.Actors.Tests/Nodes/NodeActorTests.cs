@@ -219,14 +219,31 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_node_actor_that_crashes_while_concluding_a_try_still_answers_its_requester()
+    public async Task A_node_actor_that_crashes_while_concluding_a_failed_try_still_answers_its_requester()
     {
-        var node = StartNode(_backend.Address, CreateTestProbe().Ref, metrics: new FailingMetrics());
+        var node = StartNode($"http://127.0.0.1:{FreePort.Next()}", CreateTestProbe().Ref, metrics: new FailingMetrics());
 
         node.Tell(new NodeActor.Forward(Post()));
 
         var failed = await ExpectMsgAsync<Failed>();
         Assert.Contains("metrics broke", failed.Reason, StringComparison.Ordinal);
+        Assert.Equal(NodeHealth.Healthy, (await StateOf(node)).State);
+    }
+
+    [Fact]
+    public async Task An_answer_no_rule_judges_reaches_its_requester_even_when_the_node_actor_crashes_concluding_it()
+    {
+        var node = StartNode(_backend.Address, CreateTestProbe().Ref, metrics: new FailingMetrics());
+
+        node.Tell(new NodeActor.Forward(Post()));
+
+        // The requester has the answer before the node's side of the try is concluded.
+        using var answer = (await ExpectMsgAsync<Answered>()).Answer;
+        Assert.Equal(200, answer.Status);
+
+        // The crash restarted the actor, which serves the next try.
+        node.Tell(new NodeActor.Forward(Post()));
+        (await ExpectMsgAsync<Answered>()).Answer.Dispose();
         Assert.Equal(NodeHealth.Healthy, (await StateOf(node)).State);
     }
 
