@@ -128,6 +128,8 @@ public sealed class DebugEndpointTests : NodesTest
         {
         }
 
+        // An answer no rule had to judge reaches the client before its node's actor counts the try.
+        await proxy.AwaitMetricAsync("proxy_node_upstream_duration_seconds_count{node=\"n2\"} 1");
         using var response = await proxy.Debug.GetAsync("/metrics");
         var text = await response.Content.ReadAsStringAsync();
 
