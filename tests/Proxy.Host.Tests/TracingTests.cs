@@ -157,6 +157,48 @@ public sealed class TracingTests : NodesTest, IDisposable
     }
 
     [Fact]
+    public async Task Under_concurrent_load_every_try_span_ends_before_its_request_span()
+    {
+        var exported = new LockedList<Activity>();
+        await using var proxy = await StartRecordingAsync(exported);
+
+        // Most answers reach the client without a verdict to wait for (ADR 0007, ninth pass): the
+        // try's span must still have ended by the time its request's span does.
+        const int Requests = 400;
+        var traceId = ActivityTraceId.CreateRandom();
+        using var gate = new SemaphoreSlim(32);
+        await Task.WhenAll(Enumerable.Range(0, Requests).Select(async _ =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                // One trace for the test: other tests' proxies in this process record into the same exporter.
+                using var response = await SendAsync(proxy.Client, $"00-{traceId.ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01", null);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+
+        Activity[] servers = [];
+        await Eventually.AssertAsync(() =>
+        {
+            servers = exported.Snapshot().Where(a => a.Kind == ActivityKind.Server && a.TraceId == traceId).ToArray();
+            Assert.Equal(Requests, servers.Length);
+            return Task.CompletedTask;
+        });
+
+        var ends = servers.ToDictionary(s => s.SpanId, s => s.StartTimeUtc + s.Duration);
+        var tries = exported.Snapshot().Where(a => a.Kind == ActivityKind.Client && a.TraceId == traceId).ToArray();
+        Assert.Equal(Requests, tries.Length);
+        Assert.All(tries, t => Assert.True(
+            t.StartTimeUtc + t.Duration <= ends[t.ParentSpanId],
+            $"the try span of {t.GetTagItem("proxy.node")} ended {(t.StartTimeUtc + t.Duration - ends[t.ParentSpanId]).TotalMilliseconds} ms after its request span"));
+    }
+
+    [Fact]
     public async Task A_refusal_is_an_error_span_with_the_reason()
     {
         N1.Overload();

@@ -347,9 +347,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         {
             // Nothing to judge (no rule's screen took it, or no rule): the requester has its answer
             // now rather than after this actor's turn; the actor learns of it next, for the node's
-            // health, counters and metrics.
+            // health, counters and metrics. The try's span ends here, before the answer can reach
+            // the client and end its request's span.
             var answered = new Answered(route.Node, unjudged);
-            var delivered = new TryDelivered(answered, unjudged.Status, Stopwatch.GetElapsedTime(started), route, trace.Span);
+            var delivered = new TryDelivered(answered, unjudged.Status, Stopwatch.GetElapsedTime(started), route);
+            ProxyTracing.EndTry(trace.Span, answered, delivered.Status);
             requester.Tell(answered, self);
             self.Tell(delivered);
         }
@@ -361,7 +363,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     // The requester already has the answer (and may have disposed of it): only the node's side is left.
     private void HandleDelivered(TryDelivered delivered) =>
-        Conclude(null, delivered.Outcome, delivered.Status, delivered.Elapsed, delivered.Route, delivered.Span);
+        Conclude(null, delivered.Outcome, delivered.Status, delivered.Elapsed, delivered.Route, span: null);
 
     private void HandleCompleted(TryCompleted completed)
     {
@@ -668,8 +670,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     private sealed record TryCompleted(IActorRef Requester, ForwardResult Result, long Started, TryRoute Route, Activity? Span);
 
-    /// <summary>An answer no rule had to judge, already given to its requester.</summary>
-    private sealed record TryDelivered(Answered Outcome, int Status, TimeSpan Elapsed, TryRoute Route, Activity? Span);
+    /// <summary>An answer no rule had to judge, already given to its requester (its try's span ended).</summary>
+    private sealed record TryDelivered(Answered Outcome, int Status, TimeSpan Elapsed, TryRoute Route);
 
     /// <summary>A try to start on the thread pool, off the actor's turn (<see cref="HandleForward"/>).</summary>
     private sealed class TryStart(TryRoute route, ProxyRequest request, TryTrace trace, IActorRef requester, IActorRef self, long started) : IThreadPoolWorkItem
