@@ -106,7 +106,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _route = BuildRoute(overrides.Chain ?? new ClassifierChain(classifiers, 0));
 
         Receive<Forward>(HandleForward);
-        Receive<TryCompleted>(HandleCompleted);
+        Receive<TryFailed>(HandleFailed);
         Receive<TryDelivered>(HandleDelivered);
         Receive<ClassifierActor.Classified>(HandleClassified);
         Receive<WeightRestorer.RaiseWeight>(_ => Apply(_health.RaiseWeight()));
@@ -278,9 +278,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     {
         switch (message)
         {
-            case TryCompleted completed:
-                completed.Result.Answer?.Dispose();
-                Fail(completed.Requester, completed.Span);
+            case TryFailed failed:
+                Fail(failed.Requester, failed.Span);
                 break;
             case ClassifierActor.Classified { Ticket: Judging judging }:
                 judging.Lane.Leave();
@@ -321,9 +320,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     }
 
     // Runs off the actor, so everything it needs comes in as arguments. An answer goes straight to
-    // the first classifier, whose verdict comes back here as Classified; a failure (or an answer
-    // with no classifier to judge it) comes back as TryCompleted. Piping every result through this
-    // actor first cost a message and a mailbox run per try.
+    // the first classifier, whose verdict comes back here as Classified, or, with nothing to judge,
+    // straight to the requester; a failure comes back as TryFailed. Piping every result through
+    // this actor first cost a message and a mailbox run per try.
     private static async Task ForwardAsync(TryRoute route, ProxyRequest request, TryTrace trace, IActorRef requester, IActorRef self, long started)
     {
         ForwardResult result;
@@ -357,7 +356,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         }
         else
         {
-            self.Tell(new TryCompleted(requester, result, started, route, trace.Span));
+            self.Tell(new TryFailed(requester, result.Failure!, started, route, trace.Span));
         }
     }
 
@@ -365,18 +364,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private void HandleDelivered(TryDelivered delivered) =>
         Conclude(null, delivered.Outcome, delivered.Status, delivered.Elapsed, delivered.Route, span: null);
 
-    private void HandleCompleted(TryCompleted completed)
-    {
-        if (completed.Result.Answer is not { } answer)
-        {
-            Conclude(completed.Requester, completed.Result.Failure!, status: 0, Stopwatch.GetElapsedTime(completed.Started), completed.Route, completed.Span);
-        }
-        else
-        {
-            // No rule of the chain could match it (their screens said so), or the chain is empty.
-            Conclude(completed.Requester, new Answered(_node.Name, answer), answer.Status, Stopwatch.GetElapsedTime(completed.Started), completed.Route, completed.Span);
-        }
-    }
+    private void HandleFailed(TryFailed failed) =>
+        Conclude(failed.Requester, failed.Failure, status: 0, Stopwatch.GetElapsedTime(failed.Started), failed.Route, failed.Span);
 
     private void HandleClassified(ClassifierActor.Classified classified)
     {
@@ -668,7 +657,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         public IActorRef[][] Classifiers { get; } = classifiers;
     }
 
-    private sealed record TryCompleted(IActorRef Requester, ForwardResult Result, long Started, TryRoute Route, Activity? Span);
+    private sealed record TryFailed(IActorRef Requester, Failed Failure, long Started, TryRoute Route, Activity? Span);
 
     /// <summary>An answer no rule had to judge, already given to its requester (its try's span ended).</summary>
     private sealed record TryDelivered(Answered Outcome, int Status, TimeSpan Elapsed, TryRoute Route);
