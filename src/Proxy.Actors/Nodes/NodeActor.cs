@@ -311,12 +311,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _routeInFlight++;
         var request = forward.Request;
         var trace = ProxyTracing.StartTry(request.Trace, request.Method, _spanTags, request.PathAndQuery, forward.Resend);
-
-        // The try starts off this actor's turn. Every try of the node crosses this one mailbox, and
-        // sending the request (a system call on a connection that is ready) made the turn long
-        // enough for tries to queue behind each other: at 1,024 connections a try waited 9 ms on
-        // average here (p99 51 ms), most of the proxy's lead over YARP's p99 lost (ADR 0007).
-        ThreadPool.UnsafeQueueUserWorkItem(new TryStart(_route, request, trace, Sender, Self, Stopwatch.GetTimestamp()), preferLocal: false);
+        _ = ForwardAsync(_route, request, trace, Sender, Self, Stopwatch.GetTimestamp());
     }
 
     // Runs off the actor, so everything it needs comes in as arguments. An answer goes straight to
@@ -325,6 +320,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     // this actor first cost a message and a mailbox run per try.
     private static async Task ForwardAsync(TryRoute route, ProxyRequest request, TryTrace trace, IActorRef requester, IActorRef self, long started)
     {
+        // Off the actor's turn at once (to the thread pool's global queue). Every try of the node
+        // crosses the one mailbox, and sending the request (a system call on a connection that is
+        // ready) made the turn long enough for tries to queue behind each other: at 1,024
+        // connections a try waited 9 ms on average there (p99 51 ms), ADR 0007.
+        await Task.Yield();
         ForwardResult result;
         try
         {
@@ -661,12 +661,6 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     /// <summary>An answer no rule had to judge, already given to its requester (its try's span ended).</summary>
     private sealed record TryDelivered(Answered Outcome, int Status, TimeSpan Elapsed, TryRoute Route);
-
-    /// <summary>A try to start on the thread pool, off the actor's turn (<see cref="HandleForward"/>).</summary>
-    private sealed class TryStart(TryRoute route, ProxyRequest request, TryTrace trace, IActorRef requester, IActorRef self, long started) : IThreadPoolWorkItem
-    {
-        public void Execute() => _ = ForwardAsync(route, request, trace, requester, self, started);
-    }
 
     /// <summary>An answer out with the classifiers, and who waits for the outcome.</summary>
     private sealed record Judging(IActorRef Requester, UpstreamAnswer Answer, long Started, JudgingLanes.Lane Lane, TryRoute Route, Activity? Span);
