@@ -231,6 +231,26 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task The_proxys_own_log_goes_to_the_Serilog_sinks_the_configuration_names()
+    {
+        var directory = Directory.CreateTempSubdirectory("proxy-serilog-").FullName;
+        try
+        {
+            var file = Path.Combine(directory, "proxy.log");
+            await using (await ProxyHarness.StartAsync([("a", "http://127.0.0.1:9")],
+                "--Serilog:MinimumLevel:Default=Information", "--Serilog:WriteTo:0:Name=File", $"--Serilog:WriteTo:0:Args:path={file}"))
+            {
+            }
+
+            Assert.Contains("Application started", File.ReadAllText(file), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_client_port_in_use_stops_start_up_with_one_line_naming_the_key()
     {
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
