@@ -290,6 +290,8 @@ public sealed class TopologyTests : NodesTest
         }
 
         Assert.True(N3.Hits > 0);
+        // Dialled by IP, named as configured: the node sees the Host it would behind nginx's proxy_pass.
+        Assert.All(N3.Received, r => Assert.Equal($"localhost:{port}", r.Headers["Host"]));
     }
 
     [Fact]

@@ -394,6 +394,10 @@ public sealed class NodeForwarder : IDisposable
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
+        if (_node.Address.HostHeader is { } host)
+        {
+            message.Headers.Host = host;
+        }
 
         HttpContent? content = request.Body switch
         {

@@ -30,6 +30,13 @@ public sealed record NodeAddress
     /// <summary>True for an https:// node: its connections are TLS, verified as its <see cref="NodeTlsSettings"/> say.</summary>
     public bool IsHttps { get; }
 
+    /// <summary>
+    /// The <c>Host</c> a try names when it is not the authority dialled: for a node found by DNS,
+    /// the name it was found under (as SNI and certificate verification already use), so the node
+    /// sees the address it was configured as, like any other. Null: the dialled authority.
+    /// </summary>
+    public string? HostHeader { get; private init; }
+
     public override string ToString() => Original;
 
     public static bool TryParse(string? value, out NodeAddress? address, out string error)
@@ -84,7 +91,7 @@ public sealed record NodeAddress
             Host = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]" : ip.ToString(),
         };
         var text = builder.Uri.AbsolutePath == "/" && !Original.EndsWith('/') ? builder.Uri.GetLeftPart(UriPartial.Authority) : builder.Uri.ToString();
-        return Parse(text);
+        return Parse(text) with { HostHeader = HostHeader ?? new Uri(Origin).Authority };
     }
 
     public static NodeAddress Parse(string value) =>
