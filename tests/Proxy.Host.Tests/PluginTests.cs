@@ -75,7 +75,7 @@ public sealed class PluginTests : NodesTest, IDisposable
             ("/nonexistent/plugin.dll", "does not exist"),
             (notAssembly, "is not a .NET assembly"),
             (noClassifier, "has no public ClassifierActor marked [Classifier(\"Type\")]"),
-            (clash, "is named 'XmlRpcFault', a classifier type that already exists"),
+            (clash, "is named 'XmlRpcFault', a classifier type that already exists (built in)"),
         })
         {
             var (exit, _, stderr) = await ProxyProcess.RunAsync(
@@ -87,6 +87,22 @@ public sealed class PluginTests : NodesTest, IDisposable
             Assert.Contains("Proxy:Plugins:0", line, StringComparison.Ordinal);
             Assert.Contains(expected, line, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Two_plugins_naming_one_type_stop_start_up_naming_both()
+    {
+        var first = await CompilePluginAsync(PluginSource, "first");
+        var second = await CompilePluginAsync(PluginSource, "second");
+
+        var (exit, _, stderr) = await ProxyProcess.RunAsync(
+            $"--Proxy:Listen=http://127.0.0.1:{FreePort.Next()}", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}",
+            "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", $"--Proxy:Plugins:0={first}", $"--Proxy:Plugins:1={second}");
+
+        Assert.Equal(2, exit);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("Proxy:Plugins:1", line, StringComparison.Ordinal);
+        Assert.Contains($"is named 'MaintenancePage', a classifier type that already exists (Acme.Classifiers.MaintenancePageClassifier of Proxy:Plugins:0, {first})", line, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -83,10 +83,10 @@ internal static class ClassifierPlugins
 
             if (types.Contains(attribute.Type))
             {
-                throw new ProxyConfigurationException(key, $"{type.FullName} is named '{attribute.Type}', a classifier type that already exists");
+                throw new ProxyConfigurationException(key, $"{type.FullName} is named '{attribute.Type}', a classifier type that already exists ({types.RegisteredBy(attribute.Type)})");
             }
 
-            types.Add(attribute.Type, rule => Props.Create(type, rule));
+            types.AddFromPlugin(attribute.Type, rule => Props.Create(type, rule), $"{type.FullName} of {key}, {full}");
             found.Add($"{attribute.Type} ({type.FullName})");
         }
 

@@ -24,6 +24,9 @@ public sealed class ClassifierTypes
 
     private readonly Dictionary<string, Func<ClassifierConfiguration, ClassifierSpec>> _types = new(StringComparer.OrdinalIgnoreCase);
 
+    // Who registered each type that is not built in, for the error a clash gets.
+    private readonly Dictionary<string, string> _registeredBy = new(StringComparer.OrdinalIgnoreCase);
+
     // The settings each built-in type reads, beside every entry's Name, Type and Verdict. A type
     // registered by an extension reads its own section as it likes, so only these are checked.
     private static readonly string[] EntrySettings = ["Name", "Type", "Verdict"];
@@ -82,6 +85,7 @@ public sealed class ClassifierTypes
         ArgumentException.ThrowIfNullOrWhiteSpace(type);
         ArgumentNullException.ThrowIfNull(factory);
         _types[type] = rule => new ClassifierSpec(rule.Name, factory(rule)) { NeedsWholeAnswer = needsWholeAnswer, Screen = screen };
+        _registeredBy[type] = "AddClassifier";
 
         // A built-in replaced by an extension: its settings are the extension's.
         _settings.Remove(type);
@@ -113,6 +117,15 @@ public sealed class ClassifierTypes
     }
 
     public bool Contains(string type) => _types.ContainsKey(type);
+
+    /// <summary>Where <paramref name="type"/> comes from: "built in", "AddClassifier" or the plugin that registered it.</summary>
+    internal string RegisteredBy(string type) => _registeredBy.TryGetValue(type, out var by) ? by : "built in";
+
+    internal void AddFromPlugin(string type, Func<ClassifierConfiguration, Props> factory, string plugin)
+    {
+        Add(type, factory);
+        _registeredBy[type] = plugin;
+    }
 
     /// <summary>Builds the rule an entry configures, validating its settings.</summary>
     /// <remarks>Its actor is started once on trial first (<see cref="RuleTrial"/>): a constructor that rejects the settings fails here, naming them.</remarks>
