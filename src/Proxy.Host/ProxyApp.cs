@@ -104,6 +104,7 @@ public static class ProxyApp
         var settings = ProxySettingsFactory.Create(builder.Configuration, classifierTypes);
         // Before anything binds (the actor system binds the cluster port as soon as it is built).
         PortCheck.EnsureFree(settings);
+        var serilogSinks = SerilogSinkAssemblies.Resolve(builder.Configuration);
 
         builder.Services.AddSerilog((services, logger) => logger
             .MinimumLevel.Information()
@@ -112,10 +113,7 @@ public static class ProxyApp
             // Off, not merely quiet: while this logger is enabled at any level, ASP.NET Core starts
             // an Activity (and its async-local context) for every request. The proxy logs requests itself.
             .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelOff)
-            // The sinks shipped with the proxy named up front: without them Serilog opens every DLL
-            // beside the proxy to look for sinks (1.4 MB of resident memory, and startup time, for
-            // nothing). A sink of a plugin is still found through Serilog:Using.
-            .ReadFrom.Configuration(builder.Configuration, SerilogSinks())
+            .ReadFrom.Configuration(builder.Configuration, serilogSinks)
             .Enrich.FromLogContext()
             // One line per request: the console is written off the request path.
             .WriteTo.Async(sink => sink.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")));
@@ -253,12 +251,6 @@ public static class ProxyApp
     // Above Fatal: Serilog has no "Off" level, and no event is ever this severe.
     private const Serilog.Events.LogEventLevel LevelOff = Serilog.Events.LogEventLevel.Fatal + 1;
 
-    private static Serilog.Settings.Configuration.ConfigurationReaderOptions SerilogSinks() => new(
-        typeof(Serilog.ConsoleLoggerConfigurationExtensions).Assembly,
-        typeof(Serilog.FileLoggerConfigurationExtensions).Assembly,
-        typeof(Serilog.LoggerConfigurationAsyncExtensions).Assembly,
-        typeof(Serilog.LoggerSinkConfigurationDebugExtensions).Assembly,
-        typeof(Serilog.Formatting.Compact.CompactJsonFormatter).Assembly);
 
     // "--config PATH" or "--config=PATH": the watched JSON file (ADR 0015), not a configuration key.
     private static (string[] Others, string? ConfigFile) TakeConfigFile(string[] args)

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Proxy.Actors.Classification;
 using Proxy.Host.Classification;
 using Proxy.Host.Configuration;
+using Proxy.Testing;
 using Xunit;
 
 namespace Proxy.Host.Tests;
@@ -238,7 +239,8 @@ public sealed class ConfigurationTests
         {
             var file = Path.Combine(directory, "proxy.log");
             await using (await ProxyHarness.StartAsync([("a", "http://127.0.0.1:9")],
-                "--Serilog:MinimumLevel:Default=Information", "--Serilog:WriteTo:0:Name=File", $"--Serilog:WriteTo:0:Args:path={file}"))
+                "--Serilog:MinimumLevel:Default=Information", "--Serilog:Using:0=Serilog.Sinks.File",
+                "--Serilog:WriteTo:0:Name=File", $"--Serilog:WriteTo:0:Args:path={file}"))
             {
             }
 
@@ -248,6 +250,19 @@ public sealed class ConfigurationTests
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task A_Serilog_Using_entry_that_cannot_be_loaded_stops_start_up_with_one_line_naming_it()
+    {
+        var (exit, stdout, stderr) = await ProxyProcess.RunAsync(
+            "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", "--Serilog:Using:0=Serilog.Sinks.Nowhere",
+            $"--Proxy:Listen=http://127.0.0.1:{FreePort.Next()}", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}");
+
+        Assert.Equal(2, exit);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("Serilog:Using:0: 'Serilog.Sinks.Nowhere' cannot be loaded: put Serilog.Sinks.Nowhere.dll beside the proxy's", line, StringComparison.Ordinal);
+        Assert.Empty(stdout);
     }
 
     [Fact]
