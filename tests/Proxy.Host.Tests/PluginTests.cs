@@ -75,7 +75,7 @@ public sealed class PluginTests : NodesTest, IDisposable
             ("/nonexistent/plugin.dll", "does not exist"),
             (notAssembly, "is not a .NET assembly"),
             (noClassifier, "has no public ClassifierActor marked [Classifier(\"Type\")]"),
-            (clash, "is named 'XmlRpcFault', a classifier type that already exists (built in)"),
+            (clash, "is named 'XmlRpcFault', a classifier type that already exists ('XmlRpcFault', built in)"),
         })
         {
             var (exit, _, stderr) = await ProxyProcess.RunAsync(
@@ -102,7 +102,7 @@ public sealed class PluginTests : NodesTest, IDisposable
         Assert.Equal(2, exit);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("Proxy:Plugins:1", line, StringComparison.Ordinal);
-        Assert.Contains($"is named 'MaintenancePage', a classifier type that already exists (Acme.Classifiers.MaintenancePageClassifier of Proxy:Plugins:0, {first})", line, StringComparison.Ordinal);
+        Assert.Contains($"is named 'MaintenancePage', a classifier type that already exists ('MaintenancePage', Acme.Classifiers.MaintenancePageClassifier of Proxy:Plugins:0, {first})", line, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -118,8 +118,13 @@ public sealed class ClassifierTypes
 
     public bool Contains(string type) => _types.ContainsKey(type);
 
-    /// <summary>Where <paramref name="type"/> comes from: "built in", "AddClassifier" or the plugin that registered it.</summary>
-    internal string RegisteredBy(string type) => _registeredBy.TryGetValue(type, out var by) ? by : "built in";
+    /// <summary>
+    /// The registered type <paramref name="type"/> matches (names match ignoring case), and where it
+    /// comes from: "built in", "AddClassifier" or the plugin that registered it.
+    /// </summary>
+    internal string RegisteredBy(string type) =>
+        $"'{_types.Keys.First(k => string.Equals(k, type, StringComparison.OrdinalIgnoreCase))}', " +
+        (_registeredBy.TryGetValue(type, out var by) ? by : "built in");
 
     internal void AddFromPlugin(string type, Func<ClassifierConfiguration, Props> factory, string plugin)
     {

@@ -53,6 +53,11 @@ internal static class SerilogSinkAssemblies
             throw new ProxyConfigurationException(key, $"'{name}' is not an assembly name (Serilog.Sinks.Seq)");
         }
 
+        if (string.IsNullOrEmpty(assemblyName.Name) || assemblyName.Name.IndexOfAny(['/', '\\']) >= 0)
+        {
+            throw new ProxyConfigurationException(key, $"'{name}' is not an assembly name (Serilog.Sinks.Seq), nor may it be a path: the DLL goes beside the proxy's");
+        }
+
         var beside = Path.Combine(AppContext.BaseDirectory, assemblyName.Name + ".dll");
         try
         {
