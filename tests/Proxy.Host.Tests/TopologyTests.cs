@@ -209,6 +209,19 @@ public sealed class TopologyTests : NodesTest
     }
 
     [Fact]
+    public async Task A_change_to_a_key_read_only_at_start_up_is_logged_as_needing_a_restart()
+    {
+        using var file = new ConfigFile();
+        file.WriteNodes(("n1", N1, 128));
+        await using var proxy = ProxyProcess.Start("--config", file.Path);
+        await proxy.WaitUntilServingAsync();
+
+        file.Write(ConfigFile.Nodes([("n1", N1, 128)], "\"Limits\":{\"MaxRequestBody\":1000}")[..^1] + ",\"Serilog\":{\"MinimumLevel\":{\"Default\":\"Warning\"}}}");
+
+        await proxy.WaitForOutputAsync("Configuration change needs a restart to apply (the running values stay): Proxy:Limits:MaxRequestBody, Serilog:MinimumLevel:Default");
+    }
+
+    [Fact]
     public async Task A_config_file_that_is_missing_or_not_json_stops_start_up_with_one_line()
     {
         var missing = await ProxyProcess.RunAsync("--config", "/nonexistent/proxy.json");

@@ -259,8 +259,9 @@ public sealed partial class ConfigurationReloader(
         string.Join(";", settings.DiscoveredNodes.Select(d => $"{d.Template.Name}={d.Template.Address.Original}/{d.Interval}/{d.Template.Tls}"));
 
     // Everything under Proxy but the nodes and the classifiers: these apply only at start-up.
+    // Serilog's section is read once, when the logger is built: a change to it waits for a restart too.
     private static Dictionary<string, string?> RestartKeys(IConfiguration configuration) =>
-        configuration.GetSection("Proxy").AsEnumerable()
+        configuration.GetSection("Proxy").AsEnumerable().Concat(configuration.GetSection("Serilog").AsEnumerable())
             .Where(k => k.Value is not null
                 && !k.Key.StartsWith("Proxy:Nodes:", StringComparison.OrdinalIgnoreCase)
                 && !k.Key.StartsWith("Proxy:Classifiers:", StringComparison.OrdinalIgnoreCase))
