@@ -106,17 +106,31 @@ public static class ProxyApp
         PortCheck.EnsureFree(settings);
         var serilogSinks = SerilogSinkAssemblies.Resolve(builder.Configuration);
 
-        builder.Services.AddSerilog((services, logger) => logger
-            .MinimumLevel.Information()
-            .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
-            .MinimumLevel.Override("Microsoft.Hosting", Serilog.Events.LogEventLevel.Information)
-            // Off, not merely quiet: while this logger is enabled at any level, ASP.NET Core starts
-            // an Activity (and its async-local context) for every request. The proxy logs requests itself.
-            .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelOff)
-            .ReadFrom.Configuration(builder.Configuration, serilogSinks)
-            .Enrich.FromLogContext()
-            // One line per request: the console is written off the request path.
-            .WriteTo.Async(sink => sink.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")));
+        builder.Services.AddSerilog((services, logger) =>
+        {
+            // Serilog tells of a sink it cannot find or a setting it cannot use only through its
+            // SelfLog: on stderr while its configuration is read, a typo in Serilog:WriteTo is seen.
+            // Only then: a sink's own complaints under load are not written on the request path.
+            Serilog.Debugging.SelfLog.Enable(SerilogComplaint);
+            try
+            {
+                logger
+                    .MinimumLevel.Information()
+                    .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
+                    .MinimumLevel.Override("Microsoft.Hosting", Serilog.Events.LogEventLevel.Information)
+                    // Off, not merely quiet: while this logger is enabled at any level, ASP.NET Core starts
+                    // an Activity (and its async-local context) for every request. The proxy logs requests itself.
+                    .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelOff)
+                    .ReadFrom.Configuration(builder.Configuration, serilogSinks)
+                    .Enrich.FromLogContext()
+                    // One line per request: the console is written off the request path.
+                    .WriteTo.Async(sink => sink.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));
+            }
+            finally
+            {
+                Serilog.Debugging.SelfLog.Disable();
+            }
+        });
 
         var certificate = OpenListenerCertificate(settings);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -246,6 +260,19 @@ public static class ProxyApp
             return assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
                 ?? assembly.GetName().Version?.ToString() ?? "unknown";
         }
+    }
+
+    // One line of Serilog's own complaint, without its timestamp and the list of every sink method it knows.
+    private static void SerilogComplaint(string message)
+    {
+        const string Candidates = " Candidate methods are:";
+        var line = message.AsSpan();
+        line = line[..(line.IndexOfAny('\r', '\n') is var end and >= 0 ? end : line.Length)];
+        line = line[(line.IndexOf(' ') + 1)..];
+        var text = line.EndsWith(Candidates, StringComparison.Ordinal)
+            ? $"{line[..^Candidates.Length]} (a sink the proxy does not ship needs Serilog:Using and its DLL beside the proxy's)"
+            : line.ToString();
+        Console.Error.WriteLine("Serilog: " + text);
     }
 
     // Above Fatal: Serilog has no "Off" level, and no event is ever this severe.

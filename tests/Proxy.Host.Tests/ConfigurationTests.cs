@@ -253,6 +253,17 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task A_Serilog_sink_the_proxy_does_not_have_is_named_in_one_line_and_the_proxy_still_serves()
+    {
+        await using var proxy = ProxyProcess.Start(
+            "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", "--Serilog:WriteTo:0:Name=Sqe", "--Serilog:WriteTo:0:Args:serverUrl=http://127.0.0.1:9");
+        await proxy.WaitUntilServingAsync();
+
+        await proxy.WaitForOutputAsync("Serilog: Unable to find a method called Sqe. (a sink the proxy does not ship needs Serilog:Using and its DLL beside the proxy's)");
+        Assert.DoesNotContain("Candidate methods", proxy.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_Serilog_Using_entry_that_cannot_be_loaded_stops_start_up_with_one_line_naming_it()
     {
         var (exit, stdout, stderr) = await ProxyProcess.RunAsync(
