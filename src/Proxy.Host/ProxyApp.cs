@@ -278,7 +278,6 @@ public static class ProxyApp
     // Above Fatal: Serilog has no "Off" level, and no event is ever this severe.
     private const Serilog.Events.LogEventLevel LevelOff = Serilog.Events.LogEventLevel.Fatal + 1;
 
-
     // "--config PATH" or "--config=PATH": the watched JSON file (ADR 0015), not a configuration key.
     private static (string[] Others, string? ConfigFile) TakeConfigFile(string[] args)
     {
