@@ -126,6 +126,11 @@ public static class ProxyApp
                     // One line per request: the console is written off the request path.
                     .WriteTo.Async(sink => sink.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));
             }
+            catch (Exception ex) when (ex is not ProxyConfigurationException)
+            {
+                // A level, an argument or a type Serilog cannot use: one line, as for any other key.
+                throw new ProxyConfigurationException("Serilog", ex.Message.ReplaceLineEndings(" ").Trim());
+            }
             finally
             {
                 Serilog.Debugging.SelfLog.Disable();

@@ -263,16 +263,21 @@ public sealed class ConfigurationTests
         Assert.DoesNotContain("Candidate methods", proxy.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task A_Serilog_Using_entry_that_cannot_be_loaded_stops_start_up_with_one_line_naming_it()
+    [Theory]
+    [InlineData("--Serilog:Using:0=Serilog.Sinks.Nowhere", "Serilog:Using:0: 'Serilog.Sinks.Nowhere' cannot be loaded: put Serilog.Sinks.Nowhere.dll beside the proxy's")]
+    [InlineData("--Serilog:Using:0=Serilog.Sinks.Nowhere.dll", "Serilog:Using:0: 'Serilog.Sinks.Nowhere' cannot be loaded: put Serilog.Sinks.Nowhere.dll beside the proxy's")]
+    [InlineData("--Serilog:Using:0=Foo, Culture=en-US", "Serilog:Using:0: 'Foo, Culture=en-US' is not an assembly name")]
+    [InlineData("--Serilog:Using:0=../sinks/Foo", "Serilog:Using:0: '../sinks/Foo' is not an assembly name (Serilog.Sinks.Seq), nor may it be a path")]
+    [InlineData("--Serilog:MinimumLevel:Default=Bogus", "Serilog: The value Bogus is not a valid Serilog level.")]
+    public async Task A_Serilog_setting_that_cannot_be_used_stops_start_up_with_one_line_naming_it(string setting, string expected)
     {
         var (exit, stdout, stderr) = await ProxyProcess.RunAsync(
-            "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", "--Serilog:Using:0=Serilog.Sinks.Nowhere",
+            "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", setting,
             $"--Proxy:Listen=http://127.0.0.1:{FreePort.Next()}", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}");
 
         Assert.Equal(2, exit);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Contains("Serilog:Using:0: 'Serilog.Sinks.Nowhere' cannot be loaded: put Serilog.Sinks.Nowhere.dll beside the proxy's", line, StringComparison.Ordinal);
+        Assert.Contains(expected, line, StringComparison.Ordinal);
         Assert.Empty(stdout);
     }
 

@@ -26,7 +26,8 @@ public sealed partial class ConfigurationReloader(
 {
     private readonly SemaphoreSlim _applying = new(1, 1);
     private IReadOnlyList<NodeSettings> _nodes = started.Nodes;
-    private Dictionary<string, string?> _restartKeys = RestartKeys(configuration);
+    private readonly HashSet<string> _liveLevels = LiveLevels(configuration);
+    private Dictionary<string, string?> _restartKeys = RestartKeys(configuration, LiveLevels(configuration));
     private KeyValuePair<string, string?>[] _chain = ClassifierKeys(configuration);
     private readonly string _discovered = Discovery(started);
     private IDisposable? _watch;
@@ -152,6 +153,7 @@ public sealed partial class ConfigurationReloader(
             try
             {
                 next = ProxySettingsFactory.Create(configuration, classifierTypes);
+                _ = Hosting.SerilogSinkAssemblies.Resolve(configuration);
             }
             catch (ProxyConfigurationException ex)
             {
@@ -168,7 +170,7 @@ public sealed partial class ConfigurationReloader(
                 changes.Add($"classifier chain [{string.Join(", ", next.Classifiers.Select(c => c.Name))}]");
             }
 
-            var restartKeys = RestartKeys(configuration);
+            var restartKeys = RestartKeys(configuration, _liveLevels);
             var resolveChanged = Discovery(next) != _discovered;
             var needRestart = restartKeys.Where(k => !_restartKeys.TryGetValue(k.Key, out var v) || v != k.Value).Select(k => k.Key)
                 .Concat(_restartKeys.Keys.Where(k => !restartKeys.ContainsKey(k)))
@@ -259,13 +261,18 @@ public sealed partial class ConfigurationReloader(
         string.Join(";", settings.DiscoveredNodes.Select(d => $"{d.Template.Name}={d.Template.Address.Original}/{d.Interval}/{d.Template.Tls}"));
 
     // Everything under Proxy but the nodes and the classifiers: these apply only at start-up.
-    // Serilog's section is read once, when the logger is built: a change to it waits for a restart too.
-    private static Dictionary<string, string?> RestartKeys(IConfiguration configuration) =>
+    // Serilog's section is read once, when the logger is built: a change to it waits for a restart
+    // too, but for the levels it was started with, which it re-reads itself (liveLevels).
+    private static Dictionary<string, string?> RestartKeys(IConfiguration configuration, HashSet<string> liveLevels) =>
         configuration.GetSection("Proxy").AsEnumerable().Concat(configuration.GetSection("Serilog").AsEnumerable())
             .Where(k => k.Value is not null
+                && !liveLevels.Contains(k.Key)
                 && !k.Key.StartsWith("Proxy:Nodes:", StringComparison.OrdinalIgnoreCase)
                 && !k.Key.StartsWith("Proxy:Classifiers:", StringComparison.OrdinalIgnoreCase))
             .ToDictionary(k => k.Key, k => k.Value, StringComparer.OrdinalIgnoreCase);
+
+    private static HashSet<string> LiveLevels(IConfiguration configuration) =>
+        configuration.GetSection("Serilog:MinimumLevel").AsEnumerable().Where(k => k.Value is not null).Select(k => k.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
 
     // The classifier chain as configured, to tell whether a reload changed it.
     private static KeyValuePair<string, string?>[] ClassifierKeys(IConfiguration configuration) =>

@@ -35,10 +35,29 @@ internal static class SerilogSinkAssemblies
                 throw new ProxyConfigurationException(entry.Path, "is empty: name a Serilog sink's assembly (Serilog.Sinks.Seq)");
             }
 
-            assemblies.Add(Load(entry.Path, entry.Value.Trim()));
+            var name = entry.Value.Trim();
+            // The file's name is what an operator sees beside the proxy: taken as the assembly's.
+            name = name.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? name[..^4] : name;
+            assemblies.Add(Usable(entry.Path, Load(entry.Path, name)));
         }
 
         return new ConfigurationReaderOptions(assemblies.Distinct().ToArray());
+    }
+
+    // Serilog lists the assembly's types to find sink methods: one whose dependencies are missing
+    // fails there, so here, naming its entry, instead of crashing the start-up.
+    private static Assembly Usable(string key, Assembly assembly)
+    {
+        try
+        {
+            _ = assembly.GetExportedTypes();
+            return assembly;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or FileLoadException or BadImageFormatException or ReflectionTypeLoadException or TypeLoadException)
+        {
+            var reason = (ex as ReflectionTypeLoadException)?.LoaderExceptions.FirstOrDefault()?.Message ?? ex.Message;
+            throw new ProxyConfigurationException(key, $"'{assembly.GetName().Name}' is loaded but what it depends on is not (its DLLs go beside the proxy's, in {AppContext.BaseDirectory}): {reason.ReplaceLineEndings(" ").Trim()}");
+        }
     }
 
     private static Assembly Load(string key, string name)
@@ -48,12 +67,13 @@ internal static class SerilogSinkAssemblies
         {
             assemblyName = new AssemblyName(name);
         }
-        catch (FileLoadException)
+        catch (Exception ex) when (ex is FileLoadException or ArgumentException)
         {
+            // ArgumentException: a Culture= this globalization-invariant process does not have.
             throw new ProxyConfigurationException(key, $"'{name}' is not an assembly name (Serilog.Sinks.Seq)");
         }
 
-        if (string.IsNullOrEmpty(assemblyName.Name) || assemblyName.Name.IndexOfAny(['/', '\\']) >= 0)
+        if (string.IsNullOrEmpty(assemblyName.Name) || assemblyName.Name is "." or ".." || assemblyName.Name.IndexOfAny(['/', '\\']) >= 0)
         {
             throw new ProxyConfigurationException(key, $"'{name}' is not an assembly name (Serilog.Sinks.Seq), nor may it be a path: the DLL goes beside the proxy's");
         }
