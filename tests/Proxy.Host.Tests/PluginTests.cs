@@ -69,6 +69,7 @@ public sealed class PluginTests : NodesTest, IDisposable
         await File.WriteAllTextAsync(notAssembly, "not an assembly");
         var noClassifier = await CompilePluginAsync("namespace Acme; public sealed class Nothing { }", "empty");
         var clash = await CompilePluginAsync(PluginSource.Replace("\"MaintenancePage\"", "\"XmlRpcFault\"", StringComparison.Ordinal), "clash");
+        var padded = await CompilePluginAsync(PluginSource.Replace("\"MaintenancePage\"", "\" MaintenancePage \"", StringComparison.Ordinal), "padded");
 
         foreach (var (path, expected) in new[]
         {
@@ -76,6 +77,7 @@ public sealed class PluginTests : NodesTest, IDisposable
             (notAssembly, "is not a .NET assembly"),
             (noClassifier, "has no public ClassifierActor marked [Classifier(\"Type\")]"),
             (clash, "is named 'XmlRpcFault', a classifier type that already exists ('XmlRpcFault', built in)"),
+            (padded, "has a [Classifier] type name with leading or trailing spaces (' MaintenancePage ')"),
         })
         {
             var (exit, _, stderr) = await ProxyProcess.RunAsync(

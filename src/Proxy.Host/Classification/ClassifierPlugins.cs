@@ -81,6 +81,12 @@ internal static class ClassifierPlugins
                 throw new ProxyConfigurationException(key, $"{type.FullName} has an empty [Classifier] type name");
             }
 
+            if (attribute.Type != attribute.Type.Trim())
+            {
+                // ' twin ' would sit beside 'twin', told apart in no message.
+                throw new ProxyConfigurationException(key, $"{type.FullName} has a [Classifier] type name with leading or trailing spaces ('{attribute.Type}')");
+            }
+
             if (types.Contains(attribute.Type))
             {
                 throw new ProxyConfigurationException(key, $"{type.FullName} is named '{attribute.Type}', a classifier type that already exists ({types.RegisteredBy(attribute.Type)})");
