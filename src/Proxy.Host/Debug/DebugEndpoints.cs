@@ -43,99 +43,56 @@ public static class DebugEndpoints
         return ex.Message;
     }
 
+    // Plain request delegates, not minimal-API handlers: for those ASP.NET Core compiles an
+    // expression tree per endpoint at the first request, which kept ~3 MB resident (its compiler's
+    // code, Microsoft.AspNetCore.Http.Results and the emitted methods) for a listener that answers
+    // a health check now and then (ADR 0007).
     private static void MapEndpoints(IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
+        endpoints.MapGet("/healthz", context => Text(context, "ok\n"));
+        endpoints.MapGet("/readyz", ReadyAsync);
 
-        endpoints.MapGet("/readyz", async (NodeStatusReader nodes, IServiceProvider services, CancellationToken cancellationToken) =>
+        endpoints.MapGet("/debug/nodes", async context =>
         {
-            if (services.GetService<ClusterMembership>() is { Settled: false })
-            {
-                return Results.Text("not ready: joining the cluster and learning its marks\n", statusCode: StatusCodes.Status503ServiceUnavailable);
-            }
-
-            try
-            {
-                var reports = await nodes.ReadAsync(cancellationToken);
-                if (reports.Count == 0)
-                {
-                    // Every node removed at run time (or none found by DNS yet): clients would get 502s.
-                    return Results.Text("not ready: no nodes\n", statusCode: StatusCodes.Status503ServiceUnavailable);
-                }
-
-                return Results.Text($"ready: {reports.Count} nodes\n");
-            }
-            catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)
-            {
-                return Results.Text("not ready\n", statusCode: StatusCodes.Status503ServiceUnavailable);
-            }
-        });
-
-        endpoints.MapGet("/debug/nodes", async (NodeStatusReader nodes, ConfigurationReloader reloader, CancellationToken cancellationToken) =>
-        {
-            var reports = await nodes.ReadAsync(cancellationToken);
-            return Results.Json(new NodesDocument(reports.Select(NodeDocument.From).ToArray(), reloader.Last));
+            var reports = await Service<NodeStatusReader>(context).ReadAsync(context.RequestAborted);
+            await Json(context, new NodesDocument(reports.Select(NodeDocument.From).ToArray(), Service<ConfigurationReloader>(context).Last));
         });
 
         // Live topology (ADR 0015): add a node (it starts cold), remove one gracefully.
-        endpoints.MapPost("/debug/nodes", async (HttpContext context, NodeStatusReader nodes, ILoggerFactory loggers, CancellationToken cancellationToken) =>
+        endpoints.MapPost("/debug/nodes", AddNodeAsync);
+        endpoints.MapDelete("/debug/nodes/{name}", async context =>
         {
-            NodeOptions? request;
-            try
+            var name = RouteName(context);
+            switch (await Service<NodeStatusReader>(context).ChangeAsync(new NodeSupervisor.RemoveNode(name, NodeChangeSource.Operator), context.RequestAborted))
             {
-                request = await context.Request.ReadFromJsonAsync<NodeOptions>(NodeJson, cancellationToken);
+                case NodeSupervisor.NodeRemoved removed:
+                    await Json(context, new RemovedDocument(removed.Name, "removed: no new tries; it stops once its tries in flight end"));
+                    break;
+                case NodeSupervisor.NodeChangeRefused refused:
+                    await Json(context, new ErrorDocument(refused.Message), StatusCodes.Status404NotFound);
+                    break;
+                case var other:
+                    await Json(context, new ErrorDocument($"unexpected answer {other}"), StatusCodes.Status500InternalServerError);
+                    break;
             }
-            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or BadHttpRequestException)
-            {
-                return Results.Json(new ErrorDocument($"the body must be a JSON object {{\"name\",\"address\",\"weight\",\"reuseConnections\",\"tls\"}}: {JsonProblem(ex)}"), statusCode: StatusCodes.Status400BadRequest);
-            }
-
-            if (request is { Resolve: true })
-            {
-                return Results.Json(new ErrorDocument("resolve is set in the configuration (Proxy:Nodes:N:Resolve), not through the admin API: add the nodes by address"), statusCode: StatusCodes.Status400BadRequest);
-            }
-
-            NodeSettings node;
-            var warnings = new List<string>();
-            try
-            {
-                node = ProxySettingsFactory.ValidateNode(request ?? new NodeOptions(), "node", warnings);
-            }
-            catch (ProxyConfigurationException ex)
-            {
-                return Results.Json(new ErrorDocument(ex.Message), statusCode: StatusCodes.Status400BadRequest);
-            }
-
-            Hosting.StartupWarnings.Log(loggers.CreateLogger("Proxy.Host.Debug.AdminApi"), warnings);
-            return await nodes.ChangeAsync(new NodeSupervisor.AddNode(node, NodeChangeSource.Operator), cancellationToken) switch
-            {
-                NodeSupervisor.NodeAdded added => await AddedAsync(nodes, added, cancellationToken),
-                NodeSupervisor.NodeChangeRefused { Reason: NodeChangeRefusal.Exists } refused => Results.Json(new ErrorDocument(refused.Message), statusCode: StatusCodes.Status409Conflict),
-                NodeSupervisor.NodeChangeRefused refused => Results.Json(new ErrorDocument(refused.Message), statusCode: StatusCodes.Status400BadRequest),
-                var other => Results.Json(new ErrorDocument($"unexpected answer {other}"), statusCode: StatusCodes.Status500InternalServerError),
-            };
         });
-        endpoints.MapDelete("/debug/nodes/{name}", async (string name, NodeStatusReader nodes, CancellationToken cancellationToken) =>
-            await nodes.ChangeAsync(new NodeSupervisor.RemoveNode(name, NodeChangeSource.Operator), cancellationToken) switch
-            {
-                NodeSupervisor.NodeRemoved removed => Results.Json(new RemovedDocument(removed.Name, "removed: no new tries; it stops once its tries in flight end")),
-                NodeSupervisor.NodeChangeRefused refused => Results.Json(new ErrorDocument(refused.Message), statusCode: StatusCodes.Status404NotFound),
-                var other => Results.Json(new ErrorDocument($"unexpected answer {other}"), statusCode: StatusCodes.Status500InternalServerError),
-            });
 
-        endpoints.MapPost("/debug/nodes/{name}/drain", (string name, NodeStatusReader nodes, CancellationToken cancellationToken) =>
-            AdministerAsync(nodes, name, NodeActor.Drain.Instance, cancellationToken));
-        endpoints.MapPost("/debug/nodes/{name}/enable", (string name, NodeStatusReader nodes, CancellationToken cancellationToken) =>
-            AdministerAsync(nodes, name, NodeActor.Enable.Instance, cancellationToken));
-        endpoints.MapPost("/debug/nodes/{name}/weight", (string name, string? value, NodeStatusReader nodes, CancellationToken cancellationToken) =>
-            int.TryParse(value, out var weight) && weight is >= ProxySettingsFactory.MinWeight and <= ProxySettingsFactory.MaxWeight
-                ? AdministerAsync(nodes, name, new NodeActor.SetWeight(weight), cancellationToken)
-                : Task.FromResult(Results.Json(
+        endpoints.MapPost("/debug/nodes/{name}/drain", context => AdministerAsync(context, NodeActor.Drain.Instance));
+        endpoints.MapPost("/debug/nodes/{name}/enable", context => AdministerAsync(context, NodeActor.Enable.Instance));
+        endpoints.MapPost("/debug/nodes/{name}/weight", context =>
+        {
+            // As the minimal-API binder read it: every value of the query key, comma-joined.
+            var value = context.Request.Query["value"].ToString();
+            return int.TryParse(value, out var weight) && weight is >= ProxySettingsFactory.MinWeight and <= ProxySettingsFactory.MaxWeight
+                ? AdministerAsync(context, new NodeActor.SetWeight(weight))
+                : Json(
+                    context,
                     new ErrorDocument($"value must be a whole number from {ProxySettingsFactory.MinWeight} to {ProxySettingsFactory.MaxWeight} (was '{value}')"),
-                    statusCode: StatusCodes.Status400BadRequest)));
+                    StatusCodes.Status400BadRequest);
+        });
 
-        endpoints.MapGet("/debug/redispatches", (RecentRedispatches recent) =>
-            Results.Json(new { redispatches = recent.Read().Select(r => new
+        endpoints.MapGet("/debug/redispatches", context =>
+            Json(context, new { redispatches = Service<RecentRedispatches>(context).Read().Select(r => new
             {
                 at = r.At,
                 method = r.Method,
@@ -145,19 +102,20 @@ public static class DebugEndpoints
                 tries = r.Tries.Select(t => new { node = t.Node, result = t.Result }),
             }) }));
 
-        endpoints.MapGet("/debug/actors", async (ActorTreeReader tree, CancellationToken cancellationToken) =>
-            Results.Json(new ActorsDocument(await tree.ReadAsync(cancellationToken))));
+        endpoints.MapGet("/debug/actors", async context =>
+            await Json(context, new ActorsDocument(await Service<ActorTreeReader>(context).ReadAsync(context.RequestAborted))));
 
-        endpoints.MapGet("/debug/cluster", (ActorSystem system, ProxySettings settings, IServiceProvider services) =>
+        endpoints.MapGet("/debug/cluster", context =>
         {
-            if (settings.Cluster is null)
+            if (Service<ProxySettings>(context).Cluster is null)
             {
+                var system = Service<ActorSystem>(context);
                 var self = system is ExtendedActorSystem extended ? extended.Provider.DefaultAddress.ToString() : system.Name;
-                return Results.Json(new ClusterDocument(self, false, "alone", 0, null, [new ClusterMember(self, "up", [], true)], []));
+                return Json(context, new ClusterDocument(self, false, "alone", 0, null, [new ClusterMember(self, "up", [], true)], []));
             }
 
-            var view = services.GetRequiredService<ClusterMembership>().Describe();
-            return Results.Json(new ClusterDocument(
+            var view = Service<ClusterMembership>(context).Describe();
+            return Json(context, new ClusterDocument(
                 view.Self,
                 true,
                 view.Status,
@@ -167,39 +125,141 @@ public static class DebugEndpoints
                 view.Expected));
         });
 
-        endpoints.MapGet("/metrics", async (HttpContext context, PrometheusProxyMetrics metrics) =>
+        endpoints.MapGet("/metrics", context =>
         {
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-            await metrics.WriteAsync(context.Response.Body, context.RequestAborted);
+            return Service<PrometheusProxyMetrics>(context).WriteAsync(context.Response.Body, context.RequestAborted);
         });
 
-        endpoints.MapGet("/debug", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
+        endpoints.MapGet("/debug", context => Write(context, StatusCodes.Status200OK, "text/html; charset=utf-8", Dashboard.Html));
+    }
+
+    private static async Task ReadyAsync(HttpContext context)
+    {
+        if (context.RequestServices.GetService<ClusterMembership>() is { Settled: false })
+        {
+            await Text(context, "not ready: joining the cluster and learning its marks\n", StatusCodes.Status503ServiceUnavailable);
+            return;
+        }
+
+        IReadOnlyList<NodeStateReport> reports;
+        try
+        {
+            reports = await Service<NodeStatusReader>(context).ReadAsync(context.RequestAborted);
+        }
+        catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)
+        {
+            await Text(context, "not ready\n", StatusCodes.Status503ServiceUnavailable);
+            return;
+        }
+
+        // No node (every one removed at run time, or none found by DNS yet): clients would get 502s.
+        await (reports.Count == 0
+            ? Text(context, "not ready: no nodes\n", StatusCodes.Status503ServiceUnavailable)
+            : Text(context, $"ready: {reports.Count} nodes\n"));
+    }
+
+    private static async Task AddNodeAsync(HttpContext context)
+    {
+        NodeOptions? request;
+        try
+        {
+            request = await context.Request.ReadFromJsonAsync<NodeOptions>(NodeJson, context.RequestAborted);
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or BadHttpRequestException)
+        {
+            await Json(context, new ErrorDocument($"the body must be a JSON object {{\"name\",\"address\",\"weight\",\"reuseConnections\",\"tls\"}}: {JsonProblem(ex)}"), StatusCodes.Status400BadRequest);
+            return;
+        }
+
+        if (request is { Resolve: true })
+        {
+            await Json(context, new ErrorDocument("resolve is set in the configuration (Proxy:Nodes:N:Resolve), not through the admin API: add the nodes by address"), StatusCodes.Status400BadRequest);
+            return;
+        }
+
+        NodeSettings node;
+        var warnings = new List<string>();
+        try
+        {
+            node = ProxySettingsFactory.ValidateNode(request ?? new NodeOptions(), "node", warnings);
+        }
+        catch (ProxyConfigurationException ex)
+        {
+            await Json(context, new ErrorDocument(ex.Message), StatusCodes.Status400BadRequest);
+            return;
+        }
+
+        Hosting.StartupWarnings.Log(Service<ILoggerFactory>(context).CreateLogger("Proxy.Host.Debug.AdminApi"), warnings);
+        var nodes = Service<NodeStatusReader>(context);
+        switch (await nodes.ChangeAsync(new NodeSupervisor.AddNode(node, NodeChangeSource.Operator), context.RequestAborted))
+        {
+            case NodeSupervisor.NodeAdded added:
+                await AddedAsync(context, nodes, added);
+                break;
+            case NodeSupervisor.NodeChangeRefused { Reason: NodeChangeRefusal.Exists } refused:
+                await Json(context, new ErrorDocument(refused.Message), StatusCodes.Status409Conflict);
+                break;
+            case NodeSupervisor.NodeChangeRefused refused:
+                await Json(context, new ErrorDocument(refused.Message), StatusCodes.Status400BadRequest);
+                break;
+            case var other:
+                await Json(context, new ErrorDocument($"unexpected answer {other}"), StatusCodes.Status500InternalServerError);
+                break;
+        }
     }
 
     // The node's state when it can be read at once; a node removed again meanwhile (a racing
     // DELETE) is still a 201, with its name only.
-    private static async Task<IResult> AddedAsync(NodeStatusReader nodes, NodeSupervisor.NodeAdded added, CancellationToken cancellationToken)
+    private static async Task AddedAsync(HttpContext context, NodeStatusReader nodes, NodeSupervisor.NodeAdded added)
     {
         try
         {
-            if (await nodes.AdministerAsync(added.Name, NodeActor.GetNodeState.Instance, cancellationToken) is { } report)
+            if (await nodes.AdministerAsync(added.Name, NodeActor.GetNodeState.Instance, context.RequestAborted) is { } report)
             {
-                return Results.Json(NodeDocument.From(report), statusCode: StatusCodes.Status201Created);
+                await Json(context, NodeDocument.From(report), StatusCodes.Status201Created);
+                return;
             }
         }
         catch (AskTimeoutException)
         {
         }
 
-        return Results.Json(new { name = added.Name }, statusCode: StatusCodes.Status201Created);
+        await Json(context, new { name = added.Name }, StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> AdministerAsync(NodeStatusReader nodes, string name, object action, CancellationToken cancellationToken)
+    private static async Task AdministerAsync(HttpContext context, object action)
     {
-        var report = await nodes.AdministerAsync(name, action, cancellationToken);
-        return report is null
-            ? Results.Json(new ErrorDocument($"unknown node '{name}'"), statusCode: StatusCodes.Status404NotFound)
-            : Results.Json(NodeDocument.From(report));
+        var name = RouteName(context);
+        var report = await Service<NodeStatusReader>(context).AdministerAsync(name, action, context.RequestAborted);
+        await (report is null
+            ? Json(context, new ErrorDocument($"unknown node '{name}'"), StatusCodes.Status404NotFound)
+            : Json(context, NodeDocument.From(report)));
+    }
+
+    private static string RouteName(HttpContext context) => (string)context.Request.RouteValues["name"]!;
+
+    private static T Service<T>(HttpContext context)
+        where T : notnull => context.RequestServices.GetRequiredService<T>();
+
+    private static Task Text(HttpContext context, string text, int status = StatusCodes.Status200OK) =>
+        Write(context, status, "text/plain; charset=utf-8", text);
+
+    // With its length, as Results.Text wrote it: no chunked framing for a few bytes.
+    private static Task Write(HttpContext context, int status, string contentType, string body)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = contentType;
+        context.Response.ContentLength = bytes.Length;
+        return context.Response.Body.WriteAsync(bytes, context.RequestAborted).AsTask();
+    }
+
+    // application/json; charset=utf-8, with the host's JSON options (camelCase), as Results.Json wrote it.
+    private static Task Json<T>(HttpContext context, T value, int status = StatusCodes.Status200OK)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(value, context.RequestAborted);
     }
 
     // A web page in the operator's browser can send requests to the debug listener (a form, or
