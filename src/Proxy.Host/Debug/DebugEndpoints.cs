@@ -63,18 +63,12 @@ public static class DebugEndpoints
         endpoints.MapDelete("/debug/nodes/{name}", async context =>
         {
             var name = RouteName(context);
-            switch (await Service<NodeStatusReader>(context).ChangeAsync(new NodeSupervisor.RemoveNode(name, NodeChangeSource.Operator), context.RequestAborted))
+            await (await Service<NodeStatusReader>(context).ChangeAsync(new NodeSupervisor.RemoveNode(name, NodeChangeSource.Operator), context.RequestAborted) switch
             {
-                case NodeSupervisor.NodeRemoved removed:
-                    await Json(context, new RemovedDocument(removed.Name, "removed: no new tries; it stops once its tries in flight end"));
-                    break;
-                case NodeSupervisor.NodeChangeRefused refused:
-                    await Json(context, new ErrorDocument(refused.Message), StatusCodes.Status404NotFound);
-                    break;
-                case var other:
-                    await Json(context, new ErrorDocument($"unexpected answer {other}"), StatusCodes.Status500InternalServerError);
-                    break;
-            }
+                NodeSupervisor.NodeRemoved removed => Json(context, new RemovedDocument(removed.Name, "removed: no new tries; it stops once its tries in flight end")),
+                NodeSupervisor.NodeChangeRefused refused => Error(context, refused.Message, StatusCodes.Status404NotFound),
+                var other => Unexpected(context, other),
+            });
         });
 
         endpoints.MapPost("/debug/nodes/{name}/drain", context => AdministerAsync(context, NodeActor.Drain.Instance));
@@ -85,9 +79,9 @@ public static class DebugEndpoints
             var value = context.Request.Query["value"].ToString();
             return int.TryParse(value, out var weight) && weight is >= ProxySettingsFactory.MinWeight and <= ProxySettingsFactory.MaxWeight
                 ? AdministerAsync(context, new NodeActor.SetWeight(weight))
-                : Json(
+                : Error(
                     context,
-                    new ErrorDocument($"value must be a whole number from {ProxySettingsFactory.MinWeight} to {ProxySettingsFactory.MaxWeight} (was '{value}')"),
+                    $"value must be a whole number from {ProxySettingsFactory.MinWeight} to {ProxySettingsFactory.MaxWeight} (was '{value}')",
                     StatusCodes.Status400BadRequest);
         });
 
@@ -168,13 +162,13 @@ public static class DebugEndpoints
         }
         catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or BadHttpRequestException)
         {
-            await Json(context, new ErrorDocument($"the body must be a JSON object {{\"name\",\"address\",\"weight\",\"reuseConnections\",\"tls\"}}: {JsonProblem(ex)}"), StatusCodes.Status400BadRequest);
+            await Error(context, $"the body must be a JSON object {{\"name\",\"address\",\"weight\",\"reuseConnections\",\"tls\"}}: {JsonProblem(ex)}", StatusCodes.Status400BadRequest);
             return;
         }
 
         if (request is { Resolve: true })
         {
-            await Json(context, new ErrorDocument("resolve is set in the configuration (Proxy:Nodes:N:Resolve), not through the admin API: add the nodes by address"), StatusCodes.Status400BadRequest);
+            await Error(context, "resolve is set in the configuration (Proxy:Nodes:N:Resolve), not through the admin API: add the nodes by address", StatusCodes.Status400BadRequest);
             return;
         }
 
@@ -186,27 +180,19 @@ public static class DebugEndpoints
         }
         catch (ProxyConfigurationException ex)
         {
-            await Json(context, new ErrorDocument(ex.Message), StatusCodes.Status400BadRequest);
+            await Error(context, ex.Message, StatusCodes.Status400BadRequest);
             return;
         }
 
         Hosting.StartupWarnings.Log(Service<ILoggerFactory>(context).CreateLogger("Proxy.Host.Debug.AdminApi"), warnings);
         var nodes = Service<NodeStatusReader>(context);
-        switch (await nodes.ChangeAsync(new NodeSupervisor.AddNode(node, NodeChangeSource.Operator), context.RequestAborted))
+        await (await nodes.ChangeAsync(new NodeSupervisor.AddNode(node, NodeChangeSource.Operator), context.RequestAborted) switch
         {
-            case NodeSupervisor.NodeAdded added:
-                await AddedAsync(context, nodes, added);
-                break;
-            case NodeSupervisor.NodeChangeRefused { Reason: NodeChangeRefusal.Exists } refused:
-                await Json(context, new ErrorDocument(refused.Message), StatusCodes.Status409Conflict);
-                break;
-            case NodeSupervisor.NodeChangeRefused refused:
-                await Json(context, new ErrorDocument(refused.Message), StatusCodes.Status400BadRequest);
-                break;
-            case var other:
-                await Json(context, new ErrorDocument($"unexpected answer {other}"), StatusCodes.Status500InternalServerError);
-                break;
-        }
+            NodeSupervisor.NodeAdded added => AddedAsync(context, nodes, added),
+            NodeSupervisor.NodeChangeRefused { Reason: NodeChangeRefusal.Exists } refused => Error(context, refused.Message, StatusCodes.Status409Conflict),
+            NodeSupervisor.NodeChangeRefused refused => Error(context, refused.Message, StatusCodes.Status400BadRequest),
+            var other => Unexpected(context, other),
+        });
     }
 
     // The node's state when it can be read at once; a node removed again meanwhile (a racing
@@ -233,7 +219,7 @@ public static class DebugEndpoints
         var name = RouteName(context);
         var report = await Service<NodeStatusReader>(context).AdministerAsync(name, action, context.RequestAborted);
         await (report is null
-            ? Json(context, new ErrorDocument($"unknown node '{name}'"), StatusCodes.Status404NotFound)
+            ? Error(context, $"unknown node '{name}'", StatusCodes.Status404NotFound)
             : Json(context, NodeDocument.From(report)));
     }
 
@@ -254,6 +240,11 @@ public static class DebugEndpoints
         context.Response.ContentLength = bytes.Length;
         return context.Response.Body.WriteAsync(bytes, context.RequestAborted).AsTask();
     }
+
+    private static Task Error(HttpContext context, string message, int status) => Json(context, new ErrorDocument(message), status);
+
+    private static Task Unexpected(HttpContext context, object answer) =>
+        Error(context, $"unexpected answer {answer}", StatusCodes.Status500InternalServerError);
 
     // application/json; charset=utf-8, with the host's JSON options (camelCase), as Results.Json wrote it.
     private static Task Json<T>(HttpContext context, T value, int status = StatusCodes.Status200OK)
