@@ -49,6 +49,7 @@ public static class ProxyApp
             return 0;
         }
 
+        HangupSignal.TakeOver();
         WebApplication app;
         try
         {
@@ -62,6 +63,7 @@ public static class ProxyApp
             return 2;
         }
 
+        ShutdownDeadline.Arm(app.Lifetime, app.Services.GetRequiredService<ProxySettings>().ShutdownDrain);
         try
         {
             await app.RunAsync().ConfigureAwait(false);

@@ -78,12 +78,15 @@ public sealed class AccessLogTests : NodesTest, IDisposable
         Assert.False(File.Exists(file));
     }
 
-    [Fact]
-    public async Task After_logrotate_moves_the_file_SIGHUP_reopens_it_by_name()
+    // nohup starts the process with SIGHUP ignored; the proxy takes it back, as nginx does.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task After_logrotate_moves_the_file_SIGHUP_reopens_it_by_name(bool underNohup)
     {
         var file = Path.Combine(_directory, "access.log");
-        await using var proxy = ProxyProcess.Start(
-            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}", $"--Proxy:AccessLog:Path={file}");
+        string[] settings = ["--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}", $"--Proxy:AccessLog:Path={file}"];
+        await using var proxy = underNohup ? ProxyProcess.StartUnderNohup(settings) : ProxyProcess.Start(settings);
         await proxy.WaitUntilServingAsync();
         using var client = new HttpClient { BaseAddress = proxy.Client };
         using (await client.PostAsync("/before", new StringContent(Call)))

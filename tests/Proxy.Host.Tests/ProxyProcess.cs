@@ -62,11 +62,22 @@ public sealed class ProxyProcess : IAsyncDisposable
         StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), environment, settings);
 
     /// <summary>Starts another host built on the proxy (a sample built against the packages), with these arguments.</summary>
-    public static ProxyProcess StartHost(string dll, IReadOnlyDictionary<string, string> environment, params string[] settings)
+    public static ProxyProcess StartHost(string dll, IReadOnlyDictionary<string, string> environment, params string[] settings) =>
+        StartHost(dll, environment, readStandardOutput: true, underNohup: false, settings);
+
+    /// <summary>Starts Proxy.Host with its standard output a pipe nobody reads (it fills at 64 KiB; then every write to it waits).</summary>
+    public static ProxyProcess StartWithUnreadStandardOutput(params string[] settings) =>
+        StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), new Dictionary<string, string>(), readStandardOutput: false, underNohup: false, settings);
+
+    /// <summary>Starts Proxy.Host as <c>nohup</c> does: with SIGHUP ignored from the start.</summary>
+    public static ProxyProcess StartUnderNohup(params string[] settings) =>
+        StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), new Dictionary<string, string>(), readStandardOutput: true, underNohup: true, settings);
+
+    private static ProxyProcess StartHost(string dll, IReadOnlyDictionary<string, string> environment, bool readStandardOutput, bool underNohup, string[] settings)
     {
         var client = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         var debug = new Uri($"http://127.0.0.1:{FreePort.Next()}");
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(underNohup ? "nohup" : "dotnet")
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -75,6 +86,12 @@ public sealed class ProxyProcess : IAsyncDisposable
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;
+        }
+
+        if (underNohup)
+        {
+            // nohup execs dotnet in its place, so the process is still the proxy's.
+            start.ArgumentList.Add("dotnet");
         }
 
         start.ArgumentList.Add(dll);
@@ -94,7 +111,11 @@ public sealed class ProxyProcess : IAsyncDisposable
         process.OutputDataReceived += (_, e) => proxy.Append(e.Data);
         process.ErrorDataReceived += (_, e) => proxy.Append(e.Data);
         process.Start();
-        process.BeginOutputReadLine();
+        if (readStandardOutput)
+        {
+            process.BeginOutputReadLine();
+        }
+
         process.BeginErrorReadLine();
         return proxy;
     }

@@ -34,6 +34,29 @@ public sealed class ShutdownTests
     }
 
     [Fact]
+    public async Task Sigterm_ends_the_process_even_while_nobody_reads_its_standard_output()
+    {
+        await using var node = await TestNode.StartAsync("n1");
+        await using var proxy = ProxyProcess.StartWithUnreadStandardOutput(
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}", "--Proxy:Shutdown:Drain=00:00:01");
+        await proxy.WaitUntilServingAsync();
+        using var http = new HttpClient { BaseAddress = proxy.Client, Timeout = TimeSpan.FromSeconds(30) };
+
+        // Access-log lines of about 90 bytes: 3,000 of them are four times what the pipe holds.
+        // The proxy keeps serving meanwhile (the lines it cannot write are dropped and counted).
+        for (var i = 0; i < 3000; i++)
+        {
+            using var response = await http.GetAsync($"/fill/{i}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        proxy.Terminate();
+
+        Assert.Equal(1, await proxy.WaitForExitAsync());
+        Assert.Contains("the stop did not finish within Proxy:Shutdown:Drain", proxy.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_container_health_check_passes_against_a_running_proxy_and_fails_without_one()
     {
         await using var node = await TestNode.StartAsync("n1");

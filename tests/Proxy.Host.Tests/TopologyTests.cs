@@ -61,7 +61,7 @@ public sealed class TopologyTests : NodesTest
     }
 
     [Fact]
-    public async Task The_admin_api_refuses_a_taken_name_a_bad_address_an_unknown_node_and_a_foreign_origin()
+    public async Task The_admin_api_refuses_a_taken_name_a_bad_address_an_oversized_body_an_unknown_node_and_a_foreign_origin()
     {
         await using var proxy = await ProxyHarness.StartAsync([N1]);
 
@@ -83,6 +83,10 @@ public sealed class TopologyTests : NodesTest
         Assert.Equal(HttpStatusCode.BadRequest, newline.StatusCode);
         using var stringWeight = await proxy.Debug.PostAsync("/debug/nodes", new StringContent($"{{\"name\":\"n2\",\"address\":\"{N2.Address}\",\"weight\":\"5\"}}", System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, stringWeight.StatusCode);
+        // A megabyte of name is not read whole, nor sent back in the answer.
+        using var huge = await proxy.Debug.PostAsync("/debug/nodes", Node(new string('n', 1024 * 1024), N2.Address));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, huge.StatusCode);
+        Assert.InRange((await huge.Content.ReadAsStringAsync()).Length, 1, 1024);
         using (var stillServing = await proxy.Client.PostAsync("/RPC2", XmlRpcCall()))
         {
             Assert.Equal(HttpStatusCode.OK, stillServing.StatusCode);

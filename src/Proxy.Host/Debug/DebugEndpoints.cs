@@ -11,8 +11,22 @@ namespace Proxy.Host.Debug;
 /// <summary>The debug/admin listener's endpoints (never reachable through the client listener).</summary>
 public static class DebugEndpoints
 {
+    /// <summary>The largest body the debug listener reads: a node to add is a few hundred bytes.</summary>
+    public const long MaxBodyBytes = 64 * 1024;
+
     public static void Map(IApplicationBuilder debug, ProxySettings settings)
     {
+        // Not Proxy:Limits:MaxRequestBody (clients' bodies, unlimited if so set): an admin body
+        // of 100 MB is a mistake or an attack, and its text would come back in the 400.
+        debug.Use(static (context, next) =>
+        {
+            if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = MaxBodyBytes;
+            }
+
+            return next(context);
+        });
         debug.Use(RefuseForeignRequests(requireLoopbackHost: settings.DebugToken is null));
         if (settings.DebugToken is { } token)
         {
@@ -159,6 +173,11 @@ public static class DebugEndpoints
         try
         {
             request = await context.Request.ReadFromJsonAsync<NodeOptions>(NodeJson, context.RequestAborted);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await Error(context, $"the body is larger than {MaxBodyBytes / 1024} KiB: a node is a small JSON object", StatusCodes.Status413PayloadTooLarge);
+            return;
         }
         catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or BadHttpRequestException)
         {
