@@ -122,8 +122,13 @@ public static class ProxyApp
                     .MinimumLevel.Override("Microsoft.Hosting", Serilog.Events.LogEventLevel.Information)
                     // Off, not merely quiet: while this logger is enabled at any level, ASP.NET Core starts
                     // an Activity (and its async-local context) for every request. The proxy logs requests itself.
-                    .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelOff)
-                    .ReadFrom.Configuration(builder.Configuration, serilogSinks)
+                    .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelOff);
+                if (serilogSinks is not null)
+                {
+                    logger.ReadFrom.Configuration(builder.Configuration, serilogSinks);
+                }
+
+                logger
                     .Enrich.FromLogContext()
                     // One line per request: the console is written off the request path.
                     .WriteTo.Async(sink => sink.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));
@@ -204,6 +209,7 @@ public static class ProxyApp
             akka
             // The host owns SIGTERM: Kestrel drains first, then the actor system stops.
             .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
+            .AddHocon(LocalOnlySerializer.Hocon, HoconAddMode.Prepend)
             .ConfigureLoggers(loggers =>
             {
                 loggers.ClearLoggers();

@@ -13,7 +13,8 @@ namespace Proxy.Host.Hosting;
 /// </summary>
 internal static class SerilogSinkAssemblies
 {
-    private static readonly Assembly[] Shipped =
+    // Not a static field: the type's initializer would load these before Resolve looks for a section.
+    private static List<Assembly> Shipped() =>
     [
         typeof(Serilog.ConsoleLoggerConfigurationExtensions).Assembly,
         typeof(Serilog.FileLoggerConfigurationExtensions).Assembly,
@@ -24,10 +25,19 @@ internal static class SerilogSinkAssemblies
 
     private static int _resolvingBesideTheProxy;
 
-    /// <summary>Throws <see cref="ProxyConfigurationException"/> naming the entry of an assembly that cannot be loaded.</summary>
-    public static ConfigurationReaderOptions Resolve(IConfiguration configuration)
+    /// <summary>
+    /// Null when the configuration has no <c>Serilog</c> section: then Serilog has nothing to read,
+    /// and neither the sinks nor Serilog's reader are loaded (about 1 MB resident). Throws
+    /// <see cref="ProxyConfigurationException"/> naming the entry of an assembly that cannot be loaded.
+    /// </summary>
+    public static ConfigurationReaderOptions? Resolve(IConfiguration configuration)
     {
-        var assemblies = new List<Assembly>(Shipped);
+        if (!configuration.GetSection("Serilog").Exists())
+        {
+            return null;
+        }
+
+        var assemblies = Shipped();
         foreach (var entry in configuration.GetSection("Serilog:Using").GetChildren())
         {
             if (string.IsNullOrWhiteSpace(entry.Value))
