@@ -210,6 +210,7 @@ public static class ProxyApp
             // The host owns SIGTERM: Kestrel drains first, then the actor system stops.
             .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
             .AddHocon(LocalOnlySerializer.Hocon, HoconAddMode.Prepend)
+            .AddHocon(SchedulerTick(settings), HoconAddMode.Prepend)
             .ConfigureLoggers(loggers =>
             {
                 loggers.ClearLoggers();
@@ -335,6 +336,16 @@ public static class ProxyApp
         {
             throw new ProxyConfigurationException(ex.AboutKey && tls.KeyFile is not null ? "Proxy:Tls:KeyFile" : "Proxy:Tls:CertificateFile", ex.Message);
         }
+    }
+
+    // Akka's scheduler wakes every tick, 10 ms by default: idle, those wake-ups cost 5 % of a
+    // core and 13,000 context switches a second (YARP idle: none). The proxy's own timers count in
+    // seconds, so 100 ms; a tenth of the shortest interval an operator set, when that is finer.
+    private static string SchedulerTick(ProxySettings settings)
+    {
+        var shortest = settings.RestoreInterval < settings.Health.CircuitBreakDuration ? settings.RestoreInterval : settings.Health.CircuitBreakDuration;
+        var tick = Math.Clamp(shortest.TotalMilliseconds / 10, 10, 100);
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"akka.scheduler.tick-duration = {tick:0}ms");
     }
 
     private static void Listen(KestrelServerOptions kestrel, Microsoft.AspNetCore.Http.BindingAddress address, bool debug, ConnectionCap? cap, ListenerCertificate? certificate)
