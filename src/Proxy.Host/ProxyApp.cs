@@ -250,7 +250,8 @@ public static class ProxyApp
         as an environment variable (Proxy__Key) or in appsettings.json. Durations: 500ms, 30s, 5m, 1h or
         hh:mm:ss. Client listener: Proxy:Listen (default http://0.0.0.0:8000); debug listener and
         dashboard: Proxy:Debug:Listen (default http://127.0.0.1:8081/debug).
-        Exit codes: 0 stopped, 2 cannot start (invalid configuration, a port in use: one line naming the key).
+        Exit codes: 0 stopped, 1 a stop cut short 10 s after Proxy:Shutdown:Drain (a console write stuck), 2 cannot start
+        (invalid configuration, a port in use: one line naming the key).
 
         """;
 

@@ -109,6 +109,10 @@ public sealed class AccessLogTests : NodesTest, IDisposable
         });
         Assert.DoesNotContain("/before", File.ReadAllText(file), StringComparison.Ordinal);
         Assert.Contains("POST /before -> 200", File.ReadAllText(file + ".1"), StringComparison.Ordinal);
+
+        // One signal, one reload told in the log (each configuration source raised its own event).
+        await proxy.WaitForOutputAsync("Configuration change applied");
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(proxy.Output, "Configuration change applied"));
     }
 
     [Theory]

@@ -24,6 +24,8 @@ public sealed partial class ConfigurationReloader(
     ILogger<ConfigurationReloader> logger,
     WatchedFile? watchedFile = null) : IHostedService, IDisposable
 {
+    private static readonly TimeSpan CoalesceWindow = TimeSpan.FromMilliseconds(100);
+
     private readonly SemaphoreSlim _applying = new(1, 1);
     private IReadOnlyList<NodeSettings> _nodes = started.Nodes;
     private readonly HashSet<string> _liveLevels = LiveLevels(configuration);
@@ -32,6 +34,7 @@ public sealed partial class ConfigurationReloader(
     private readonly string _discovered = Discovery(started);
     private IDisposable? _watch;
     private PosixSignalRegistration? _sighup;
+    private int _queued;
 
     /// <summary>The last reload's outcome, for <c>/debug/nodes</c> (null: none yet).</summary>
     public ReloadResult? Last { get; private set; }
@@ -86,7 +89,7 @@ public sealed partial class ConfigurationReloader(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _watch = ChangeToken.OnChange(configuration.GetReloadToken, () => _ = ApplyLoggedAsync());
+        _watch = ChangeToken.OnChange(configuration.GetReloadToken, Changed);
         if (!OperatingSystem.IsWindows() && configuration is IConfigurationRoot root)
         {
             _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
@@ -112,6 +115,23 @@ public sealed partial class ConfigurationReloader(
         _watch?.Dispose();
         _sighup?.Dispose();
         _applying.Dispose();
+    }
+
+    // One reload raises a change event per configuration source (SIGHUP: three), a file save one
+    // or two: those of one burst are applied once, by the one queued first, after they settled.
+    private void Changed()
+    {
+        if (Interlocked.Exchange(ref _queued, 1) == 0)
+        {
+            _ = ApplyQueuedAsync();
+        }
+    }
+
+    private async Task ApplyQueuedAsync()
+    {
+        await Task.Delay(CoalesceWindow).ConfigureAwait(false);
+        Volatile.Write(ref _queued, 0);
+        await ApplyLoggedAsync().ConfigureAwait(false);
     }
 
     // From the change token's thread: nothing may escape it unobserved.
