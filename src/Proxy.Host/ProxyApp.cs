@@ -204,7 +204,7 @@ public static class ProxyApp
             builder.Services.AddHostedService<DemoNodes>();
         }
 
-        builder.Services.AddAkka("proxy", (akka, _) =>
+        builder.Services.AddAkka("proxy", (akka, services) =>
         {
             akka
             // The host owns SIGTERM: Kestrel drains first, then the actor system stops.
@@ -214,8 +214,9 @@ public static class ProxyApp
             .ConfigureLoggers(loggers =>
             {
                 loggers.ClearLoggers();
-                loggers.AddLoggerFactory();
+                loggers.AddLogger<AkkaLogForwarder>();
             })
+            .AddSetup(new Akka.Hosting.Logging.LoggerFactorySetup(services.GetRequiredService<ILoggerFactory>()))
             .WithProxyActors(settings, balancer, metrics, clusterBridge);
         });
 

@@ -253,6 +253,32 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task The_proxy_logs_under_its_own_classes_so_one_component_can_be_quieted()
+    {
+        await using var n1 = await TestNode.StartAsync("n1");
+        await using var n2 = await TestNode.StartAsync("n2");
+        n1.Overload();
+        await using var proxy = ProxyProcess.Start(
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={n1.Address}", "--Proxy:Nodes:1:Name=n2", $"--Proxy:Nodes:1:Address={n2.Address}",
+            "--Serilog:MinimumLevel:Override:Proxy.Actors.Nodes=Warning");
+        await proxy.WaitUntilServingAsync();
+        using var debug = new HttpClient { BaseAddress = proxy.Debug };
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+
+        // An operator's drain is told at Information, quieted here; an overload mark at Warning.
+        using (await debug.PostAsync("/debug/nodes/n2/drain", null))
+        {
+        }
+
+        using (await client.PostAsync("/RPC2", new StringContent("<?xml version=\"1.0\"?><methodCall><methodName>ping</methodName></methodCall>")))
+        {
+        }
+
+        await proxy.WaitForOutputAsync("WRN] Proxy.Actors.Nodes.NodeActor: Node n1 marked overloaded");
+        Assert.DoesNotContain("drained by an operator", proxy.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_Serilog_sink_the_proxy_does_not_have_is_named_in_one_line_and_the_proxy_still_serves()
     {
         await using var proxy = ProxyProcess.Start(

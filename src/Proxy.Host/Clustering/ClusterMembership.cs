@@ -6,6 +6,7 @@ using Akka.Cluster;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Hosting.Logging;
+using Proxy.Host.Hosting;
 using Proxy.Actors.Clustering;
 using Proxy.Host.Configuration;
 
@@ -211,7 +212,7 @@ public sealed class ClusterMembership : BackgroundService
         return ConfigurationFactory.ParseString(string.Create(CultureInfo.InvariantCulture, $$"""
             akka {
               loglevel = INFO
-              loggers = ["Akka.Hosting.Logging.LoggerFactoryLogger, Akka.Hosting"]
+              loggers = ["{{AkkaLogForwarder.LoggersEntry}}"]
               coordinated-shutdown.run-by-clr-shutdown-hook = off
               coordinated-shutdown.exit-clr = off
               # Membership churns by design (ADR 0014): an unreachable peer is a state shown in
