@@ -49,6 +49,7 @@ public sealed class ConfigurationTests
     [InlineData("Proxy:Limits:FaultBuffer", "--Proxy:Limits:FaultBuffer=1MB")]
     [InlineData("Proxy:Overload:RestoreInterval", "--Proxy:Overload:RestoreInterval=-00:00:01")]
     [InlineData("Proxy:Timeouts:Response", "--Proxy:Timeouts:Response=soon")]
+    [InlineData("Proxy:Shutdown:Drain", "--Proxy:Shutdown:Drain=30.00:00:00")]
     [InlineData("Proxy:Redispatch:Max", "--Proxy:Redispatch:Max=-1")]
     [InlineData("Proxy:Tuning:BatchScheduleSocketThreads", "--Proxy:Tuning:BatchScheduleSocketThreads=sometimes")]
     [InlineData("Proxy:Tls:CertificateFile", "--Proxy:Listen=https://0.0.0.0:8443")]

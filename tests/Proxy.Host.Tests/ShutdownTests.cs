@@ -56,6 +56,38 @@ public sealed class ShutdownTests
         Assert.Contains("the stop did not finish within Proxy:Shutdown:Drain", proxy.Output, StringComparison.Ordinal);
     }
 
+    // A terminal closed right after "nohup proxy &" sends SIGHUP while the proxy starts; its
+    // default action would end the process (129) before any handler is registered.
+    [Fact]
+    public async Task Sighup_never_stops_the_proxy_while_it_starts_serves_or_stops()
+    {
+        await using var node = await TestNode.StartAsync("n1");
+        await using var proxy = ProxyProcess.StartUnderNohup("--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}");
+        using var hangups = new CancellationTokenSource();
+        var hangingUp = Task.Run(async () =>
+        {
+            while (!hangups.IsCancellationRequested)
+            {
+                Signal("HUP", proxy.Id);
+                await Task.Delay(20);
+            }
+        });
+
+        await proxy.WaitUntilServingAsync();
+        using var http = new HttpClient();
+        using (var answer = await http.GetAsync(new Uri(proxy.Client, "/")))
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
+
+        proxy.Terminate();
+        var exit = await proxy.WaitForExitAsync();
+        await hangups.CancelAsync();
+        await hangingUp;
+
+        Assert.True(exit == 0, proxy.Output);
+    }
+
     [Fact]
     public async Task The_container_health_check_passes_against_a_running_proxy_and_fails_without_one()
     {
@@ -65,6 +97,12 @@ public sealed class ShutdownTests
 
         Assert.Equal(0, await ProxyProcess.RunToExitAsync("--healthcheck", $"--Proxy:Debug:Listen={proxy.Debug.OriginalString}"));
         Assert.Equal(1, await ProxyProcess.RunToExitAsync("--healthcheck", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}"));
+    }
+
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
     }
 
     private static Task Until(Func<Task<bool>> condition) =>

@@ -87,6 +87,8 @@ public sealed class TopologyTests : NodesTest
         using var huge = await proxy.Debug.PostAsync("/debug/nodes", Node(new string('n', 1024 * 1024), N2.Address));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, huge.StatusCode);
         Assert.InRange((await huge.Content.ReadAsStringAsync()).Length, 1, 1024);
+        using var hugeDrain = await proxy.Debug.PostAsync("/debug/nodes/n1/drain", new ByteArrayContent(new byte[100_000]));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, hugeDrain.StatusCode);
         using (var stillServing = await proxy.Client.PostAsync("/RPC2", XmlRpcCall()))
         {
             Assert.Equal(HttpStatusCode.OK, stillServing.StatusCode);

@@ -116,9 +116,10 @@ public static class ProxySettingsFactory
         var tracing = CreateTracing(options.Tracing);
         var cluster = CreateCluster(options.Cluster, restoreInterval * options.Overload.RestoreSteps + options.Circuit.BreakDuration);
 
-        if (options.Shutdown.Drain < TimeSpan.Zero)
+        // A day: far beyond any sane drain, and within what a timer can wait (24.8 days).
+        if (options.Shutdown.Drain < TimeSpan.Zero || options.Shutdown.Drain > TimeSpan.FromDays(1))
         {
-            throw new ProxyConfigurationException("Proxy:Shutdown:Drain", $"must not be negative (was {options.Shutdown.Drain})");
+            throw new ProxyConfigurationException("Proxy:Shutdown:Drain", $"must be between 0 and 1 day (was {options.Shutdown.Drain})");
         }
 
         // A fault buffer below the response buffer would be no buffer at all: every answer gets the larger.

@@ -3,11 +3,12 @@ using System.Runtime.InteropServices;
 namespace Proxy.Host.Hosting;
 
 /// <summary>
-/// SIGHUP is the proxy's to handle (reread the configuration, reopen the access log), as it is
-/// nginx's, even when it was started ignoring it: <c>nohup</c> sets SIGHUP to "ignore" before the
-/// program starts, and .NET then never delivers it, so <c>kill -HUP</c> (logrotate's postrotate)
-/// did nothing, silently. Handled, a hang-up still does not stop the proxy, which is what
-/// <c>nohup</c> is for.
+/// SIGHUP is the proxy's to handle (reread the configuration, reopen the access log) and never
+/// stops it, as nginx's: not while it starts or stops, when no handler is registered yet or any
+/// more (the default would end the process, exit 129: a terminal closed right after
+/// <c>nohup proxy &amp;</c>), and not when it was started ignoring it: <c>nohup</c> sets SIGHUP to
+/// "ignore" before the program starts, and .NET then never delivers it, so <c>kill -HUP</c>
+/// (logrotate's postrotate) did nothing, silently.
 /// </summary>
 internal static class HangupSignal
 {
@@ -15,14 +16,27 @@ internal static class HangupSignal
     private static readonly IntPtr Ignore = 1; // SIG_IGN
     private static readonly IntPtr Default = 0; // SIG_DFL
 
-    /// <summary>Undoes an inherited "ignore" on SIGHUP; before any <see cref="PosixSignalRegistration"/> for it.</summary>
+    // For the process's life: without a registration, SIGHUP's default action applies again.
+    private static PosixSignalRegistration? _neverStops;
+
+    /// <summary>Before any other <see cref="PosixSignalRegistration"/> for SIGHUP; once, by the process's entry point.</summary>
     public static void TakeOver()
     {
-        if (!OperatingSystem.IsLinux())
+        if (OperatingSystem.IsWindows())
         {
             return;
         }
 
+        if (OperatingSystem.IsLinux())
+        {
+            UndoInheritedIgnore();
+        }
+
+        _neverStops ??= PosixSignalRegistration.Create(PosixSignal.SIGHUP, static context => context.Cancel = true);
+    }
+
+    private static void UndoInheritedIgnore()
+    {
         try
         {
             if (Signal(SigHup, Default) is var previous && previous != Ignore)
@@ -32,7 +46,7 @@ internal static class HangupSignal
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {
-            // Not glibc: SIGHUP keeps the disposition the process was started with.
+            // Not glibc (musl): SIGHUP keeps the disposition the process was started with.
         }
     }
 

@@ -53,7 +53,14 @@ internal static class ShutdownDeadline
         // host's own waits for the stop that is stuck.
         if (OperatingSystem.IsLinux())
         {
-            ExitNow(ExitCode);
+            try
+            {
+                ExitNow(ExitCode);
+            }
+            catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+            {
+                // Not glibc (musl): the runtime's own exit, which may wait on the stuck stop.
+            }
         }
 
         Environment.Exit(ExitCode);
