@@ -63,10 +63,17 @@ public static class ProxyApp
             return 2;
         }
 
+        // Read before the run: once it ends the host is disposed, and its services with it.
+        var stopping = app.Lifetime.ApplicationStopping;
         ShutdownDeadline.Arm(app.Lifetime, app.Services.GetRequiredService<ProxySettings>().ShutdownDrain);
         try
         {
             await app.RunAsync().ConfigureAwait(false);
+            return 0;
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // SIGTERM while the listeners were being bound: a stop, not a crash (it was exit 134).
             return 0;
         }
         catch (IOException ex) when (ex.InnerException is AddressInUseException)
