@@ -24,7 +24,7 @@ public static class DebugEndpoints
             // is cut off where it passes the cap, by the one endpoint that reads a body.
             if (context.Request.ContentLength > MaxBodyBytes)
             {
-                return Error(context, $"the body is larger than {MaxBodyBytes / 1024} KiB", StatusCodes.Status413PayloadTooLarge);
+                return BodyTooLarge(context);
             }
 
             if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
@@ -183,7 +183,7 @@ public static class DebugEndpoints
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            await Error(context, $"the body is larger than {MaxBodyBytes / 1024} KiB: a node is a small JSON object", StatusCodes.Status413PayloadTooLarge);
+            await BodyTooLarge(context);
             return;
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status408RequestTimeout)
@@ -271,6 +271,9 @@ public static class DebugEndpoints
         context.Response.ContentLength = bytes.Length;
         return context.Response.Body.WriteAsync(bytes, context.RequestAborted).AsTask();
     }
+
+    private static Task BodyTooLarge(HttpContext context) =>
+        Error(context, $"the body is larger than {MaxBodyBytes / 1024} KiB: a debug request's body is a small JSON object, if any", StatusCodes.Status413PayloadTooLarge);
 
     private static Task Error(HttpContext context, string message, int status) => Json(context, new ErrorDocument(message), status);
 

@@ -50,6 +50,6 @@ internal static class HangupSignal
         }
     }
 
-    [DllImport("libc.so.6", EntryPoint = "signal")]
+    [DllImport(Glibc.Library, EntryPoint = "signal")]
     private static extern IntPtr Signal(int signal, IntPtr handler);
 }

@@ -17,10 +17,7 @@ public sealed class LocalOnlySerializer : Serializer
 
     // Akka passes the "json" serializer its settings section (akka.actor.serialization-settings.json).
     public LocalOnlySerializer(ExtendedActorSystem system, Akka.Configuration.Config settings)
-        : base(system)
-    {
-        _ = settings;
-    }
+        : this(system) => _ = settings;
 
     /// <summary>The HOCON that puts it in place of <c>json</c>.</summary>
     public const string Hocon = "akka.actor.serializers.json = \"Proxy.Host.Hosting.LocalOnlySerializer, Proxy.Host\"";

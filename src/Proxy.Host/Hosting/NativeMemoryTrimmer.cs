@@ -51,9 +51,8 @@ internal sealed partial class NativeMemoryTrimmer(ILogger<NativeMemoryTrimmer> l
         }
     }
 
-    // glibc by its soname (plain "libc" needs the dev package's libc.so). DllImport: a blittable call
-    // needs no marshalling code, nor the unsafe blocks LibraryImport asks for.
-    [DllImport("libc.so.6", EntryPoint = "malloc_trim")]
+    // DllImport: a blittable call needs no marshalling code, nor the unsafe blocks LibraryImport asks for.
+    [DllImport(Glibc.Library, EntryPoint = "malloc_trim")]
     private static extern int MallocTrim(nuint pad);
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "Native memory is not trimmed: {Reason}")]

@@ -66,6 +66,6 @@ internal static class ShutdownDeadline
         Environment.Exit(ExitCode);
     }
 
-    [DllImport("libc.so.6", EntryPoint = "_exit")]
+    [DllImport(Glibc.Library, EntryPoint = "_exit")]
     private static extern void ExitNow(int status);
 }

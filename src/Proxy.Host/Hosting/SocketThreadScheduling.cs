@@ -105,7 +105,7 @@ internal sealed partial class SocketThreadScheduling(
     }
 
     // On Linux the call takes a thread id: the policy is per thread.
-    [DllImport("libc.so.6", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    [DllImport(Glibc.Library, EntryPoint = "sched_setscheduler", SetLastError = true)]
     private static extern int SchedSetScheduler(int tid, int policy, ref int parameters);
 
     [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "Socket event threads scheduled as SCHED_BATCH: {Count}")]
