@@ -29,17 +29,23 @@ internal static class HangupSignal
 
         if (OperatingSystem.IsLinux())
         {
-            UndoInheritedIgnore();
+            HandOverQuietly();
         }
 
         _neverStops ??= PosixSignalRegistration.Create(PosixSignal.SIGHUP, static context => context.Cancel = true);
     }
 
-    private static void UndoInheritedIgnore()
+    // .NET installs no handler while the disposition is "ignore", and until its handler is in,
+    // "default" would end the process (a SIGHUP storm at start hit those 1-2 ms in a third of
+    // starts). So "ignore" or "default" becomes a handler that does nothing — glibc's abs(int), pure
+    // and harmless on a signal number — and the runtime installs its own over it. A handler
+    // already there (the runtime's) is left as it is.
+    private static void HandOverQuietly()
     {
         try
         {
-            if (Signal(SigHup, Default) is var previous && previous != Ignore)
+            var nothing = NativeLibrary.GetExport(NativeLibrary.Load(Glibc.Library), "abs");
+            if (Signal(SigHup, nothing) is var previous && previous != Ignore && previous != Default)
             {
                 Signal(SigHup, previous);
             }
