@@ -95,7 +95,7 @@ public sealed class AccessLogTests : NodesTest, IDisposable
 
         await Eventually.AssertAsync(() => Assert.Contains("POST /before -> 200", File.ReadAllText(file), StringComparison.Ordinal));
         File.Move(file, file + ".1");
-        System.Diagnostics.Process.Start("kill", ["-HUP", proxy.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        proxy.Signal("HUP");
         await proxy.WaitForOutputAsync("SIGHUP");
 
         await Eventually.AssertAsync(async () =>

@@ -132,7 +132,7 @@ public sealed class ClusterTests : NodesTest
         await using var survivor = await ProxyHarness.StartAsync(Nodes, Member(FreePort.Next(), seedPort));
         await AwaitMembersUpAsync(survivor.Debug, 2);
 
-        System.Diagnostics.Process.Start("kill", ["-KILL", seed.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        seed.Signal("KILL");
 
         for (var i = 0; i < 10; i++)
         {

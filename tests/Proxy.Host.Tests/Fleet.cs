@@ -113,8 +113,7 @@ public sealed class FleetMember : IAsyncDisposable
         await Running.WaitUntilServingAsync();
     }
 
-    public void Signal(string signal) =>
-        System.Diagnostics.Process.Start("kill", [$"-{signal}", Running.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+    public void Signal(string signal) => Running.Signal(signal);
 
     public async Task KillAsync()
     {

@@ -168,7 +168,14 @@ public sealed class ProxyProcess : IAsyncDisposable
     public void Terminate()
     {
         Terminating = true;
-        Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        Signal("TERM");
+    }
+
+    /// <summary>Sends the process a signal by name (<c>HUP</c>, <c>KILL</c>), as <c>kill</c> does.</summary>
+    public void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
     }
 
     public async Task<int> WaitForExitAsync()

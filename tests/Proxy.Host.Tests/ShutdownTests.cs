@@ -68,7 +68,7 @@ public sealed class ShutdownTests
         {
             while (!hangups.IsCancellationRequested)
             {
-                Signal("HUP", proxy.Id);
+                proxy.Signal("HUP");
                 await Task.Delay(20);
             }
         });
@@ -97,12 +97,6 @@ public sealed class ShutdownTests
 
         Assert.Equal(0, await ProxyProcess.RunToExitAsync("--healthcheck", $"--Proxy:Debug:Listen={proxy.Debug.OriginalString}"));
         Assert.Equal(1, await ProxyProcess.RunToExitAsync("--healthcheck", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}"));
-    }
-
-    private static void Signal(string signal, int pid)
-    {
-        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
-        kill.WaitForExit();
     }
 
     private static Task Until(Func<Task<bool>> condition) =>

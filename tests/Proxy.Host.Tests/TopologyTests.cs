@@ -209,7 +209,7 @@ public sealed class TopologyTests : NodesTest
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
 
         // SIGHUP reads every source again; nothing changed, and it says so.
-        System.Diagnostics.Process.Start("kill", ["-HUP", proxy.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        proxy.Signal("HUP");
         await proxy.WaitForOutputAsync("SIGHUP: reading the configuration again");
         await proxy.WaitForOutputAsync("Configuration change applied: no node changed");
     }
@@ -357,7 +357,7 @@ public sealed class TopologyTests : NodesTest
         for (var round = 0; round < 12; round++)
         {
             file.WriteNodes(sets[round % sets.Length]);
-            System.Diagnostics.Process.Start("kill", ["-HUP", proxy.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            proxy.Signal("HUP");
             await Task.Delay(200);
         }
 
