@@ -216,7 +216,7 @@ public static class ProxyApp
             akka
             // The host owns SIGTERM: Kestrel drains first, then the actor system stops.
             .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
-            .AddHocon(LocalOnlySerializer.Hocon, HoconAddMode.Prepend)
+            .AddHocon(UnboundTypeSerializer.Hocon, HoconAddMode.Prepend)
             .AddHocon(SchedulerTick(settings), HoconAddMode.Prepend)
             .ConfigureLoggers(loggers =>
             {

@@ -16,7 +16,7 @@ public sealed record TopologyEntry(string Name, string? Address, int Weight, boo
         new(name, null, 0, true, true, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "", "");
 
     /// <summary>The node this entry adds, or null when it removes one or its address no longer parses.</summary>
-    /// <remarks>A method, not a property: the entry crosses the network as JSON, and a property would travel too.</remarks>
+    /// <remarks>A method, not a property: what crosses the network is the fields <see cref="ClusterMessageSerializer"/> writes.</remarks>
     public NodeSettings? ToNode() =>
         !Removed && NodeAddress.TryParse(Address, out var address, out _) ? new NodeSettings(Name, address!, Weight, ReuseConnections, Tls) : null;
 
