@@ -274,7 +274,7 @@ public static class ProxyApp
         }
     }
 
-    /// <summary>The build's version and commit (the informational version), e.g. <c>0.9.0+3118a82…</c>.</summary>
+    /// <summary>The build's version and commit (the informational version), e.g. <c>0.10.0+3118a82…</c>.</summary>
     public static string Version
     {
         get

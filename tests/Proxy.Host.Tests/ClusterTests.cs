@@ -82,6 +82,35 @@ public sealed class ClusterTests : NodesTest
     }
 
     [Fact]
+    public async Task A_member_that_joins_while_a_node_comes_back_from_a_drain_eases_it_in_like_the_others()
+    {
+        var seedPort = FreePort.Next();
+        // A restorer tick of a minute holds the node at its first step for the whole test.
+        await using var a = await ProxyHarness.StartAsync(Nodes, Member(seedPort, seedPort, "--Proxy:Overload:RestoreInterval=00:01:00"));
+        await AwaitMembersUpAsync(a.Debug, 1);
+        using (await a.Debug.PostAsync("/debug/nodes/n2/drain", null))
+        {
+        }
+
+        using (await a.Debug.PostAsync("/debug/nodes/n2/enable", null))
+        {
+        }
+
+        await a.AwaitNodeAsync("n2", n => Assert.Equal("restoring", n.GetProperty("state").GetString()));
+
+        // It never saw the drain: only the enable, the latest word on the node's rotation.
+        await using var late = await ProxyHarness.StartAsync(Nodes, Member(FreePort.Next(), seedPort, "--Proxy:Overload:RestoreInterval=00:01:00"));
+        await late.AwaitNodeAsync(
+            "n2",
+            n =>
+            {
+                Assert.Equal("restoring", n.GetProperty("state").GetString());
+                Assert.Equal(1, n.GetProperty("weight").GetInt32());
+            },
+            TimeSpan.FromSeconds(60));
+    }
+
+    [Fact]
     public async Task A_node_an_operator_adds_or_removes_on_one_proxy_is_added_or_removed_on_the_others()
     {
         var seedPort = FreePort.Next();

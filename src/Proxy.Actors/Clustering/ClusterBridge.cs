@@ -146,14 +146,17 @@ public sealed class ClusterBridge : ReceiveActor
                 continue;
             }
 
-            // A member that joins late must not revive marks whose restoration is long over.
-            if (mark.Subject == NodeMarkSubject.Health && now - mark.AtUnixMs > _markLifetime.TotalMilliseconds)
+            // A member that joins late must not revive marks whose restoration is long over, nor
+            // ease in a node whose return from a drain is.
+            var over = now - mark.AtUnixMs > _markLifetime.TotalMilliseconds;
+            if (mark.Subject == NodeMarkSubject.Health && over)
             {
                 continue;
             }
 
+            var adopted = mark.Kind == NodeMarkKind.Enabled && over ? mark with { Weight = 0 } : mark;
             _log.Debug("Adopting {0} of node {1} from {2}", mark.Kind, node, mark.Member);
-            Context.ActorSelection(_nodesPath + node).Tell(new NodeActor.Adopt(mark));
+            Context.ActorSelection(_nodesPath + node).Tell(new NodeActor.Adopt(adopted));
         }
     }
 

@@ -5,6 +5,9 @@ namespace Proxy.Actors.Clustering;
 /// <paramref name="Member"/> is the cluster address it was made at (shown as <c>observedBy</c>);
 /// <paramref name="Writer"/> names the process run that made it, so a restarted proxy (same address,
 /// new run) adopts what its previous run decided instead of taking it for its own.
+/// <paramref name="Weight"/>: for <see cref="NodeMarkKind.WeightSet"/> the configured weight; for
+/// <see cref="NodeMarkKind.Enabled"/> the weight a node brought back from a drain starts again from
+/// (0 when the enable changed nothing).
 /// </summary>
 public sealed record NodeMark(NodeMarkKind Kind, int Weight, long AtUnixMs, string Member, string Writer)
 {

@@ -553,7 +553,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                 Apply(_health.AdoptDrained());
                 break;
             case NodeMarkKind.Enabled:
-                Apply(_health.AdoptEnabled());
+                Apply(_health.AdoptEnabled(rampingFromDrain: mark.Weight > 0));
                 break;
             case NodeMarkKind.WeightSet:
                 Apply(_health.AdoptWeight(mark.Weight));

@@ -88,7 +88,7 @@ public sealed record NodeHealthMachine
     public HealthTransition Overloaded(string rule) => (this with { ConsecutiveFailures = 0 }).MarkOverloaded(rule, share: true);
 
     /// <summary>Another member marked the node overloaded.</summary>
-    public HealthTransition AdoptOverloaded(string member) => MarkOverloaded($"observed by {member}", share: false);
+    public HealthTransition AdoptOverloaded(string member) => MarkOverloaded(member, share: false);
 
     /// <summary>A try failed because of the node (refused, dropped, timed out, judged failed).</summary>
     public HealthTransition Failed(string reason)
@@ -147,8 +147,25 @@ public sealed record NodeHealthMachine
     /// <summary>Operator: bring a drained node back gently (a no-op, still shared, when it is not drained).</summary>
     public HealthTransition Enable() => EnableNode(share: true);
 
-    /// <summary>Another member's operator enabled the node.</summary>
-    public HealthTransition AdoptEnabled() => EnableNode(share: false);
+    /// <summary>
+    /// Another member's operator enabled the node. A drained node comes back gently, as here. So does
+    /// a healthy one when the enable brought the node back from a drain recently
+    /// (<paramref name="rampingFromDrain"/>): this member missed the drain (it joined or restarted
+    /// since), and the node its peers are easing back in must not get its full weight from here.
+    /// </summary>
+    public HealthTransition AdoptEnabled(bool rampingFromDrain = false)
+    {
+        if (State == NodeHealth.Drained || !rampingFromDrain || State != NodeHealth.Healthy)
+        {
+            return EnableNode(share: false);
+        }
+
+        return new(
+            this with { State = NodeHealth.Restoring, Weight = WeightSteps.Marked },
+            new(
+                HealthActions.PublishWeight | HealthActions.StartRestoring,
+                Log: HealthLog.Info("Node {0} enabled by an operator at another member: back in from weight {1}", Node, WeightSteps.Marked)));
+    }
 
     /// <summary>Operator: change the configured weight (<see cref="MinWeight"/>..<see cref="MaxWeight"/>; anything else is ignored).</summary>
     public HealthTransition SetWeight(int weight) => ChangeConfiguredWeight(weight, share: true);
@@ -165,9 +182,10 @@ public sealed record NodeHealthMachine
             return new(this, HealthEffects.None);
         }
 
-        var log = State == NodeHealth.Overloaded
-            ? null
-            : HealthLog.Warning("Node {0} marked overloaded by rule {1}: weight {2} -> {3}", Node, rule, Weight, WeightSteps.Marked);
+        // What marked it: a rule here, or (adopted, not shared) the member whose rule did.
+        var log = State == NodeHealth.Overloaded ? null
+            : share ? HealthLog.Warning("Node {0} marked overloaded by rule {1}: weight {2} -> {3}", Node, rule, Weight, WeightSteps.Marked)
+            : HealthLog.Warning("Node {0} marked overloaded at member {1}: weight {2} -> {3}", Node, rule, Weight, WeightSteps.Marked);
         return new(
             this with { State = NodeHealth.Overloaded, Weight = WeightSteps.Marked },
             new(
@@ -198,13 +216,15 @@ public sealed record NodeHealthMachine
             return new(this, share ? new(HealthActions.None, NodeMarkKind.Enabled) : HealthEffects.None);
         }
 
-        // Back in gently, like a node whose overload mark is lifting.
+        // Back in gently, like a node whose overload mark is lifting. The shared mark carries the
+        // weight it starts from: a member that missed the drain eases the node in too (AdoptEnabled).
         return new(
             this with { State = NodeHealth.Restoring, Weight = WeightSteps.Marked, ConsecutiveFailures = 0 },
             new(
                 HealthActions.PublishWeight | HealthActions.StartRestoring,
                 share ? NodeMarkKind.Enabled : null,
-                Log: HealthLog.Info("Node {0} enabled by an operator", Node)));
+                share ? WeightSteps.Marked : 0,
+                HealthLog.Info("Node {0} enabled by an operator", Node)));
     }
 
     private HealthTransition ChangeConfiguredWeight(int weight, bool share)

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Proxy.Actors.Clustering;
 using Proxy.Actors.Nodes;
+using Proxy.Actors.Weighting;
 using Xunit;
 
 namespace Proxy.Actors.Tests.Clustering;
@@ -92,6 +93,22 @@ public sealed class ClusterBridgeTests : TestKit
 
         Assert.Equal(NodeMarkKind.Drained, node.ExpectMsg<NodeActor.Adopt>().Mark.Kind);
         node.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void An_enable_that_brought_a_node_back_from_a_drain_is_eased_in_only_while_its_return_can_still_be_running()
+    {
+        var (bridge, node) = Start();
+        var old = UnixNow - (long)Lifetime.TotalMilliseconds - 1000;
+
+        bridge.Tell(Map(Mark(NodeMarkKind.Enabled, UnixNow, weight: WeightSteps.Marked)));
+        Assert.Equal(WeightSteps.Marked, node.ExpectMsg<NodeActor.Adopt>().Mark.Weight);
+
+        var (lateBridge, lateNode) = Start();
+        lateBridge.Tell(Map(Mark(NodeMarkKind.Enabled, old, weight: WeightSteps.Marked)));
+        var adopted = lateNode.ExpectMsg<NodeActor.Adopt>().Mark;
+        Assert.Equal(NodeMarkKind.Enabled, adopted.Kind);
+        Assert.Equal(0, adopted.Weight);
     }
 
     [Fact]

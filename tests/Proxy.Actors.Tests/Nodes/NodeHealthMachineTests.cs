@@ -186,7 +186,7 @@ public sealed class NodeHealthMachineTests
         Assert.Equal(WeightSteps.Marked, machine.EffectiveWeight);
         Assert.Equal(HealthActions.CountMark | HealthActions.CancelBreakTimer | HealthActions.PublishWeight | HealthActions.StartRestoring, effects.Actions);
         Assert.Null(effects.Share);
-        AssertLog(effects, LogLevel.WarningLevel, "Node n1 marked overloaded by rule observed by akka.tcp://proxy@b:7301: weight 128 -> 1");
+        AssertLog(effects, LogLevel.WarningLevel, "Node n1 marked overloaded at member akka.tcp://proxy@b:7301: weight 128 -> 1");
     }
 
     [Fact]
@@ -495,6 +495,7 @@ public sealed class NodeHealthMachineTests
         Assert.Equal(0, machine.ConsecutiveFailures);
         Assert.Equal(HealthActions.PublishWeight | HealthActions.StartRestoring, effects.Actions);
         Assert.Equal(NodeMarkKind.Enabled, effects.Share);
+        Assert.Equal(WeightSteps.Marked, effects.ShareWeight);
         AssertLog(effects, LogLevel.InfoLevel, "Node n1 enabled by an operator");
     }
 
@@ -520,6 +521,33 @@ public sealed class NodeHealthMachineTests
         Assert.Equal(NodeHealth.Restoring, machine.State);
         Assert.Equal(HealthActions.PublishWeight | HealthActions.StartRestoring, effects.Actions);
         Assert.Null(effects.Share);
+    }
+
+    [Fact]
+    public void A_member_that_missed_the_drain_eases_in_a_healthy_node_another_member_just_brought_back()
+    {
+        var (machine, effects) = Healthy().AdoptEnabled(rampingFromDrain: true);
+
+        Assert.Equal(NodeHealth.Restoring, machine.State);
+        Assert.Equal(WeightSteps.Marked, machine.EffectiveWeight);
+        Assert.Equal(HealthActions.PublishWeight | HealthActions.StartRestoring, effects.Actions);
+        Assert.Null(effects.Share);
+        AssertLog(effects, LogLevel.InfoLevel, "Node n1 enabled by an operator at another member: back in from weight 1");
+    }
+
+    [Theory]
+    [InlineData(NodeHealth.Overloaded)]
+    [InlineData(NodeHealth.Restoring)]
+    [InlineData(NodeHealth.Open)]
+    [InlineData(NodeHealth.HalfOpen)]
+    public void An_adopted_return_from_a_drain_leaves_a_node_already_below_its_weight_to_its_own_recovery(NodeHealth state)
+    {
+        var before = In(state);
+
+        var (machine, effects) = before.AdoptEnabled(rampingFromDrain: true);
+
+        Assert.Same(before, machine);
+        AssertNothingToDo(effects);
     }
 
     [Fact]
