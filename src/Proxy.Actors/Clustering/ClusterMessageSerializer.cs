@@ -122,10 +122,10 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             {
                 NodeMarkManifest => new NodeMark(ReadKind(reader), reader.ReadInt32(), reader.ReadInt64(), reader.ReadString(), reader.ReadString()),
                 TopologyEntryManifest => new TopologyEntry(
-                    reader.ReadString(), ReadOptional(reader), reader.ReadInt32(), reader.ReadBoolean(), reader.ReadBoolean(), reader.ReadInt64(),
+                    reader.ReadString(), ReadOptional(reader), reader.ReadInt32(), ReadFlag(reader), ReadFlag(reader), reader.ReadInt64(),
                     reader.ReadString(), reader.ReadString(), ReadTls(reader)),
                 WhoAreYouManifest => ClusterFormation.WhoAreYou.Instance,
-                IntroductionManifest => new ClusterFormation.Introduction(reader.ReadString(), ReadList(reader), reader.ReadBoolean()),
+                IntroductionManifest => new ClusterFormation.Introduction(reader.ReadString(), ReadList(reader), ReadFlag(reader)),
                 RejoinManifest => new ClusterFormation.Rejoin(ReadList(reader)),
                 _ => throw new InvalidDataException("the manifest names no message this member knows"),
             };
@@ -151,7 +151,15 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         }
     }
 
-    private static string? ReadOptional(BinaryReader reader) => reader.ReadBoolean() ? reader.ReadString() : null;
+    private static string? ReadOptional(BinaryReader reader) => ReadFlag(reader) ? reader.ReadString() : null;
+
+    // Written as 0 or 1; any other byte is not something this serializer wrote.
+    private static bool ReadFlag(BinaryReader reader) => reader.ReadByte() switch
+    {
+        0 => false,
+        1 => true,
+        var other => throw new InvalidDataException($"a flag byte is {other}, not 0 or 1"),
+    };
 
     private static void WriteList(BinaryWriter writer, string[] values)
     {
@@ -187,8 +195,8 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     }
 
     private static NodeTlsSettings? ReadTls(BinaryReader reader) =>
-        reader.ReadBoolean()
-            ? new NodeTlsSettings(ReadOptional(reader), ReadOptional(reader), ReadOptional(reader), ReadOptional(reader), reader.ReadBoolean())
+        ReadFlag(reader)
+            ? new NodeTlsSettings(ReadOptional(reader), ReadOptional(reader), ReadOptional(reader), ReadOptional(reader), ReadFlag(reader))
             : null;
 
     private static ArgumentException Unknown(object o) =>

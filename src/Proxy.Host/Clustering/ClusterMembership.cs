@@ -260,7 +260,7 @@ public sealed class ClusterMembership : BackgroundService
               scheduler.tick-duration = 100ms
             }
             {{ClusterMessageSerializer.Hocon}}
-            {{UnboundTypeSerializer.Hocon}}
+            {{UnboundTypeSerializer.ClusterHocon}}
             """));
     }
 

@@ -83,6 +83,10 @@ public sealed class ClusterMessageSerializerTests() : TestKit(ClusterMessageSeri
         byte[] lie = [1, 0xFF, 0xFF, 0xFF, 0xFF, 0x07];
         Assert.Contains("claims 2147483647 entries", Assert.Throws<SerializationException>(() => serializer.FromBinary(lie, "R")).Message, StringComparison.Ordinal);
 
+        // A flag is 0 or 1: Up = 2 is not something a member wrote.
+        byte[] flag = [1, 1, (byte)'a', 0, 2];
+        Assert.Contains("a flag byte is 2", Assert.Throws<SerializationException>(() => serializer.FromBinary(flag, "I")).Message, StringComparison.Ordinal);
+
         // Not UTF-8: refused, not read as replacement characters.
         byte[] notUtf8 = [1, 2, 0xC3, 0x28, 0, 1];
         Assert.Throws<SerializationException>(() => serializer.FromBinary(notUtf8, "I"));
