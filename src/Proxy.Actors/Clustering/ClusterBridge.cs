@@ -41,7 +41,7 @@ public sealed class ClusterBridge : ReceiveActor
             // What happens here now is the latest word on its subject, even over a mark dated
             // ahead by another member's fast clock (or forged): it is stamped just after it.
             var key = (o.Node, o.Mark.Subject);
-            var at = _latest.TryGetValue(key, out var known) ? Math.Max(o.Mark.AtUnixMs, known.AtUnixMs + 1) : o.Mark.AtUnixMs;
+            var at = _latest.TryGetValue(key, out var known) ? Math.Max(o.Mark.AtUnixMs, After(known.AtUnixMs)) : o.Mark.AtUnixMs;
             var mark = o.Mark with { Writer = _writer, Member = _member, AtUnixMs = at };
             _latest[key] = mark;
             _replicator?.Tell(new NodeHealthReplicator.Share(o.Node, mark));
@@ -70,7 +70,7 @@ public sealed class ClusterBridge : ReceiveActor
         Receive<Replicated>(r => Adopt(r.Marks));
         Receive<TopologyObserved>(o =>
         {
-            var at = _topology.TryGetValue(o.Entry.Name, out var known) ? Math.Max(o.Entry.AtUnixMs, known.AtUnixMs + 1) : o.Entry.AtUnixMs;
+            var at = _topology.TryGetValue(o.Entry.Name, out var known) ? Math.Max(o.Entry.AtUnixMs, After(known.AtUnixMs)) : o.Entry.AtUnixMs;
             var entry = o.Entry with { Writer = _writer, Member = _member, AtUnixMs = at };
             _topology[entry.Name] = entry;
             _replicator?.Tell(new NodeHealthReplicator.ShareTopology(entry));
@@ -88,6 +88,9 @@ public sealed class ClusterBridge : ReceiveActor
 
     public static Props Props(string writer, IReadOnlySet<string> nodes, string nodesPath, TimeSpan markLifetime) =>
         Akka.Actor.Props.Create(() => new ClusterBridge(writer, nodes, nodesPath, markLifetime));
+
+    // The millisecond after another mark's; a forged one at the end of time is not wrapped into the past.
+    private static long After(long at) => at == long.MaxValue ? at : at + 1;
 
     // Another member's operator added or removed a node (or this process's previous run did).
     private void AdoptTopology(IReadOnlyList<TopologyEntry> entries)

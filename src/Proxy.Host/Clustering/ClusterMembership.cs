@@ -116,9 +116,9 @@ public sealed class ClusterMembership : BackgroundService
             var cluster = Cluster.Get(system);
             cluster.RegisterOnMemberRemoved(() => lost.TrySetResult(new Loss("this member was removed from the cluster (downed as unreachable, or the split-brain resolver chose the other side)", null)));
             _ = system.WhenTerminated.ContinueWith(_ => lost.TrySetResult(new Loss("its actor system stopped", null)), TaskScheduler.Default);
-            system.ActorOf(QuarantineWatch.Props(reason => lost.TrySetResult(new Loss(reason, null))), "quarantine-watch");
             var replicator = system.ActorOf(NodeHealthReplicator.Props(bridge, () => _synced.TrySetResult()), "node-health");
-            system.ActorOf(ClusterFormation.Props(LookUpContactsAsync, knownPeers, members => lost.TrySetResult(new Loss("the fleet was split and this side is the smaller", members)), Round), "formation");
+            var formation = system.ActorOf(ClusterFormation.Props(LookUpContactsAsync, knownPeers, members => lost.TrySetResult(new Loss("the fleet was split and this side is the smaller", members)), Round), "formation");
+            system.ActorOf(IncarnationWatch.Props(reason => lost.TrySetResult(new Loss(reason, null)), [.. _seeds, .. knownPeers], [replicator, formation]), "incarnation-watch");
             bridge.Tell(new ClusterBridge.MembershipUp(replicator, cluster.SelfAddress.ToString()));
             _current = new Incarnation(system, number);
             _log.LogInformation("Cluster membership incarnation {Number} started at {Address}; split-brain resolver keep-majority, stable after {StableAfter}", number, _self, _settings.StableAfter);

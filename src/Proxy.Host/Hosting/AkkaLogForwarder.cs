@@ -43,6 +43,8 @@ public sealed class AkkaLogForwarder : ActorBase, IRequiresMessageQueue<ILoggerM
         }
     }
 
+    private const int MaxLineLength = 4096;
+
     private void Forward(LogEvent log)
     {
         var type = log.LogClass ?? typeof(ActorSystem);
@@ -65,7 +67,20 @@ public sealed class AkkaLogForwarder : ActorBase, IRequiresMessageQueue<ILoggerM
         }
 
         // Formatted here, passed as plain text: Akka's "{0}" holes are not message-template names.
-        logger.Log(level, default, Text(log.Message), log.Cause, static (text, _) => text);
+        // Remoting's lines are about a peer that only their source names; and what a peer sent
+        // (a manifest, a payload's description) is cut short rather than copied whole into the log.
+        var text = Text(log.Message);
+        if (text.Length > MaxLineLength)
+        {
+            text = $"{text.AsSpan(0, MaxLineLength)}… ({text.Length - MaxLineLength} more characters)";
+        }
+
+        if (type.Namespace?.StartsWith("Akka.Remote", StringComparison.Ordinal) == true && !string.IsNullOrEmpty(log.LogSource))
+        {
+            text = $"{text} [at {Uri.UnescapeDataString(log.LogSource)}]";
+        }
+
+        logger.Log(level, default, text, log.Cause, static (line, _) => line);
     }
 
     private static string Text(object? message)

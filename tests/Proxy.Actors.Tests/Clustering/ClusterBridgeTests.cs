@@ -144,6 +144,22 @@ public sealed class ClusterBridgeTests : TestKit
         Assert.True(shared.Mark.Supersedes(Mark(NodeMarkKind.Drained, future)));
     }
 
+    [Fact]
+    public void A_mark_forged_at_the_end_of_time_does_not_wrap_an_operator_decision_made_here_into_the_past()
+    {
+        var (bridge, node) = Start();
+        var replicator = CreateTestProbe();
+        bridge.Tell(new ClusterBridge.MembershipUp(replicator.Ref, "akka.tcp://proxy@127.0.0.1:4053"));
+        bridge.Tell(Map(Mark(NodeMarkKind.Drained, long.MaxValue)));
+        node.ExpectMsg<NodeActor.Adopt>();
+
+        bridge.Tell(new ClusterBridge.Observed("n1", NodeMark.Now(NodeMarkKind.Enabled)));
+
+        var shared = replicator.ExpectMsg<NodeHealthReplicator.Share>();
+        Assert.Equal(long.MaxValue, shared.Mark.AtUnixMs);
+        Assert.True(shared.Mark.Supersedes(Mark(NodeMarkKind.Drained, long.MaxValue)));
+    }
+
     private sealed class Nodes : ReceiveActor
     {
         public Nodes(IActorRef n1) => Context.ActorOf(Props.Create(() => new Forwarder(n1)), "n1");

@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using Akka.Actor.Setup;
+using Akka.Configuration;
+using Akka.Event;
+using Akka.Hosting.Logging;
+using Microsoft.Extensions.Logging;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
+using Proxy.Host.Hosting;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Host.Tests;
+
+public sealed class AkkaLogForwarderTests
+{
+    private sealed class Lines : ILoggerProvider, ILogger
+    {
+        public ConcurrentQueue<(string Category, string Text)> Written { get; } = new();
+
+        private string _category = "";
+
+        public ILogger CreateLogger(string categoryName) => new Lines { _category = categoryName, Sink = this };
+
+        private Lines? Sink { get; init; }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            (Sink ?? this).Written.Enqueue((_category, formatter(state, exception)));
+
+        public void Dispose()
+        {
+        }
+    }
+
+    [Fact]
+    public async Task A_remoting_line_names_the_peer_and_what_a_peer_sent_is_cut_short()
+    {
+        var lines = new Lines();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(lines));
+        var setup = BootstrapSetup.Create()
+            .WithConfig(ConfigurationFactory.ParseString($"akka.loggers = [\"{AkkaLogForwarder.LoggersEntry}\"]\nakka.stdout-loglevel = OFF"))
+            .And(new LoggerFactorySetup(factory));
+        var system = ActorSystem.Create("forwarder", setup);
+        try
+        {
+            const string source = "akka.tcp://proxy@127.0.0.1:4053/system/endpointManager/endpointWriter-akka.tcp%3A%2F%2Fproxy%40203.0.113.9%3A4053-1";
+            system.EventStream.Publish(new Warning(source, typeof(Akka.Remote.RemoteActorRefProvider), "Deserialization failed for manifest [" + new string('x', 100_000) + "]"));
+
+            await Eventually.AssertAsync(() =>
+            {
+                var line = Assert.Single(lines.Written, l => l.Text.StartsWith("Deserialization failed", StringComparison.Ordinal));
+                Assert.Equal("Akka.Remote.RemoteActorRefProvider", line.Category);
+                Assert.True(line.Text.Length < 4300, $"a line of {line.Text.Length} characters");
+                Assert.EndsWith("x… (95942 more characters) [at akka.tcp://proxy@127.0.0.1:4053/system/endpointManager/endpointWriter-akka.tcp://proxy@203.0.113.9:4053-1]", line.Text, StringComparison.Ordinal);
+            });
+
+            system.EventStream.Publish(new Warning(source, typeof(Akka.Remote.RemoteActorRefProvider), "Association failed"));
+            await Eventually.AssertAsync(() =>
+                Assert.Contains(lines.Written, l => l.Text == "Association failed [at akka.tcp://proxy@127.0.0.1:4053/system/endpointManager/endpointWriter-akka.tcp://proxy@203.0.113.9:4053-1]"));
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+}
