@@ -6,11 +6,7 @@ using Xunit;
 
 namespace Proxy.Actors.Tests.Clustering;
 
-public sealed class ClusterFormationTests() : TestKit("""
-    akka.actor.provider = cluster
-    akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }
-    akka.loglevel = WARNING
-    """)
+public sealed class ClusterFormationTests() : TestKit(LoopbackCluster.Hocon)
 {
     private static readonly TimeSpan Round = TimeSpan.FromMilliseconds(100);
 

@@ -7,11 +7,7 @@ using Xunit;
 
 namespace Proxy.Actors.Tests.Clustering;
 
-public sealed class IncarnationWatchTests() : TestKit("""
-    akka.actor.provider = cluster
-    akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }
-    akka.loglevel = WARNING
-    """)
+public sealed class IncarnationWatchTests() : TestKit(LoopbackCluster.Hocon)
 {
     private static readonly Address Contact = Address.Parse("akka.tcp://proxy@127.0.0.1:7601");
     private static readonly Address Stranger = Address.Parse("akka.tcp://proxy@203.0.113.9:4053");
