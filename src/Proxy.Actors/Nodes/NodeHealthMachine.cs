@@ -155,7 +155,7 @@ public sealed record NodeHealthMachine
     /// </summary>
     public HealthTransition AdoptEnabled(bool rampingFromDrain = false)
     {
-        if (State == NodeHealth.Drained || !rampingFromDrain || State != NodeHealth.Healthy)
+        if (!rampingFromDrain || State != NodeHealth.Healthy)
         {
             return EnableNode(share: false);
         }
