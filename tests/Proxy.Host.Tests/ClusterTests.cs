@@ -111,6 +111,36 @@ public sealed class ClusterTests : NodesTest
     }
 
     [Fact]
+    public async Task Members_holding_certificates_of_the_fleets_ca_form_a_cluster_over_mutual_tls_and_a_stranger_is_refused()
+    {
+        using var fleet = TestCertificates.Create("Fleet CA");
+        using var strangers = TestCertificates.Create("Stranger CA");
+        string[] Tls(IssuedCertificate certificate) =>
+            [$"--Proxy:Cluster:Tls:CertificateFile={certificate.CertificateFile}", $"--Proxy:Cluster:Tls:KeyFile={certificate.KeyFile}", $"--Proxy:Cluster:Tls:CaFile={fleet.CaFile}"];
+        var seedPort = FreePort.Next();
+        await using var a = await ProxyHarness.StartAsync(Nodes, Member(seedPort, seedPort, Tls(fleet.Member("a", "member-a"))));
+        await using var b = await ProxyHarness.StartAsync(Nodes, Member(FreePort.Next(), seedPort, Tls(fleet.Member("b", "member-b"))));
+        await AwaitMembersUpAsync(a.Debug, 2);
+        var cluster = await a.Debug.GetFromJsonAsync<JsonElement>("/debug/cluster");
+        Assert.StartsWith("akka.ssl.tcp://proxy@127.0.0.1:", cluster.GetProperty("self").GetString(), StringComparison.Ordinal);
+
+        using (await a.Debug.PostAsync("/debug/nodes/n2/drain", null))
+        {
+        }
+
+        await b.AwaitNodeAsync("n2", n => Assert.Equal("drained", n.GetProperty("state").GetString()));
+
+        // A certificate of another CA, even from a member that trusts the fleet's: no handshake, so it
+        // founds a cluster of its own, and the fleet stays two.
+        await using var stranger = await ProxyHarness.StartAsync(Nodes, Member(FreePort.Next(), seedPort, Tls(strangers.Member("x", "member-x"))));
+        await Eventually.AssertAsync(
+            async () => Assert.Equal("alone", (await stranger.Debug.GetFromJsonAsync<JsonElement>("/debug/cluster")).GetProperty("status").GetString()),
+            TimeSpan.FromSeconds(60));
+        await AwaitMembersUpAsync(a.Debug, 2);
+        Assert.Equal("healthy", (await stranger.NodesAsync())["n2"].GetProperty("state").GetString());
+    }
+
+    [Fact]
     public async Task A_node_an_operator_adds_or_removes_on_one_proxy_is_added_or_removed_on_the_others()
     {
         var seedPort = FreePort.Next();

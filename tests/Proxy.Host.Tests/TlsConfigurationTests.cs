@@ -39,6 +39,27 @@ public sealed class TlsConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Tls_between_the_members_needs_a_usable_certificate_and_the_fleets_ca_or_start_up_stops_naming_the_key()
+    {
+        string[] Member(params string[] tls) =>
+            ["--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9", "--Proxy:Cluster:Enabled=true", .. tls];
+
+        var noCa = Assert.Throws<ProxyConfigurationException>(() => Create(Member($"--Proxy:Cluster:Tls:CertificateFile={_server.CertificateFile}", $"--Proxy:Cluster:Tls:KeyFile={_server.KeyFile}")));
+        var noCertificate = Assert.Throws<ProxyConfigurationException>(() => Create(Member($"--Proxy:Cluster:Tls:CaFile={_ca.CaFile}")));
+        var wrongKey = Assert.Throws<ProxyConfigurationException>(() => Create(Member(
+            $"--Proxy:Cluster:Tls:CertificateFile={_server.CertificateFile}", $"--Proxy:Cluster:Tls:KeyFile={_other.KeyFile}", $"--Proxy:Cluster:Tls:CaFile={_ca.CaFile}")));
+        var keyAsCa = Assert.Throws<ProxyConfigurationException>(() => Create(Member(
+            $"--Proxy:Cluster:Tls:CertificateFile={_server.CertificateFile}", $"--Proxy:Cluster:Tls:KeyFile={_server.KeyFile}", $"--Proxy:Cluster:Tls:CaFile={_server.KeyFile}")));
+
+        Assert.Equal("Proxy:Cluster:Tls:CaFile", noCa.Key);
+        Assert.Equal("Proxy:Cluster:Tls:CertificateFile", noCertificate.Key);
+        Assert.Equal("Proxy:Cluster:Tls:KeyFile", wrongKey.Key);
+        Assert.Equal("Proxy:Cluster:Tls:CaFile", keyAsCa.Key);
+        var settings = Create(Member($"--Proxy:Cluster:Tls:CertificateFile={_server.CertificateFile}", $"--Proxy:Cluster:Tls:KeyFile={_server.KeyFile}", $"--Proxy:Cluster:Tls:CaFile={_ca.CaFile}"));
+        Assert.Equal(_ca.CaFile, settings.Cluster?.Tls?.CaFile);
+    }
+
+    [Fact]
     public void A_missing_or_directory_key_file_names_the_key_file()
     {
         var missing = Assert.Throws<ProxyConfigurationException>(() => Create(Listener(_server.CertificateFile, "/nonexistent/key.pem")));

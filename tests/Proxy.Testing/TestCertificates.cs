@@ -68,14 +68,20 @@ public sealed class TestCertificates : IDisposable
     /// <summary>A client certificate for mutual TLS.</summary>
     public IssuedCertificate Client(string file, string subject) => Issue(file, subject, [], ClientAuthentication, null);
 
+    /// <summary>A cluster member's certificate: it serves its peers and is their client too.</summary>
+    public IssuedCertificate Member(string file, string subject) => Issue(file, subject, ["127.0.0.1"], [ServerAuthentication, ClientAuthentication], null);
+
     /// <summary>Issues a certificate into the given files (overwriting them: a renewal).</summary>
-    public IssuedCertificate Issue(string file, string subject, string[] names, Oid usage, DateTimeOffset? notAfter)
+    public IssuedCertificate Issue(string file, string subject, string[] names, Oid usage, DateTimeOffset? notAfter) =>
+        Issue(file, subject, names, [usage], notAfter);
+
+    private IssuedCertificate Issue(string file, string subject, string[] names, Oid[] usages, DateTimeOffset? notAfter)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={subject}", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([usage], false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([.. usages], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_authority, true, false));
         if (names.Length > 0)
         {

@@ -3,7 +3,10 @@ using System.Net;
 using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Cluster;
+using System.Security.Cryptography.X509Certificates;
 using Akka.Configuration;
+using Akka.Remote.Transport.DotNetty;
+using Proxy.Actors.Tls;
 using Akka.Hosting;
 using Akka.Hosting.Logging;
 using Proxy.Host.Hosting;
@@ -28,6 +31,7 @@ public sealed class ClusterMembership : BackgroundService
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _log;
     private readonly IReadOnlyList<Address> _seeds;
+    private readonly string _protocol;
     private readonly Address _self;
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly DateTime _started = DateTime.UtcNow;
@@ -41,8 +45,10 @@ public sealed class ClusterMembership : BackgroundService
         _bridge = bridge;
         _loggers = loggers;
         _log = loggers.CreateLogger<ClusterMembership>();
-        _self = new Address("akka.tcp", SystemName, _settings.Host, _settings.Port);
-        _seeds = _settings.Seeds.Select(Address.Parse).Where(a => !a.Equals(_self)).Distinct().ToArray();
+        // Seeds are written akka.tcp://; over TLS Akka's transport names its addresses akka.ssl.tcp://.
+        _protocol = _settings.Tls is null ? "akka.tcp" : "akka.ssl.tcp";
+        _self = new Address(_protocol, SystemName, _settings.Host, _settings.Port);
+        _seeds = _settings.Seeds.Select(Address.Parse).Select(a => new Address(_protocol, a.System, a.Host, a.Port)).Where(a => !a.Equals(_self)).Distinct().ToArray();
     }
 
     /// <summary>The actor system name every member shares (it is part of every seed address).</summary>
@@ -102,7 +108,7 @@ public sealed class ClusterMembership : BackgroundService
             ActorSystem system;
             try
             {
-                system = ActorSystem.Create(SystemName, BootstrapSetup.Create().WithConfig(Hocon()).And(new LoggerFactorySetup(_loggers)));
+                system = ActorSystem.Create(SystemName, Setup());
             }
             catch (Exception ex) when (!stopping.IsCancellationRequested)
             {
@@ -200,7 +206,7 @@ public sealed class ClusterMembership : BackgroundService
         }
 
         return _seeds
-            .Concat(addresses.Select(ip => new Address("akka.tcp", SystemName, ip.ToString(), _settings.Port)))
+            .Concat(addresses.Select(ip => new Address(_protocol, SystemName, ip.ToString(), _settings.Port)))
             .Where(a => !a.Equals(_self))
             .Distinct()
             .ToArray();
@@ -221,6 +227,53 @@ public sealed class ClusterMembership : BackgroundService
         }
     }
 
+    private ActorSystemSetup Setup()
+    {
+        var setup = BootstrapSetup.Create().WithConfig(Hocon()).And(new LoggerFactorySetup(_loggers));
+        if (_settings.Tls is not { } tls)
+        {
+            return setup;
+        }
+
+        // Read again for every incarnation: a renewed certificate is in use from the next one on.
+        var certificate = PemFiles.LoadCertificate(tls.CertificateFile, tls.KeyFile);
+        var authorities = PemFiles.LoadBundle(tls.CaFile);
+        return setup.And(new DotNettySslSetup(certificate.Leaf, suppressValidation: false, requireMutualAuthentication: true, PeerValidator(authorities)));
+    }
+
+    // Members are addressed by IP and hold certificates of the fleet's own CA: a peer is trusted
+    // when its certificate chains to that CA, whatever the host names in it and the system's roots.
+    private CertificateValidationCallback PeerValidator(X509Certificate2Collection authorities) =>
+        (certificate, chain, peer, _, _) =>
+        {
+            if (certificate is null)
+            {
+                _log.LogWarning("Cluster peer {Peer} refused: it sent no certificate", peer);
+                return false;
+            }
+
+            using var own = new X509Chain();
+            own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            own.ChainPolicy.CustomTrustStore.AddRange(authorities);
+            own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            if (chain is not null)
+            {
+                own.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
+            }
+
+            if (own.Build(certificate))
+            {
+                return true;
+            }
+
+            _log.LogWarning(
+                "Cluster peer {Peer} refused: its certificate {Subject} does not chain to Proxy:Cluster:Tls:CaFile ({Status})",
+                peer,
+                certificate.Subject,
+                string.Join("; ", own.ChainStatus.Select(s => s.StatusInformation.Trim())));
+            return false;
+        };
+
     private Config Hocon()
     {
         var stableAfter = (long)_settings.StableAfter.TotalMilliseconds;
@@ -240,6 +293,7 @@ public sealed class ClusterMembership : BackgroundService
               remote.dot-netty.tcp {
                 hostname = "{{host}}"
                 port = {{_settings.Port}}
+                enable-ssl = {{(_settings.Tls is null ? "off" : "on")}}
               }
               cluster {
                 seed-nodes = []

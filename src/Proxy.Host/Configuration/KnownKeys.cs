@@ -27,6 +27,7 @@ internal static partial class KnownKeys
         "Proxy:Forwarding:TrustedProxies:N",
         "Proxy:Shutdown:Drain",
         "Proxy:Cluster:Enabled", "Proxy:Cluster:Host", "Proxy:Cluster:Port", "Proxy:Cluster:Seeds:N", "Proxy:Cluster:StableAfter", "Proxy:Cluster:DnsName",
+        "Proxy:Cluster:Tls:CertificateFile", "Proxy:Cluster:Tls:KeyFile", "Proxy:Cluster:Tls:CaFile",
         "Proxy:Tuning:BatchScheduleSocketThreads",
         "Proxy:AccessLog:Enabled", "Proxy:AccessLog:Format", "Proxy:AccessLog:Path",
         "Proxy:Tracing:Enabled", "Proxy:Tracing:OtlpEndpoint", "Proxy:Tracing:OtlpProtocol", "Proxy:Tracing:SampleRatio", "Proxy:Tracing:ServiceName",

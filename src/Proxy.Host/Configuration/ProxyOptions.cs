@@ -224,4 +224,19 @@ public sealed class ClusterOptions
 
     /// <summary>How long membership must be stable before unreachable members are downed.</summary>
     public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(7);
+
+    /// <summary>Mutual TLS between the members: only a peer whose certificate chains to <see cref="ClusterTlsOptions.CaFile"/> is talked to.</summary>
+    public ClusterTlsOptions? Tls { get; set; }
+}
+
+public sealed class ClusterTlsOptions
+{
+    /// <summary>This member's certificate (PEM; the blocks after the first are its chain), shown to the peers it connects to and that connect to it.</summary>
+    public string? CertificateFile { get; set; }
+
+    /// <summary>Its key (PEM), when not in <see cref="CertificateFile"/>.</summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>The CA (PEM) whose certificates the fleet's members hold.</summary>
+    public string? CaFile { get; set; }
 }

@@ -57,7 +57,10 @@ public sealed record ProxySettings(
 public sealed record ListenerTlsSettings(string CertificateFile, string? KeyFile);
 
 /// <summary>Cluster membership, when <c>Proxy:Cluster:Enabled</c>.</summary>
-public sealed record ClusterSettings(string Host, int Port, IReadOnlyList<string> Seeds, TimeSpan StableAfter, TimeSpan MarkLifetime, string? DnsName = null);
+public sealed record ClusterSettings(string Host, int Port, IReadOnlyList<string> Seeds, TimeSpan StableAfter, TimeSpan MarkLifetime, string? DnsName = null, ClusterTlsSettings? Tls = null);
+
+/// <summary><c>Proxy:Cluster:Tls</c>: the member's certificate and key, and the CA its peers' certificates must chain to.</summary>
+public sealed record ClusterTlsSettings(string CertificateFile, string? KeyFile, string CaFile);
 
 /// <summary>A configured node found by DNS: the template each record's node copies, and how often to resolve.</summary>
 public sealed record DiscoveredNode(NodeSettings Template, TimeSpan Interval);

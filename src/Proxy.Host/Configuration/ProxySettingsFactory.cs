@@ -329,7 +329,41 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException("Proxy:Cluster:DnsName", $"'{options.DnsName}' is not a DNS name");
         }
 
-        return new ClusterSettings(options.Host, options.Port, options.Seeds, options.StableAfter, markLifetime, dnsName);
+        return new ClusterSettings(options.Host, options.Port, options.Seeds, options.StableAfter, markLifetime, dnsName, ValidateClusterTls(options.Tls));
+    }
+
+    // The files are read once here, so a bad one stops start-up; each membership incarnation reads them again.
+    private static ClusterTlsSettings? ValidateClusterTls(ClusterTlsOptions? tls)
+    {
+        var certificateFile = string.IsNullOrWhiteSpace(tls?.CertificateFile) ? null : Path.GetFullPath(tls.CertificateFile);
+        var keyFile = string.IsNullOrWhiteSpace(tls?.KeyFile) ? null : Path.GetFullPath(tls.KeyFile);
+        var caFile = string.IsNullOrWhiteSpace(tls?.CaFile) ? null : Path.GetFullPath(tls.CaFile);
+        if (certificateFile is null && keyFile is null && caFile is null)
+        {
+            return null;
+        }
+
+        if (certificateFile is null)
+        {
+            throw new ProxyConfigurationException("Proxy:Cluster:Tls:CertificateFile", "is required for TLS between the members: this member's certificate (PEM)");
+        }
+
+        if (caFile is null)
+        {
+            throw new ProxyConfigurationException("Proxy:Cluster:Tls:CaFile", "is required for TLS between the members: the CA (PEM) the members' certificates chain to");
+        }
+
+        LoadCertificate(certificateFile, keyFile, "Proxy:Cluster:Tls:CertificateFile", "Proxy:Cluster:Tls:KeyFile");
+        try
+        {
+            PemFiles.LoadBundle(caFile);
+        }
+        catch (PemFileException ex)
+        {
+            throw new ProxyConfigurationException("Proxy:Cluster:Tls:CaFile", ex.Message);
+        }
+
+        return new ClusterTlsSettings(certificateFile, keyFile, caFile);
     }
 
     private static bool IsLoopback(BindingAddress address) =>
