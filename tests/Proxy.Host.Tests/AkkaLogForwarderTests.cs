@@ -16,7 +16,7 @@ public sealed class AkkaLogForwarderTests
 {
     private sealed class Lines : ILoggerProvider, ILogger
     {
-        public ConcurrentQueue<(string Category, string Text)> Written { get; } = new();
+        public ConcurrentQueue<(string Category, string Text, Exception? Exception)> Written { get; } = new();
 
         private string _category = "";
 
@@ -30,7 +30,7 @@ public sealed class AkkaLogForwarderTests
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            (Sink ?? this).Written.Enqueue((_category, formatter(state, exception)));
+            (Sink ?? this).Written.Enqueue((_category, formatter(state, exception), exception));
 
         public void Dispose()
         {
@@ -62,6 +62,39 @@ public sealed class AkkaLogForwarderTests
             system.EventStream.Publish(new Warning(source, typeof(Akka.Remote.RemoteActorRefProvider), "Association failed"));
             await Eventually.AssertAsync(() =>
                 Assert.Contains(lines.Written, l => l.Text == "Association failed [at akka.tcp://proxy@127.0.0.1:4053/system/endpointManager/endpointWriter-akka.tcp://proxy@203.0.113.9:4053-1]"));
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+
+    [Fact]
+    public async Task A_peer_cannot_forge_a_line_nor_flood_the_log_through_an_exception()
+    {
+        var lines = new Lines();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(lines));
+        var setup = BootstrapSetup.Create()
+            .WithConfig(ConfigurationFactory.ParseString($"akka.loggers = [\"{AkkaLogForwarder.LoggersEntry}\"]\nakka.stdout-loglevel = OFF"))
+            .And(new LoggerFactorySetup(factory));
+        var system = ActorSystem.Create("forwarder", setup);
+        try
+        {
+            // A peer that advertises a host name with a line break in it, and a manifest of 100 KB.
+            const string source = "akka.tcp://proxy@127.0.0.1:4053/system/endpointManager/endpointReader-akka.tcp%3A%2F%2Fproxy%40127.0.0.1%0A%5B09%3A00%3A00.000%20INF%5D%20Proxy.Forged%3A%20drained%3A4053-1";
+            var cause = new InvalidOperationException("outer", new System.Runtime.Serialization.SerializationException("manifest '" + new string('Q', 100_000) + "' unknown"));
+            system.EventStream.Publish(new Warning(cause, source, typeof(Akka.Remote.RemoteActorRefProvider), "Deserialization failed for message\nfrom a peer"));
+
+            await Eventually.AssertAsync(() =>
+            {
+                var line = Assert.Single(lines.Written, l => l.Text.StartsWith("Deserialization failed", StringComparison.Ordinal));
+                Assert.DoesNotContain('\n', line.Text);
+                Assert.Contains("for message\\nfrom a peer (InvalidOperationException: manifest 'QQQ", line.Text, StringComparison.Ordinal);
+                Assert.Contains("QQQ… (95923 more characters))", line.Text, StringComparison.Ordinal);
+                Assert.EndsWith("127.0.0.1\\n[09:00:00.000 INF] Proxy.Forged: drained:4053-1]", line.Text, StringComparison.Ordinal);
+                Assert.Null(line.Exception);
+                Assert.True(line.Text.Length < 4400, $"a line of {line.Text.Length} characters");
+            });
         }
         finally
         {

@@ -124,7 +124,9 @@ public sealed class ClusterMembership : BackgroundService
             _ = system.WhenTerminated.ContinueWith(_ => lost.TrySetResult(new Loss("its actor system stopped", null)), TaskScheduler.Default);
             var replicator = system.ActorOf(NodeHealthReplicator.Props(bridge, () => _synced.TrySetResult()), "node-health");
             var formation = system.ActorOf(ClusterFormation.Props(LookUpContactsAsync, knownPeers, members => lost.TrySetResult(new Loss("the fleet was split and this side is the smaller", members)), Round), "formation");
-            system.ActorOf(IncarnationWatch.Props(reason => lost.TrySetResult(new Loss(reason, null)), [.. _seeds, .. knownPeers], [replicator, formation]), "incarnation-watch");
+            var watch = system.ActorOf(IncarnationWatch.Props(reason => lost.TrySetResult(new Loss(reason, null)), [.. _seeds, .. knownPeers], [replicator, formation]), "incarnation-watch");
+            // The watch can be stopped too (a PoisonPill through an actor selection): that ends the incarnation as well.
+            _ = watch.WatchAsync().ContinueWith(_ => lost.TrySetResult(new Loss("its actor incarnation-watch stopped", null)), TaskScheduler.Default);
             bridge.Tell(new ClusterBridge.MembershipUp(replicator, cluster.SelfAddress.ToString()));
             _current = new Incarnation(system, number);
             _log.LogInformation("Cluster membership incarnation {Number} started at {Address}; split-brain resolver keep-majority, stable after {StableAfter}", number, _self, _settings.StableAfter);
@@ -160,7 +162,7 @@ public sealed class ClusterMembership : BackgroundService
         }
     }
 
-    private static async Task LeaveAndStopAsync(Cluster cluster, ActorSystem system, bool leave)
+    private async Task LeaveAndStopAsync(Cluster cluster, ActorSystem system, bool leave)
     {
         try
         {
@@ -173,7 +175,16 @@ public sealed class ClusterMembership : BackgroundService
         {
         }
 
-        await system.Terminate().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        // An incarnation that does not stop in time must not stop the proxy with it (an unhandled
+        // exception here ends the host): the next one starts anyway, retrying its port until free.
+        try
+        {
+            await system.Terminate().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _log.LogWarning("Cluster membership's actor system did not stop within 10 s; going on without waiting for it");
+        }
     }
 
     private static async Task Delay(TimeSpan delay, CancellationToken stopping)

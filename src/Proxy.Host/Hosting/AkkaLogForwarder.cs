@@ -67,20 +67,53 @@ public sealed class AkkaLogForwarder : ActorBase, IRequiresMessageQueue<ILoggerM
         }
 
         // Formatted here, passed as plain text: Akka's "{0}" holes are not message-template names.
-        // Remoting's lines are about a peer that only their source names; and what a peer sent
-        // (a manifest, a payload's description) is cut short rather than copied whole into the log.
-        var text = Text(log.Message);
-        if (text.Length > MaxLineLength)
+        // Remoting's lines are about a peer, which only their source names, and quote what it sent
+        // (an address, a manifest, a payload's description): one line each, cut short, with the
+        // exception's reason instead of its stack, so a peer can neither flood nor forge the log.
+        var text = Cut(Text(log.Message));
+        var cause = log.Cause;
+        if (type.Namespace?.StartsWith("Akka.Remote", StringComparison.Ordinal) == true)
         {
-            text = $"{text.AsSpan(0, MaxLineLength)}… ({text.Length - MaxLineLength} more characters)";
+            if (cause is not null)
+            {
+                text = $"{text} ({cause.GetType().Name}: {Cut(cause.GetBaseException().Message)})";
+                cause = null;
+            }
+
+            if (!string.IsNullOrEmpty(log.LogSource))
+            {
+                text = $"{text} [at {Cut(Uri.UnescapeDataString(log.LogSource))}]";
+            }
         }
 
-        if (type.Namespace?.StartsWith("Akka.Remote", StringComparison.Ordinal) == true && !string.IsNullOrEmpty(log.LogSource))
+        logger.Log(level, default, OneLine(text), cause, static (line, _) => line);
+    }
+
+    private static string Cut(string text) =>
+        text.Length > MaxLineLength ? $"{text.AsSpan(0, MaxLineLength)}… ({text.Length - MaxLineLength} more characters)" : text;
+
+    // Line breaks and other control characters written out, so no text makes a line of its own.
+    private static string OneLine(string text)
+    {
+        if (!text.AsSpan().ContainsAnyInRange('\0', '\u001f'))
         {
-            text = $"{text} [at {Uri.UnescapeDataString(log.LogSource)}]";
+            return text;
         }
 
-        logger.Log(level, default, text, log.Cause, static (line, _) => line);
+        var line = new System.Text.StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            _ = c switch
+            {
+                '\n' => line.Append("\\n"),
+                '\r' => line.Append("\\r"),
+                '\t' => line.Append(' '),
+                < ' ' => line.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
+                _ => line.Append(c),
+            };
+        }
+
+        return line.ToString();
     }
 
     private static string Text(object? message)
