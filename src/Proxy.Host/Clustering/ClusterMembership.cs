@@ -102,6 +102,7 @@ public sealed class ClusterMembership : BackgroundService
 
         DisableLeakSampling();
         IReadOnlyList<Address> knownPeers = [];
+        var tlsLosses = 0;
         while (!stopping.IsCancellationRequested)
         {
             var number = Interlocked.Increment(ref _incarnations);
@@ -120,8 +121,8 @@ public sealed class ClusterMembership : BackgroundService
 
             var lost = new TaskCompletionSource<Loss>(TaskCreationOptions.RunContinuationsAsynchronously);
             var cluster = Cluster.Get(system);
-            cluster.RegisterOnMemberRemoved(() => lost.TrySetResult(new Loss("this member was removed from the cluster (downed as unreachable, or the split-brain resolver chose the other side)", null)));
-            _ = system.WhenTerminated.ContinueWith(_ => lost.TrySetResult(new Loss("its actor system stopped", null)), TaskScheduler.Default);
+            cluster.RegisterOnMemberRemoved(() => lost.TrySetResult(new Loss(TlsShutdown(system) ?? "this member was removed from the cluster (downed as unreachable, or the split-brain resolver chose the other side)", null)));
+            _ = system.WhenTerminated.ContinueWith(_ => lost.TrySetResult(new Loss(TlsShutdown(system) ?? "its actor system stopped", null)), TaskScheduler.Default);
             var replicator = system.ActorOf(NodeHealthReplicator.Props(bridge, () => _synced.TrySetResult()), "node-health");
             var formation = system.ActorOf(ClusterFormation.Props(LookUpContactsAsync, knownPeers, members => lost.TrySetResult(new Loss("the fleet was split and this side is the smaller", members)), Round), "formation");
             var watch = system.ActorOf(IncarnationWatch.Props(reason => lost.TrySetResult(new Loss(reason, null)), [.. _seeds, .. knownPeers], [replicator, formation]), "incarnation-watch");
@@ -158,9 +159,19 @@ public sealed class ClusterMembership : BackgroundService
             // Giving way: leave, so the smaller cluster's members need not down this one. Downed,
             // removed or quarantined: there is nothing left to leave.
             await LeaveAndStopAsync(cluster, system, leave: loss.JoinInstead is not null);
-            await Delay(RestartDelay, stopping);
+            // Akka stops a system whose outgoing TLS handshake failed; while a peer keeps failing it
+            // (an expired certificate, a stranger at a contact's address), back off up to 30 s.
+            tlsLosses = TlsShutdown(system) is null ? 0 : tlsLosses + 1;
+            await Delay(tlsLosses == 0 ? RestartDelay : TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, tlsLosses))), stopping);
         }
     }
+
+    // Akka.Remote runs CoordinatedShutdown with this reason (internal to it) when a TLS handshake it
+    // started fails: the member then looks removed, but the cause is the peer's certificate (or ours).
+    private static string? TlsShutdown(ActorSystem system) =>
+        CoordinatedShutdown.Get(system).ShutdownReason is { } reason && reason.GetType().Name == "TlsHandshakeFailureReason"
+            ? $"Akka stopped its actor system after a TLS handshake it made with a peer failed ({reason})"
+            : null;
 
     private async Task LeaveAndStopAsync(Cluster cluster, ActorSystem system, bool leave)
     {
@@ -267,6 +278,9 @@ public sealed class ClusterMembership : BackgroundService
             own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             own.ChainPolicy.CustomTrustStore.AddRange(authorities);
             own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            // A member serves its peers and is their client: a certificate that names its uses must name both.
+            own.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1"));
+            own.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2"));
             if (chain is not null)
             {
                 own.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);

@@ -114,7 +114,7 @@ public static class ProxySettingsFactory
 
         var accessLog = CreateAccessLog(options.AccessLog);
         var tracing = CreateTracing(options.Tracing);
-        var cluster = CreateCluster(options.Cluster, restoreInterval * options.Overload.RestoreSteps + options.Circuit.BreakDuration);
+        var cluster = CreateCluster(options.Cluster, restoreInterval * options.Overload.RestoreSteps + options.Circuit.BreakDuration, warnings);
 
         // A day: far beyond any sane drain, and within what a timer can wait (24.8 days).
         if (options.Shutdown.Drain < TimeSpan.Zero || options.Shutdown.Drain > TimeSpan.FromDays(1))
@@ -300,7 +300,7 @@ public static class ProxySettingsFactory
         return new TracingSettings(options.Enabled, endpoint, protocol, ratio, options.ServiceName.Trim());
     }
 
-    private static ClusterSettings? CreateCluster(ClusterOptions options, TimeSpan markLifetime)
+    private static ClusterSettings? CreateCluster(ClusterOptions options, TimeSpan markLifetime, List<string> warnings)
     {
         if (!options.Enabled)
         {
@@ -329,11 +329,11 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException("Proxy:Cluster:DnsName", $"'{options.DnsName}' is not a DNS name");
         }
 
-        return new ClusterSettings(options.Host, options.Port, options.Seeds, options.StableAfter, markLifetime, dnsName, ValidateClusterTls(options.Tls));
+        return new ClusterSettings(options.Host, options.Port, options.Seeds, options.StableAfter, markLifetime, dnsName, ValidateClusterTls(options.Tls, warnings));
     }
 
     // The files are read once here, so a bad one stops start-up; each membership incarnation reads them again.
-    private static ClusterTlsSettings? ValidateClusterTls(ClusterTlsOptions? tls)
+    private static ClusterTlsSettings? ValidateClusterTls(ClusterTlsOptions? tls, List<string> warnings)
     {
         var certificateFile = string.IsNullOrWhiteSpace(tls?.CertificateFile) ? null : Path.GetFullPath(tls.CertificateFile);
         var keyFile = string.IsNullOrWhiteSpace(tls?.KeyFile) ? null : Path.GetFullPath(tls.KeyFile);
@@ -353,7 +353,12 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException("Proxy:Cluster:Tls:CaFile", "is required for TLS between the members: the CA (PEM) the members' certificates chain to");
         }
 
-        LoadCertificate(certificateFile, keyFile, "Proxy:Cluster:Tls:CertificateFile", "Proxy:Cluster:Tls:KeyFile");
+        var certificate = LoadCertificate(certificateFile, keyFile, "Proxy:Cluster:Tls:CertificateFile", "Proxy:Cluster:Tls:KeyFile");
+        if (ValidityProblem(certificate.Leaf) is { } problem)
+        {
+            warnings.Add($"Proxy:Cluster:Tls:CertificateFile: the certificate {problem}; the other members will refuse it");
+        }
+
         try
         {
             PemFiles.LoadBundle(caFile);
