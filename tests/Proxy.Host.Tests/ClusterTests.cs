@@ -119,7 +119,8 @@ public sealed class ClusterTests : NodesTest
             [$"--Proxy:Cluster:Tls:CertificateFile={certificate.CertificateFile}", $"--Proxy:Cluster:Tls:KeyFile={certificate.KeyFile}", $"--Proxy:Cluster:Tls:CaFile={fleet.CaFile}"];
         var seedPort = FreePort.Next();
         await using var a = await ProxyHarness.StartAsync(Nodes, Member(seedPort, seedPort, Tls(fleet.Member("a", "member-a"))));
-        await using var b = await ProxyHarness.StartAsync(Nodes, Member(FreePort.Next(), seedPort, Tls(fleet.Member("b", "member-b"))));
+        // The seed as /debug/cluster shows it: akka.ssl.tcp:// names the same member.
+        await using var b = await ProxyHarness.StartAsync(Nodes, [.. Member(FreePort.Next(), seedPort, Tls(fleet.Member("b", "member-b"))), $"--Proxy:Cluster:Seeds:0=akka.ssl.tcp://proxy@127.0.0.1:{seedPort}"]);
         await AwaitMembersUpAsync(a.Debug, 2);
         var cluster = await a.Debug.GetFromJsonAsync<JsonElement>("/debug/cluster");
         Assert.StartsWith("akka.ssl.tcp://proxy@127.0.0.1:", cluster.GetProperty("self").GetString(), StringComparison.Ordinal);

@@ -317,7 +317,8 @@ public static class ProxySettingsFactory
         for (var i = 0; i < options.Seeds.Count; i++)
         {
             var seed = options.Seeds[i];
-            if (!Uri.TryCreate(seed, UriKind.Absolute, out var uri) || uri.Scheme != "akka.tcp" || uri.UserInfo != "proxy" || uri.Port <= 0)
+            // akka.ssl.tcp:// too: what /debug/cluster shows when the members speak TLS (either means the same member).
+            if (!Uri.TryCreate(seed, UriKind.Absolute, out var uri) || uri.Scheme is not ("akka.tcp" or "akka.ssl.tcp") || uri.UserInfo != "proxy" || uri.Port <= 0)
             {
                 throw new ProxyConfigurationException($"Proxy:Cluster:Seeds:{i}", $"'{seed}' is not a seed address: expected akka.tcp://proxy@host:port");
             }
