@@ -23,7 +23,6 @@ namespace Proxy.Actors.Tls;
 /// </remarks>
 public sealed class NodeTlsClient : IDisposable
 {
-    private static readonly Oid ServerAuthentication = new("1.3.6.1.5.5.7.3.1");
 
     private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
 
@@ -178,20 +177,10 @@ public sealed class NodeTlsClient : IDisposable
         if (authorities is not null)
         {
             // Trust exactly the CA file: the chain is built again against it alone.
-            using var own = new X509Chain();
-            own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            own.ChainPolicy.CustomTrustStore.AddRange(authorities);
-            own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            own.ChainPolicy.ApplicationPolicy.Add(ServerAuthentication);
-            if (chain is not null)
-            {
-                // The intermediates the node sent.
-                own.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
-            }
-
-            var trusted = own.Build(leaf);
-            chainStatus = own.ChainStatus;
-            if (!trusted && AnchorIsNotRoot(own, authorities) is { } anchor)
+            var verdict = CaFileChain.Check(leaf, authorities, chain, CaFileChain.ServerAuthentication);
+            var trusted = verdict.Trusted;
+            chainStatus = verdict.Status;
+            if (verdict.AnchorNotRoot is { } anchor)
             {
                 return rejection.Refuse($"certificate {leaf.Subject} refused: the CA file holds {anchor}, which is not a root CA; put the root (self-signed) CA it chains to in the file");
             }
@@ -215,21 +204,6 @@ public sealed class NodeTlsClient : IDisposable
         }
 
         return rejection.Refuse($"certificate {leaf.Subject} refused: {string.Join("; ", reasons)}");
-    }
-
-    // An intermediate CA given as the CA file: .NET, like Python's ssl, anchors trust at a root only.
-    private static string? AnchorIsNotRoot(X509Chain chain, X509Certificate2Collection authorities)
-    {
-        var top = chain.ChainElements[^1].Certificate;
-        foreach (var authority in authorities)
-        {
-            if (authority.SubjectName.RawData.AsSpan().SequenceEqual(top.SubjectName.RawData) && authority.SubjectName.Name != authority.IssuerName.Name)
-            {
-                return authority.Subject;
-            }
-        }
-
-        return null;
     }
 
     private string DescribeChain(X509Certificate2 leaf, X509ChainStatus[] status)

@@ -1,16 +1,16 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Cluster;
-using System.Security.Cryptography.X509Certificates;
 using Akka.Configuration;
 using Akka.Remote.Transport.DotNetty;
-using Proxy.Actors.Tls;
 using Akka.Hosting;
 using Akka.Hosting.Logging;
 using Proxy.Host.Hosting;
 using Proxy.Actors.Clustering;
+using Proxy.Actors.Tls;
 using Proxy.Host.Configuration;
 
 namespace Proxy.Host.Clustering;
@@ -274,19 +274,9 @@ public sealed class ClusterMembership : BackgroundService
                 return false;
             }
 
-            using var own = new X509Chain();
-            own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            own.ChainPolicy.CustomTrustStore.AddRange(authorities);
-            own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
             // A member serves its peers and is their client: a certificate that names its uses must name both.
-            own.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1"));
-            own.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2"));
-            if (chain is not null)
-            {
-                own.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
-            }
-
-            if (own.Build(certificate))
+            var verdict = CaFileChain.Check(certificate, authorities, chain, CaFileChain.ServerAuthentication, CaFileChain.ClientAuthentication);
+            if (verdict.Trusted)
             {
                 return true;
             }
@@ -295,7 +285,9 @@ public sealed class ClusterMembership : BackgroundService
                 "Cluster peer {Peer} refused: its certificate {Subject} does not chain to Proxy:Cluster:Tls:CaFile ({Status})",
                 peer,
                 certificate.Subject,
-                string.Join("; ", own.ChainStatus.Select(s => s.StatusInformation.Trim())));
+                verdict.AnchorNotRoot is { } anchor
+                    ? $"the CA file holds {anchor}, not a root CA: put the root it chains to in the file too"
+                    : string.Join("; ", verdict.Status.Select(s => s.StatusInformation.Trim())));
             return false;
         };
 

@@ -360,15 +360,7 @@ public static class ProxySettingsFactory
             warnings.Add($"Proxy:Cluster:Tls:CertificateFile: the certificate {problem}; the other members will refuse it");
         }
 
-        try
-        {
-            PemFiles.LoadBundle(caFile);
-        }
-        catch (PemFileException ex)
-        {
-            throw new ProxyConfigurationException("Proxy:Cluster:Tls:CaFile", ex.Message);
-        }
-
+        LoadBundle(caFile, "Proxy:Cluster:Tls:CaFile");
         return new ClusterTlsSettings(certificateFile, keyFile, caFile);
     }
 
@@ -451,6 +443,18 @@ public static class ProxySettingsFactory
         }
     }
 
+    private static void LoadBundle(string caFile, string key)
+    {
+        try
+        {
+            PemFiles.LoadBundle(caFile);
+        }
+        catch (PemFileException ex)
+        {
+            throw new ProxyConfigurationException(key, ex.Message);
+        }
+    }
+
     // An https:// node's verification: the files are read once here, so a bad one stops start-up.
     private static NodeTlsSettings? ValidateNodeTls(NodeOptions node, NodeAddress address, string prefix, List<string>? warnings)
     {
@@ -490,14 +494,7 @@ public static class ProxySettingsFactory
 
         if (caFile is not null)
         {
-            try
-            {
-                PemFiles.LoadBundle(caFile);
-            }
-            catch (PemFileException ex)
-            {
-                throw new ProxyConfigurationException($"{prefix}:Tls:CaFile", ex.Message);
-            }
+            LoadBundle(caFile, $"{prefix}:Tls:CaFile");
         }
 
         if (clientFile is not null)
