@@ -5,6 +5,7 @@
 #   bash bench/ab.sh 127b427                   # that revision against the working tree
 #   bash bench/ab.sh 127b427 HEAD              # two revisions
 #   CONNECTIONS=32 ROUNDS=6 bash bench/ab.sh 127b427
+#   A_ARGS="--Proxy:AccessLog:Enabled=false" bash bench/ab.sh HEAD HEAD   # one build, two settings
 # Each line: round, build, requests/s, p99 ms, CPU µs per request. Then each build's peak RSS.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -34,10 +35,13 @@ write_wrk_scripts
 mkdir -p "$WORK/builds"
 A_DLL=$(build_revision a "$1")
 B_DLL=$(build_revision b "${2:-}")
-launch_proxy "$A_DLL" 18200 18201; A_PID=$LAUNCHED_PID
-launch_proxy "$B_DLL" 18300 18301; B_PID=$LAUNCHED_PID
+# A_ARGS / B_ARGS: more command-line settings for one side (word-split).
+# shellcheck disable=SC2086
+launch_proxy "$A_DLL" 18200 18201 ${A_ARGS:-}; A_PID=$LAUNCHED_PID
+# shellcheck disable=SC2086
+launch_proxy "$B_DLL" 18300 18301 ${B_ARGS:-}; B_PID=$LAUNCHED_PID
 
-echo "A = $1, B = ${2:-working tree}; $CONNECTIONS connections, ${DURATION}s rounds, 128 B XML-RPC POSTs"
+echo "A = $1 ${A_ARGS:-}, B = ${2:-working tree} ${B_ARGS:-}; $CONNECTIONS connections, ${DURATION}s rounds, 128 B XML-RPC POSTs"
 for port in 18200 18300; do
   wrk -t"$THREADS" -c"$CONNECTIONS" -d10s -s "$WORK/post.lua" "http://127.0.0.1:$port/small" >/dev/null 2>&1
 done
