@@ -101,22 +101,33 @@ stop_targets() {
   MEMBER3_PID=""
 }
 
-# KB allocated per request: dotnet-counters over a wrk run of its own.
+# KB allocated per request: dotnet-counters over a wrk run of its own. A pass whose collector
+# recorded no sample (it attaches over the diagnostics socket, which can miss) is run once more,
+# then reported as n/a rather than as 0.
 allocated_kb() {
-  local pid=$1 url=$2 conns=$3
-  "$COUNTERS" collect -p "$pid" --counters System.Runtime --refresh-interval 1 --format csv \
-    -o "$WORK/alloc.csv" --duration "00:00:00:08" >/dev/null 2>&1 &
-  local collector=$!
-  sleep 1.5
-  local out; out=$(wrk -t"$THREADS" -c"$conns" -d5s -s "$WORK/post.lua" "$url" 2>&1)
-  wait "$collector" || true
-  python3 - "$WORK/alloc.csv" "$(awk '/Requests\/sec/ { print $2 }' <<<"$out")" <<'PY'
-import csv, statistics, sys
-rows = list(csv.reader(open(sys.argv[1])))[1:]
+  local pid=$1 url=$2 conns=$3 attempt kb=""
+  for attempt in 1 2; do
+    rm -f "$WORK/alloc.csv"
+    "$COUNTERS" collect -p "$pid" --counters System.Runtime --refresh-interval 1 --format csv \
+      -o "$WORK/alloc.csv" --duration "00:00:00:08" >/dev/null 2>&1 &
+    local collector=$!
+    sleep 1.5
+    local out; out=$(wrk -t"$THREADS" -c"$conns" -d5s -s "$WORK/post.lua" "$url" 2>&1)
+    wait "$collector" || true
+    kb=$(python3 - "$WORK/alloc.csv" "$(awk '/Requests\/sec/ { print $2 }' <<<"$out")" <<'PY'
+import csv, os, statistics, sys
+path = sys.argv[1]
+rows = list(csv.reader(open(path)))[1:] if os.path.exists(path) else []
 values = sorted(float(r[4]) for r in rows if len(r) > 4 and r[2].startswith("dotnet.gc.heap.total_allocated"))
-busy = values[len(values) // 2:] or [0.0]
-print(f"{statistics.median(busy) / max(1.0, float(sys.argv[2])) / 1024:.2f}")
+busy = values[len(values) // 2:]
+if busy and statistics.median(busy) > 0 and sys.argv[2]:
+    print(f"{statistics.median(busy) / max(1.0, float(sys.argv[2])) / 1024:.2f}")
 PY
+)
+    [ -n "$kb" ] && break
+    echo "allocation pass of pid $pid recorded nothing (attempt $attempt)" >&2
+  done
+  echo "${kb:-n/a}"
 }
 
 # One point: ROUNDS interleaved rounds of the three targets (the order turns each round), then an
