@@ -23,7 +23,6 @@ namespace Proxy.Actors.Tls;
 /// </remarks>
 public sealed class NodeTlsClient : IDisposable
 {
-
     private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
 
     private readonly NodeTlsSettings _settings;

@@ -320,7 +320,7 @@ public static class ProxySettingsFactory
             // akka.ssl.tcp:// too: what /debug/cluster shows when the members speak TLS (either means the same member).
             if (!Uri.TryCreate(seed, UriKind.Absolute, out var uri) || uri.Scheme is not ("akka.tcp" or "akka.ssl.tcp") || uri.UserInfo != "proxy" || uri.Port <= 0)
             {
-                throw new ProxyConfigurationException($"Proxy:Cluster:Seeds:{i}", $"'{seed}' is not a seed address: expected akka.tcp://proxy@host:port");
+                throw new ProxyConfigurationException($"Proxy:Cluster:Seeds:{i}", $"'{seed}' is not a seed address: expected akka.tcp://proxy@host:port (or akka.ssl.tcp://proxy@host:port)");
             }
         }
 
