@@ -143,28 +143,3 @@ public sealed class TestNode : IAsyncDisposable
         return context.Response.WriteAsync(body, Encoding.UTF8, context.RequestAborted);
     }
 }
-
-public static class FreePort
-{
-    // The kernel may hand the same free port out twice in a row (a test's client and debug listeners
-    // then collided): never give one out twice in a test run.
-    private static readonly HashSet<int> HandedOut = [];
-
-    /// <summary>A loopback port nothing listens on right now, and not handed out before by this process.</summary>
-    public static int Next()
-    {
-        while (true)
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            lock (HandedOut)
-            {
-                if (HandedOut.Add(port))
-                {
-                    return port;
-                }
-            }
-        }
-    }
-}
