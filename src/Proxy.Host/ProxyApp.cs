@@ -50,6 +50,7 @@ public static class ProxyApp
         }
 
         HangupSignal.TakeOver();
+        AppConfigWithoutAkkaSection.Install();
         WebApplication app;
         try
         {
@@ -113,7 +114,7 @@ public static class ProxyApp
         var settings = ProxySettingsFactory.Create(builder.Configuration, classifierTypes);
         // Before anything binds (the actor system binds the cluster port as soon as it is built).
         PortCheck.EnsureFree(settings);
-        var serilogSinks = SerilogSinkAssemblies.Resolve(builder.Configuration);
+        var serilogSection = SerilogSinkAssemblies.Reader(builder.Configuration);
 
         builder.Services.AddSerilog((services, logger) =>
         {
@@ -130,10 +131,7 @@ public static class ProxyApp
                     // Off, not merely quiet: while this logger is enabled at any level, ASP.NET Core starts
                     // an Activity (and its async-local context) for every request. The proxy logs requests itself.
                     .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelOff);
-                if (serilogSinks is not null)
-                {
-                    logger.ReadFrom.Configuration(builder.Configuration, serilogSinks);
-                }
+                serilogSection?.Invoke(logger);
 
                 logger
                     .Enrich.FromLogContext()

@@ -173,7 +173,7 @@ public sealed partial class ConfigurationReloader(
             try
             {
                 next = ProxySettingsFactory.Create(configuration, classifierTypes);
-                _ = Hosting.SerilogSinkAssemblies.Resolve(configuration);
+                _ = Hosting.SerilogSinkAssemblies.Reader(configuration);
             }
             catch (ProxyConfigurationException ex)
             {

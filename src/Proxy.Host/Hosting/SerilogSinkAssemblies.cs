@@ -1,6 +1,8 @@
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
 using Proxy.Host.Configuration;
+using Serilog;
 using Serilog.Settings.Configuration;
 
 namespace Proxy.Host.Hosting;
@@ -26,17 +28,25 @@ internal static class SerilogSinkAssemblies
     private static int _resolvingBesideTheProxy;
 
     /// <summary>
-    /// Null when the configuration has no <c>Serilog</c> section: then Serilog has nothing to read,
-    /// and neither the sinks nor Serilog's reader are loaded (about 1 MB resident). Throws
-    /// <see cref="ProxyConfigurationException"/> naming the entry of an assembly that cannot be loaded.
+    /// What reads the <c>Serilog</c> section into a logger, or null when the configuration has none:
+    /// then Serilog has nothing to read, and neither the sinks nor Serilog's reader are loaded (about
+    /// 1 MB resident). Throws <see cref="ProxyConfigurationException"/> naming the entry of an
+    /// assembly that cannot be loaded.
     /// </summary>
-    public static ConfigurationReaderOptions? Resolve(IConfiguration configuration)
-    {
-        if (!configuration.GetSection("Serilog").Exists())
-        {
-            return null;
-        }
+    public static Action<LoggerConfiguration>? Reader(IConfiguration configuration) =>
+        configuration.GetSection("Serilog").Exists() ? ReaderOf(configuration) : null;
 
+    // Apart, and never inlined: compiling a method that names Serilog's reader's types loads its
+    // assembly, whether or not the method gets that far.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Action<LoggerConfiguration> ReaderOf(IConfiguration configuration)
+    {
+        var options = Resolve(configuration);
+        return logger => logger.ReadFrom.Configuration(configuration, options);
+    }
+
+    private static ConfigurationReaderOptions Resolve(IConfiguration configuration)
+    {
         var assemblies = Shipped();
         foreach (var entry in configuration.GetSection("Serilog:Using").GetChildren())
         {
