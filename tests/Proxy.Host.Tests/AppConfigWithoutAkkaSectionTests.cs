@@ -1,6 +1,5 @@
 using System.Configuration.Internal;
 using Proxy.Host.Hosting;
-using Proxy.Testing;
 using Xunit;
 
 namespace Proxy.Host.Tests;
@@ -40,29 +39,6 @@ public sealed class AppConfigWithoutAkkaSectionTests
         Assert.Equal(
             Path.Combine("/opt/proxy", "Proxy.Host.dll.config"),
             AppConfigWithoutAkkaSection.AppConfigFile("/opt/proxy", "Proxy.Host.dll"));
-    }
-
-    // .NET's app.config reader brings System.Configuration's host, System.Diagnostics.Process and
-    // System.Net.WebClient with it: about 4 MB resident for a section nobody uses. Serilog's
-    // configuration reader has nothing to read without a Serilog section.
-    [Fact]
-    public async Task A_serving_proxy_loaded_no_configuration_reader_it_has_nothing_for()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
-        await using var node = await TestNode.StartAsync("n1");
-        await using var proxy = ProxyProcess.Start("--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}");
-        await proxy.WaitUntilServingAsync();
-        using var http = new HttpClient();
-        Assert.Contains("n1", await http.GetStringAsync(new Uri(proxy.Client, "/who")), StringComparison.Ordinal);
-
-        var mapped = await File.ReadAllTextAsync($"/proc/{proxy.Id}/maps");
-        Assert.Contains("Akka.dll", mapped, StringComparison.Ordinal);
-        Assert.DoesNotContain("System.Net.WebClient.dll", mapped, StringComparison.Ordinal);
-        Assert.DoesNotContain("Serilog.Settings.Configuration.dll", mapped, StringComparison.Ordinal);
     }
 
     private sealed class CountingReader : IInternalConfigSystem

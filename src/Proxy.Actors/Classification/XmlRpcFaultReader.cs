@@ -36,13 +36,6 @@ public static class XmlRpcFaultReader
 
     private static ReadOnlySpan<byte> FaultTagUtf16BE => "\0<\0f\0a\0u\0l\0t"u8;
 
-    static XmlRpcFaultReader()
-    {
-        // XML-RPC servers declare windows-125x and other legacy encodings; .NET knows only the
-        // Unicode ones and Latin-1 until the code-page provider is registered.
-        Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
-    }
-
     /// <summary>
     /// True when the Content-Type says XML (<c>text/xml</c>, <c>application/xml</c>, <c>*+xml</c>),
     /// or is absent; and a <c>charset</c> parameter, which RFC 7303 makes authoritative, agrees with
@@ -78,12 +71,7 @@ public static class XmlRpcFaultReader
     // EBCDIC, not UTF-7), or two, or four.
     private static bool CharsetAgrees(string charset, ReadOnlySpan<byte> body)
     {
-        Encoding encoding;
-        try
-        {
-            encoding = Encoding.GetEncoding(charset);
-        }
-        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+        if (KnownEncoding(charset) is not { } encoding)
         {
             return false; // Unknown, or known and refused (UTF-7).
         }
@@ -98,6 +86,40 @@ public static class XmlRpcFaultReader
             8 => width == 4,
             _ => false,
         };
+    }
+
+    private static Encoding? KnownEncoding(string charset)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return Encoding.GetEncoding(charset);
+            }
+            catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+            {
+                if (attempt > 0 || !CodePages.Registered)
+                {
+                    return null;
+                }
+            }
+        }
+    }
+
+    // XML-RPC servers declare windows-125x and other legacy encodings; .NET knows only the Unicode
+    // ones and Latin-1 until the code-page provider is registered. Registered at the first charset
+    // .NET does not know, not at start-up: its assembly and tables are 0.4 MB resident.
+    private static class CodePages
+    {
+        // An explicit static constructor runs at the first read of Registered, never earlier (the
+        // JIT may run a field initializer's when it compiles a method that reads the field).
+        static CodePages()
+        {
+            Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+            Registered = true;
+        }
+
+        public static bool Registered { get; }
     }
 
     // Bytes per code unit of the document, from its first bytes: 4 (UTF-32), 2 (UTF-16) or 1.

@@ -1,0 +1,72 @@
+using System.Text;
+using Proxy.Testing;
+using Xunit;
+
+namespace Proxy.Host.Tests;
+
+// What a proxy process maps stays resident: start-up loads nothing it has no use for yet.
+public sealed class StartupFootprintTests
+{
+    // .NET's app.config reader brings System.Configuration's host, System.Diagnostics.Process and
+    // System.Net.WebClient with it: about 4 MB resident for a section nobody uses. Serilog's
+    // configuration reader has nothing to read without a Serilog section.
+    [Fact]
+    public async Task A_serving_proxy_loaded_no_configuration_reader_it_has_nothing_for()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        await using var node = await TestNode.StartAsync("n1");
+        await using var proxy = ProxyProcess.Start("--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}");
+        await proxy.WaitUntilServingAsync();
+        using var http = new HttpClient();
+        Assert.Contains("n1", await http.GetStringAsync(new Uri(proxy.Client, "/who")), StringComparison.Ordinal);
+
+        var mapped = await File.ReadAllTextAsync($"/proc/{proxy.Id}/maps");
+        Assert.Contains("Akka.dll", mapped, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.Net.WebClient.dll", mapped, StringComparison.Ordinal);
+        Assert.DoesNotContain("Serilog.Settings.Configuration.dll", mapped, StringComparison.Ordinal);
+    }
+
+    // The code-page provider (0.4 MB) is registered at the first charset .NET does not know.
+    [Fact]
+    public async Task A_fault_in_a_legacy_charset_is_still_caught_once_code_pages_load_on_demand()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        await using var overloaded = await TestNode.StartAsync("n1");
+        await using var healthy = await TestNode.StartAsync("n2");
+        var fault = Encoding.Latin1.GetBytes(
+            "<?xml version=\"1.0\" encoding=\"windows-1252\"?><methodResponse><fault><value><struct>" +
+            "<member><name>faultCode</name><value><int>1007</int></value></member>" +
+            "<member><name>faultString</name><value><string>surcharg\u00e9</string></value></member>" +
+            "</struct></value></fault></methodResponse>");
+        overloaded.Handle(ctx =>
+        {
+            ctx.Response.ContentType = "text/xml; charset=windows-1252";
+            ctx.Response.ContentLength = fault.Length;
+            return ctx.Response.Body.WriteAsync(fault, ctx.RequestAborted).AsTask();
+        });
+        await using var proxy = ProxyProcess.Start(
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={overloaded.Address}",
+            "--Proxy:Nodes:1:Name=n2", $"--Proxy:Nodes:1:Address={healthy.Address}");
+        await proxy.WaitUntilServingAsync();
+        Assert.DoesNotContain("System.Text.Encoding.CodePages.dll", await File.ReadAllTextAsync($"/proc/{proxy.Id}/maps"), StringComparison.Ordinal);
+
+        using var http = new HttpClient();
+        for (var i = 0; i < 4; i++)
+        {
+            using var call = new StringContent("<?xml version=\"1.0\"?><methodCall><methodName>ping</methodName></methodCall>", Encoding.UTF8, "text/xml");
+            using var answer = await http.PostAsync(new Uri(proxy.Client, "/RPC2"), call);
+            Assert.Contains("<string>n2</string>", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.NotEmpty(overloaded.Received);
+        Assert.Contains("System.Text.Encoding.CodePages.dll", await File.ReadAllTextAsync($"/proc/{proxy.Id}/maps"), StringComparison.Ordinal);
+    }
+}
