@@ -20,7 +20,7 @@ namespace Proxy.Actors.Nodes;
 /// (the effective weight to the <see cref="NodeBalancer"/>, the restorer, the break timer, the
 /// cluster, the log).
 /// </summary>
-public sealed class NodeActor : ReceiveActor, IWithTimers
+public sealed class NodeActor : UntypedActor, IWithTimers
 {
     private const string HalfOpenKey = "circuit-half-open";
     private const string RetireKey = "retire";
@@ -104,35 +104,73 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _forwarder = forwarder;
         _spanTags = NodeSpanTags.Of(node);
         _route = BuildRoute(overrides.Chain ?? new ClassifierChain(classifiers, 0));
+    }
 
-        Receive<Forward>(HandleForward);
-        Receive<TryFailed>(HandleFailed);
-        Receive<TryDelivered>(HandleDelivered);
-        Receive<ClassifierActor.Classified>(HandleClassified);
-        Receive<WeightRestorer.RaiseWeight>(_ => Apply(_health.RaiseWeight()));
-        Receive<HalfOpen>(_ => Apply(_health.BreakElapsed()));
-        Receive<Drain>(_ => Administer(_health.Drain()));
-        Receive<Enable>(_ => Administer(_health.Enable()));
-        Receive<SetWeight>(s => Administer(_health.SetWeight(s.Weight)));
-        Receive<Adopt>(AdoptMark);
-        Receive<GetNodeState>(_ => Sender.Tell(Report()));
-        Receive<Retire>(_ =>
+    // A switch rather than ReceiveActor's handlers: those are compiled from expression trees when
+    // the actor starts (System.Linq.Expressions' compiler and a dynamic method per actor type).
+    // The request path's messages come first.
+    protected override void OnReceive(object message)
+    {
+        switch (message)
         {
-            // A RequestActor that picked this node from the table just before it was retired may
-            // still send a try: stay a moment, so that try is served rather than lost.
-            Timers.StartSingleTimer(RetireKey, RetireGraceElapsed.Instance, RetireGrace);
-        });
-        Receive<RetireGraceElapsed>(_ =>
-        {
-            _retiring = true;
-            StopOnceIdle();
-        });
-        Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
-            nameof(NodeActor),
-            $"node={_node.Name} state={_health.State} weight={_health.EffectiveWeight}/{_health.ConfiguredWeight} inFlight={_inFlight} requests={_requests} overloads={_overloads} failures={_failures}",
-            _route.Classifiers.SelectMany(lane => lane).ToArray())));
-        Receive<ReplaceClassifiers>(ReplaceChain);
-        Receive<WatchJudging>(_ => GiveUpOnStuckJudging());
+            case Forward forward:
+                HandleForward(forward);
+                break;
+            case TryFailed failed:
+                HandleFailed(failed);
+                break;
+            case TryDelivered delivered:
+                HandleDelivered(delivered);
+                break;
+            case ClassifierActor.Classified classified:
+                HandleClassified(classified);
+                break;
+            case WeightRestorer.RaiseWeight:
+                Apply(_health.RaiseWeight());
+                break;
+            case HalfOpen:
+                Apply(_health.BreakElapsed());
+                break;
+            case Drain:
+                Administer(_health.Drain());
+                break;
+            case Enable:
+                Administer(_health.Enable());
+                break;
+            case SetWeight set:
+                Administer(_health.SetWeight(set.Weight));
+                break;
+            case Adopt adopt:
+                AdoptMark(adopt);
+                break;
+            case GetNodeState:
+                Sender.Tell(Report());
+                break;
+            case Retire:
+                // A RequestActor that picked this node from the table just before it was retired may
+                // still send a try: stay a moment, so that try is served rather than lost.
+                Timers.StartSingleTimer(RetireKey, RetireGraceElapsed.Instance, RetireGrace);
+                break;
+            case RetireGraceElapsed:
+                _retiring = true;
+                StopOnceIdle();
+                break;
+            case DescribeActor:
+                Sender.Tell(new ActorDescription(
+                    nameof(NodeActor),
+                    $"node={_node.Name} state={_health.State} weight={_health.EffectiveWeight}/{_health.ConfiguredWeight} inFlight={_inFlight} requests={_requests} overloads={_overloads} failures={_failures}",
+                    _route.Classifiers.SelectMany(lane => lane).ToArray()));
+                break;
+            case ReplaceClassifiers replace:
+                ReplaceChain(replace);
+                break;
+            case WatchJudging:
+                GiveUpOnStuckJudging();
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     // An answer whose verdict has not come within the limit is delivered unjudged, as a classifier

@@ -18,7 +18,7 @@ namespace Proxy.Actors.Nodes;
 /// overload mark lifts); a node removed leaves the balancer's table at once, finishes the tries it
 /// has in flight, then stops, and only then are its connections closed and its slot freed.
 /// </summary>
-public sealed class NodeSupervisor : ReceiveActor
+public sealed class NodeSupervisor : UntypedActor
 {
     private readonly ForwardingSettings _forwarding;
     private IReadOnlyList<ClassifierSpec> _classifiers;
@@ -40,27 +40,47 @@ public sealed class NodeSupervisor : ReceiveActor
             var member = Start(slot, nodes[slot], cold: false);
             services.Balancer.Attach(slot, new NodeTarget(member.Actor, member.Settings.Name));
         }
+    }
 
-        Receive<GetRoster>(_ => Sender.Tell(Roster()));
-        Receive<AddNode>(AddNodeNow);
-        Receive<RemoveNode>(RemoveNodeNow);
-        Receive<Terminated>(StoppedNode);
-        Receive<ReplaceClassifiers>(replace =>
+    // A switch rather than ReceiveActor's handlers, which are compiled from expression trees when
+    // the actor starts (System.Linq.Expressions' compiler and a dynamic method per actor type).
+    protected override void OnReceive(object message)
+    {
+        switch (message)
         {
-            // Every node, and every node added from now on, judges with the new chain.
-            _classifiers = replace.Rules;
-            foreach (var member in _members.Values)
-            {
-                member.Forwarder.UseChain(WholeAnswerTests(replace.Rules));
-                member.Actor.Tell(new NodeActor.ReplaceClassifiers(replace.Rules));
-            }
+            case GetRoster:
+                Sender.Tell(Roster());
+                break;
+            case AddNode add:
+                AddNodeNow(add);
+                break;
+            case RemoveNode remove:
+                RemoveNodeNow(remove);
+                break;
+            case Terminated terminated:
+                StoppedNode(terminated);
+                break;
+            case ReplaceClassifiers replace:
+                // Every node, and every node added from now on, judges with the new chain.
+                _classifiers = replace.Rules;
+                foreach (var member in _members.Values)
+                {
+                    member.Forwarder.UseChain(WholeAnswerTests(replace.Rules));
+                    member.Actor.Tell(new NodeActor.ReplaceClassifiers(replace.Rules));
+                }
 
-            Sender.Tell(new ClassifiersReplaced(replace.Rules.Count));
-        });
-        Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
-            nameof(NodeSupervisor),
-            $"nodes={_members.Count} retiring={_retiring.Count}",
-            [.. _members.Values.Select(m => m.Actor), .. _retiring.Keys])));
+                Sender.Tell(new ClassifiersReplaced(replace.Rules.Count));
+                break;
+            case DescribeActor:
+                Sender.Tell(new ActorDescription(
+                    nameof(NodeSupervisor),
+                    $"nodes={_members.Count} retiring={_retiring.Count}",
+                    [.. _members.Values.Select(m => m.Actor), .. _retiring.Keys]));
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     public static Props Props(IReadOnlyList<NodeSettings> nodes, ForwardingSettings forwarding, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services) =>

@@ -15,7 +15,7 @@ namespace Proxy.Actors.Requests;
 /// never restarted: a restart would send the request again, and its PostStop already answers the
 /// client. The host runs several as one pool (<see cref="PoolProps"/>).
 /// </summary>
-public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash, IWithTimers
+public sealed class RequestSupervisor : UntypedActor, IWithUnboundedStash, IWithTimers
 {
     private const string TrimKey = "trim-idle";
 
@@ -37,18 +37,6 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash, IWith
         // Until the node roster arrives (the NodeActors exist), hold requests back rather than
         // refuse them. RequestActors find the nodes in the balancer's table, which follows the
         // node set as it changes (ADR 0015); a roster names a slot only where none is named yet.
-        Receive<NodeRoster>(roster =>
-        {
-            for (var i = 0; i < roster.Nodes.Count; i++)
-            {
-                _balancer.Attach(roster.Slots[i], new NodeTarget(roster.Nodes[i], roster.Names[i]));
-            }
-
-            _requestProps = RequestActor.Props(_settings, _balancer);
-            Become(Ready);
-            Stash.UnstashAll();
-        });
-        ReceiveAny(_ => Stash.Stash());
         nodes.Tell(NodeSupervisor.GetRoster.Instance);
     }
 
@@ -73,19 +61,51 @@ public sealed class RequestSupervisor : ReceiveActor, IWithUnboundedStash, IWith
 
     protected override void PreStart() => Timers.StartPeriodicTimer(TrimKey, TrimIdle.Instance, _settings.IdleTrim);
 
-    private void Ready()
+    // Switches rather than ReceiveActor's handlers, which are compiled from expression trees when
+    // the actor starts (System.Linq.Expressions' compiler and a dynamic method per behaviour).
+    protected override void OnReceive(object message)
     {
-        Receive<Dispatch>(d => TakeIdleOrStart().Tell(d));
-        Receive<RequestActor.Finished>(_ => TakeBack(Sender));
-        // Calls a void method: a handler that returns bool tells Akka whether it handled the message.
-        Receive<Terminated>(t => ForgetIdle(t.ActorRef));
-        Receive<TrimIdle>(_ => Trim());
-        Receive<DescribeActor>(_ =>
+        if (message is not NodeRoster roster)
         {
-            var children = Context.GetChildren().ToArray();
-            var counts = new RequestActorCounts(children.Length - _idle.Count, _idle.Count);
-            Sender.Tell(new ActorDescription(nameof(RequestSupervisor), $"inFlight={counts.InFlight} idle={counts.Idle}", children, counts));
-        });
+            Stash.Stash();
+            return;
+        }
+
+        for (var i = 0; i < roster.Nodes.Count; i++)
+        {
+            _balancer.Attach(roster.Slots[i], new NodeTarget(roster.Nodes[i], roster.Names[i]));
+        }
+
+        _requestProps = RequestActor.Props(_settings, _balancer);
+        Become(Ready);
+        Stash.UnstashAll();
+    }
+
+    private void Ready(object message)
+    {
+        switch (message)
+        {
+            case Dispatch dispatch:
+                TakeIdleOrStart().Tell(dispatch);
+                break;
+            case RequestActor.Finished:
+                TakeBack(Sender);
+                break;
+            case Terminated terminated:
+                ForgetIdle(terminated.ActorRef);
+                break;
+            case TrimIdle:
+                Trim();
+                break;
+            case DescribeActor:
+                var children = Context.GetChildren().ToArray();
+                var counts = new RequestActorCounts(children.Length - _idle.Count, _idle.Count);
+                Sender.Tell(new ActorDescription(nameof(RequestSupervisor), $"inFlight={counts.InFlight} idle={counts.Idle}", children, counts));
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     private IActorRef TakeIdleOrStart()

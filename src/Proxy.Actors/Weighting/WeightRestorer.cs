@@ -8,7 +8,7 @@ namespace Proxy.Actors.Weighting;
 /// tick it asks every marked node to raise its weight one step, until the node reports it is whole.
 /// The timer runs only while some node is marked.
 /// </summary>
-public sealed class WeightRestorer : ReceiveActor, IWithTimers
+public sealed class WeightRestorer : UntypedActor, IWithTimers
 {
     private const string TickKey = "restore-tick";
 
@@ -18,40 +18,56 @@ public sealed class WeightRestorer : ReceiveActor, IWithTimers
     public WeightRestorer(TimeSpan interval)
     {
         _interval = interval;
-
-        Receive<Marked>(m =>
-        {
-            // Watched: a node removed at run time while restoring must not stay on the list.
-            if (_marked.Add(m.Node))
-            {
-                Context.Watch(m.Node);
-            }
-
-            if (!Timers.IsTimerActive(TickKey))
-            {
-                Timers.StartPeriodicTimer(TickKey, Tick.Instance, _interval);
-            }
-        });
-
-        Receive<Tick>(_ =>
-        {
-            foreach (var node in _marked)
-            {
-                node.Tell(RaiseWeight.Instance);
-            }
-        });
-
-        Receive<Restored>(r => Forget(r.Node));
-        Receive<Terminated>(t => Forget(t.ActorRef));
-
-        Receive<DescribeActor>(_ => Sender.Tell(new ActorDescription(
-            nameof(WeightRestorer),
-            $"interval={_interval} restoring=[{string.Join(',', _marked.Select(n => n.Path.Name).Order())}]",
-            [])));
-        Receive<GetRestorerState>(_ => Sender.Tell(new RestorerState(_interval, _marked.Select(n => n.Path.Name).Order().ToArray())));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    // A switch rather than ReceiveActor's handlers, which are compiled from expression trees when
+    // the actor starts (System.Linq.Expressions' compiler and a dynamic method per actor type).
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Marked marked:
+                // Watched: a node removed at run time while restoring must not stay on the list.
+                if (_marked.Add(marked.Node))
+                {
+                    Context.Watch(marked.Node);
+                }
+
+                if (!Timers.IsTimerActive(TickKey))
+                {
+                    Timers.StartPeriodicTimer(TickKey, Tick.Instance, _interval);
+                }
+
+                break;
+            case Tick:
+                foreach (var node in _marked)
+                {
+                    node.Tell(RaiseWeight.Instance);
+                }
+
+                break;
+            case Restored restored:
+                Forget(restored.Node);
+                break;
+            case Terminated terminated:
+                Forget(terminated.ActorRef);
+                break;
+            case DescribeActor:
+                Sender.Tell(new ActorDescription(
+                    nameof(WeightRestorer),
+                    $"interval={_interval} restoring=[{string.Join(',', _marked.Select(n => n.Path.Name).Order())}]",
+                    []));
+                break;
+            case GetRestorerState:
+                Sender.Tell(new RestorerState(_interval, _marked.Select(n => n.Path.Name).Order().ToArray()));
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
 
     private void Forget(IActorRef node)
     {
