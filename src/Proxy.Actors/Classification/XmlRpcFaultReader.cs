@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Xml;
@@ -29,6 +30,9 @@ public static class XmlRpcFaultReader
 
     // Never equal to a name, never an integer.
     private const string TooLong = "\0";
+
+    private static readonly Lock CodePagesRegistration = new();
+    private static volatile bool _codePagesRegistered;
 
     private static ReadOnlySpan<byte> FaultTag => "<fault"u8;
 
@@ -88,38 +92,48 @@ public static class XmlRpcFaultReader
         };
     }
 
+    // XML-RPC servers declare windows-125x and other legacy encodings; .NET knows only the Unicode
+    // ones and Latin-1 until the code-page provider is registered. Registered at the first charset
+    // .NET does not know, not at start-up: its assembly and tables are 0.4 MB resident. A charset
+    // unknown once the provider is in costs one failed lookup, as before.
     private static Encoding? KnownEncoding(string charset)
     {
-        for (var attempt = 0; ; attempt++)
+        var withCodePages = _codePagesRegistered;
+        try
         {
-            try
+            return Encoding.GetEncoding(charset);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+        {
+            if (withCodePages)
             {
-                return Encoding.GetEncoding(charset);
+                return null;
             }
-            catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
-            {
-                if (attempt > 0 || !CodePages.Registered)
-                {
-                    return null;
-                }
-            }
+        }
+
+        RegisterCodePages();
+        try
+        {
+            return Encoding.GetEncoding(charset);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+        {
+            return null;
         }
     }
 
-    // XML-RPC servers declare windows-125x and other legacy encodings; .NET knows only the Unicode
-    // ones and Latin-1 until the code-page provider is registered. Registered at the first charset
-    // .NET does not know, not at start-up: its assembly and tables are 0.4 MB resident.
-    private static class CodePages
+    // Apart and never inlined: compiling a method that names the provider loads its assembly.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RegisterCodePages()
     {
-        // An explicit static constructor runs at the first read of Registered, never earlier (the
-        // JIT may run a field initializer's when it compiles a method that reads the field).
-        static CodePages()
+        lock (CodePagesRegistration)
         {
-            Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
-            Registered = true;
+            if (!_codePagesRegistered)
+            {
+                Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+                _codePagesRegistered = true;
+            }
         }
-
-        public static bool Registered { get; }
     }
 
     // Bytes per code unit of the document, from its first bytes: 4 (UTF-32), 2 (UTF-16) or 1.
