@@ -37,14 +37,14 @@ internal sealed class AppConfigWithoutAkkaSection : IInternalConfigSystem
     /// <summary>
     /// Puts this in front of .NET's reader for the whole process, unless the app has a
     /// <c>.config</c> file, the process read its configuration already, or this runtime's
-    /// System.Configuration lacks the hooks (then nothing changes). True when installed.
+    /// System.Configuration lacks the hooks (then nothing changes).
     /// </summary>
-    internal static bool Install()
+    internal static void Install()
     {
         var entry = Assembly.GetEntryAssembly();
         if (entry is null || File.Exists(AppConfigFile(AppContext.BaseDirectory, entry.ManifestModule.Name)))
         {
-            return false;
+            return;
         }
 
         // The factory is System.Configuration's own way in for hosts that bring their own reader
@@ -56,7 +56,7 @@ internal sealed class AppConfigWithoutAkkaSection : IInternalConfigSystem
         if (factoryType is null || readerConstructor is null ||
             Activator.CreateInstance(factoryType, nonPublic: true) is not IInternalConfigSettingsFactory factory)
         {
-            return false;
+            return;
         }
 
         try
@@ -64,12 +64,10 @@ internal sealed class AppConfigWithoutAkkaSection : IInternalConfigSystem
             factory.SetConfigurationSystem(
                 new AppConfigWithoutAkkaSection(() => (IInternalConfigSystem)readerConstructor.Invoke(BindingFlags.DoNotWrapExceptions, null, null, null)),
                 initComplete: true);
-            return true;
         }
         catch (InvalidOperationException)
         {
             // A host built on the proxy read its configuration before running it: keep that reader.
-            return false;
         }
     }
 
