@@ -66,9 +66,10 @@ public static class XmlRpcFaultReader
         }
 
         var value = parameters[(charset + "charset".Length)..].TrimStart();
-        value = value.StartsWith('=') ? value[1..].Trim().Trim('"') : [];
+        value = value.StartsWith('=') ? value[1..].TrimStart() : [];
         var end = value.IndexOfAny(';', ' ');
-        return CharsetAgrees((end < 0 ? value : value[..end]).ToString(), body);
+        // Unquoted only after the value is cut at the next parameter: charset="x"; q=1 names x.
+        return CharsetAgrees((end < 0 ? value : value[..end]).Trim().Trim('"').ToString(), body);
     }
 
     // The charset must be one .NET knows, and write '<' as the body does: one ASCII byte (not
@@ -94,8 +95,9 @@ public static class XmlRpcFaultReader
 
     // XML-RPC servers declare windows-125x and other legacy encodings; .NET knows only the Unicode
     // ones and Latin-1 until the code-page provider is registered. Registered at the first charset
-    // .NET does not know, not at start-up: its assembly and tables are 0.4 MB resident. A charset
-    // unknown once the provider is in costs one failed lookup, as before.
+    // .NET does not know, or the first answer parsed as XML, not at start-up: its assembly and
+    // tables are 0.4 MB resident. A charset unknown once the provider is in costs one failed
+    // lookup, as before.
     private static Encoding? KnownEncoding(string charset)
     {
         var withCodePages = _codePagesRegistered;
@@ -323,6 +325,14 @@ public static class XmlRpcFaultReader
 
     private static XmlReader Open(ReadOnlyMemory<byte> document)
     {
+        // The XML declaration may name a legacy encoding (Python's xmlrpc.server writes the one it
+        // was given, with no charset in its Content-Type). Only answers that look like faults get
+        // here, so a healthy fleet's proxy still never loads the provider.
+        if (!_codePagesRegistered)
+        {
+            RegisterCodePages();
+        }
+
         var stream = MemoryMarshal.TryGetArray(document, out var segment)
             ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
             : new MemoryStream(document.ToArray(), writable: false);

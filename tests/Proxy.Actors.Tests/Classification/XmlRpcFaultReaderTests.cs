@@ -119,6 +119,8 @@ public sealed class XmlRpcFaultReaderTests
     [InlineData("text/xml; charset=IBM037", "founding-i4-compact.xml", false)]
     [InlineData("text/xml; charset=no-such-charset", "founding-i4-compact.xml", false)]
     [InlineData("text/xml; charset=windows-1252", "php-xmlrpc-epi.xml", true)]
+    [InlineData("text/xml; charset=\"windows-1252\"; q=1", "php-xmlrpc-epi.xml", true)]
+    [InlineData("text/xml; charset = \"UTF-16\" ;q=1", "utf16le-bom.xml", true)]
     public void A_charset_parameter_must_agree_with_how_the_document_is_encoded(string contentType, string fault, bool agrees) =>
         Assert.Equal(agrees, XmlRpcFaultReader.IsXmlMediaType(contentType, XmlRpcCorpus.Fault(fault)));
 
