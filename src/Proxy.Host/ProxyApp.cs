@@ -50,10 +50,10 @@ public static class ProxyApp
         }
 
         HangupSignal.TakeOver();
-        AppConfigWithoutAkkaSection.Install();
         WebApplication app;
         try
         {
+            AppConfigWithoutAkkaSection.Install();
             var builder = CreateBuilder(args);
             configure?.Invoke(builder);
             app = Build(builder);

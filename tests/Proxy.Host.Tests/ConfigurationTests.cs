@@ -308,6 +308,38 @@ public sealed class ConfigurationTests
         Assert.Empty(stdout);
     }
 
+    // .NET reads Proxy.Host.dll.config beside the proxy for Akka; a malformed one ended the process
+    // with a stack trace from inside the actor system's creation.
+    [Fact]
+    public async Task A_malformed_app_config_file_beside_the_proxy_stops_start_up_with_one_line_naming_it()
+    {
+        var copy = Directory.CreateTempSubdirectory("proxy-appconfig-").FullName;
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(AppContext.BaseDirectory))
+            {
+                File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+            }
+
+            var config = Path.Combine(copy, "Proxy.Host.dll.config");
+            await File.WriteAllTextAsync(config, "<configuration><appSettings><add key=\"a\" value=\"b\"></appSettings></configuration>");
+            var (exit, stdout, stderr) = await ProxyProcess.RunDllAsync(
+                Path.Combine(copy, "Proxy.Host.dll"),
+                "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9",
+                $"--Proxy:Listen=http://127.0.0.1:{FreePort.Next()}", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}");
+
+            Assert.Equal(2, exit);
+            var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith($"invalid configuration: {config}: line 1: ", line, StringComparison.Ordinal);
+            Assert.Contains("does not match the end tag of 'appSettings'", line, StringComparison.Ordinal);
+            Assert.Empty(stdout);
+        }
+        finally
+        {
+            Directory.Delete(copy, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_client_port_in_use_stops_start_up_with_one_line_naming_the_key()
     {

@@ -39,10 +39,14 @@ public sealed class ProxyProcess : IAsyncDisposable
     public static async Task<int> RunToExitAsync(params string[] args) => (await RunAsync(args)).Exit;
 
     /// <summary>Runs Proxy.Host with exactly these arguments to its exit; returns the exit code and what it wrote.</summary>
-    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args)
+    public static Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args) =>
+        RunDllAsync(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), args);
+
+    /// <summary>Runs this host DLL (a copy of the proxy elsewhere, say) with these arguments to its exit.</summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunDllAsync(string dll, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"));
+        start.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);

@@ -1,5 +1,7 @@
 using System.Configuration.Internal;
 using System.Reflection;
+using Akka.Configuration.Hocon;
+using Proxy.Host.Configuration;
 
 namespace Proxy.Host.Hosting;
 
@@ -36,14 +38,22 @@ internal sealed class AppConfigWithoutAkkaSection : IInternalConfigSystem
 
     /// <summary>
     /// Puts this in front of .NET's reader for the whole process, unless the app has a
-    /// <c>.config</c> file, the process read its configuration already, or this runtime's
-    /// System.Configuration lacks the hooks (then nothing changes).
+    /// <c>.config</c> file (then read now: <see cref="ProxyConfigurationException"/> if malformed),
+    /// the process read its configuration already, or this runtime's System.Configuration lacks
+    /// the hooks (then nothing changes).
     /// </summary>
     internal static void Install()
     {
         var entry = Assembly.GetEntryAssembly();
-        if (entry is null || File.Exists(AppConfigFile(AppContext.BaseDirectory, entry.ManifestModule.Name)))
+        if (entry is null)
         {
+            return;
+        }
+
+        var file = AppConfigFile(AppContext.BaseDirectory, entry.ManifestModule.Name);
+        if (File.Exists(file))
+        {
+            RefuseUnreadable(file);
             return;
         }
 
@@ -68,6 +78,30 @@ internal sealed class AppConfigWithoutAkkaSection : IInternalConfigSystem
         catch (InvalidOperationException)
         {
             // A host built on the proxy read its configuration before running it: keep that reader.
+        }
+    }
+
+    // Akka reads the file's akka section as it builds the actor system, where a malformed file ended
+    // the process with a stack trace: read it first, to refuse it in one line as any other setting.
+    private static void RefuseUnreadable(string file)
+    {
+        try
+        {
+            if (System.Configuration.ConfigurationManager.GetSection(AkkaSection) is AkkaConfigurationSection section)
+            {
+                _ = section.AkkaConfig;
+            }
+        }
+        catch (System.Configuration.ConfigurationErrorsException ex)
+        {
+            // "Configuration system failed to initialize" wraps what is wrong, and where.
+            var cause = ex.InnerException as System.Configuration.ConfigurationErrorsException ?? ex;
+            var where = cause.Line > 0 ? $"line {cause.Line}: " : "";
+            throw new ProxyConfigurationException(file, $"{where}{cause.BareMessage.ReplaceLineEndings(" ")}");
+        }
+        catch (Akka.Configuration.ConfigurationException ex)
+        {
+            throw new ProxyConfigurationException(file, $"its akka section: {ex.Message.ReplaceLineEndings(" ")}");
         }
     }
 
