@@ -101,19 +101,18 @@ public static class XmlRpcFaultReader
     private static Encoding? KnownEncoding(string charset)
     {
         var withCodePages = _codePagesRegistered;
-        try
+        var known = Lookup(charset);
+        if (known is not null || withCodePages)
         {
-            return Encoding.GetEncoding(charset);
-        }
-        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
-        {
-            if (withCodePages)
-            {
-                return null;
-            }
+            return known;
         }
 
-        RegisterCodePages();
+        EnsureCodePages();
+        return Lookup(charset);
+    }
+
+    private static Encoding? Lookup(string charset)
+    {
         try
         {
             return Encoding.GetEncoding(charset);
@@ -126,8 +125,13 @@ public static class XmlRpcFaultReader
 
     // Apart and never inlined: compiling a method that names the provider loads its assembly.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RegisterCodePages()
+    private static void EnsureCodePages()
     {
+        if (_codePagesRegistered)
+        {
+            return;
+        }
+
         lock (CodePagesRegistration)
         {
             if (!_codePagesRegistered)
@@ -328,11 +332,7 @@ public static class XmlRpcFaultReader
         // The XML declaration may name a legacy encoding (Python's xmlrpc.server writes the one it
         // was given, with no charset in its Content-Type). Only answers that look like faults get
         // here, so a healthy fleet's proxy still never loads the provider.
-        if (!_codePagesRegistered)
-        {
-            RegisterCodePages();
-        }
-
+        EnsureCodePages();
         var stream = MemoryMarshal.TryGetArray(document, out var segment)
             ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
             : new MemoryStream(document.ToArray(), writable: false);

@@ -34,9 +34,6 @@ public sealed class RequestSupervisor : UntypedActor, IWithUnboundedStash, IWith
         _balancer = balancer;
         RequestMailbox.EnsureDefined(Context.System);
 
-        // Until the node roster arrives (the NodeActors exist), hold requests back rather than
-        // refuse them. RequestActors find the nodes in the balancer's table, which follows the
-        // node set as it changes (ADR 0015); a roster names a slot only where none is named yet.
         nodes.Tell(NodeSupervisor.GetRoster.Instance);
     }
 
@@ -61,8 +58,10 @@ public sealed class RequestSupervisor : UntypedActor, IWithUnboundedStash, IWith
 
     protected override void PreStart() => Timers.StartPeriodicTimer(TrimKey, TrimIdle.Instance, _settings.IdleTrim);
 
-    // Switches rather than ReceiveActor's handlers, which are compiled from expression trees when
-    // the actor starts (System.Linq.Expressions' compiler and a dynamic method per behaviour).
+    // Switches, not ReceiveActor's handlers compiled from expression trees (ADR 0007).
+    // Until the node roster arrives (the NodeActors exist), hold requests back rather than refuse
+    // them. RequestActors find the nodes in the balancer's table, which follows the node set as it
+    // changes (ADR 0015); a roster names a slot only where none is named yet.
     protected override void OnReceive(object message)
     {
         if (message is not NodeRoster roster)

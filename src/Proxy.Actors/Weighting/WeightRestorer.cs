@@ -22,8 +22,7 @@ public sealed class WeightRestorer : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    // A switch rather than ReceiveActor's handlers, which are compiled from expression trees when
-    // the actor starts (System.Linq.Expressions' compiler and a dynamic method per actor type).
+    // A switch, not ReceiveActor's handlers compiled from expression trees (ADR 0007).
     protected override void OnReceive(object message)
     {
         switch (message)
