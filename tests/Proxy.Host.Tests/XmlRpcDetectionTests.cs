@@ -243,6 +243,22 @@ public sealed class XmlRpcDetectionTests : NodesTest
     }
 
     [Fact]
+    public async Task A_fresh_proxy_serves_a_first_burst_of_clients_to_python_nodes_without_a_502()
+    {
+        // Before any node has answered, the proxy cannot know that xmlrpc.server closes every
+        // connection; a burst of first calls queued on pooled connections the node then closed.
+        await using var one = await PythonXmlRpcNode.StartAsync("one");
+        await using var two = await PythonXmlRpcNode.StartAsync("two");
+        await using var proxy = await ProxyHarness.StartAsync([(one.Name, one.Address), (two.Name, two.Address)]);
+
+        var results = await PythonXmlRpcNode.CallAtOnceAsync(proxy.Client.BaseAddress + "RPC2", 64, "long_answer", 256, 3000);
+
+        Assert.All(results, r => Assert.True(r.TryGetProperty("result", out _), r.ToString()));
+        var nodes = await proxy.NodesAsync();
+        Assert.All(nodes.Values, n => Assert.Equal("healthy", n.GetProperty("state").GetString()));
+    }
+
+    [Fact]
     public async Task A_python_fault_that_only_mentions_the_overload_reaches_the_python_client()
     {
         await using var one = await PythonXmlRpcNode.StartAsync("one");

@@ -78,9 +78,16 @@ public sealed class PythonXmlRpcNode : IAsyncDisposable
         CallAsync(url, null, method, count, args);
 
     /// <summary>As <see cref="CallAsync(string, string, int, int[])"/>, verifying an https:// URL against the PEM bundle <paramref name="caFile"/>.</summary>
-    public static async Task<IReadOnlyList<JsonElement>> CallAsync(string url, string? caFile, string method, int count, params int[] args)
+    public static Task<IReadOnlyList<JsonElement>> CallAsync(string url, string? caFile, string method, int count, params int[] args) =>
+        CallWithAsync(url, caFile is null ? [] : new Dictionary<string, string> { ["CLIENT_CA_FILE"] = caFile }, method, count, args);
+
+    /// <summary>As <see cref="CallAsync(string, string, int, int[])"/>, from <paramref name="threads"/> threads at once, each on its own connection.</summary>
+    public static Task<IReadOnlyList<JsonElement>> CallAtOnceAsync(string url, int threads, string method, int count, params int[] args) =>
+        CallWithAsync(url, new Dictionary<string, string> { ["CALL_THREADS"] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture) }, method, count, args);
+
+    private static async Task<IReadOnlyList<JsonElement>> CallWithAsync(string url, Dictionary<string, string> environment, string method, int count, int[] args)
     {
-        using var process = PythonScript.Start("xmlrpc_calls.py", caFile is null ? null : new Dictionary<string, string> { ["CLIENT_CA_FILE"] = caFile }, [url, method, count.ToString(System.Globalization.CultureInfo.InvariantCulture), .. args.Select(a => a.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        using var process = PythonScript.Start("xmlrpc_calls.py", environment, [url, method, count.ToString(System.Globalization.CultureInfo.InvariantCulture), .. args.Select(a => a.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
         var output = await process.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync();
         var results = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToArray();

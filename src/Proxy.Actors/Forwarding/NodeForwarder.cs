@@ -40,7 +40,10 @@ public sealed class NodeForwarder : IDisposable
     // (even when the request says Connection: close), and the next try sent on it races the close:
     // "the response ended prematurely", a 502 for the client (37 % of calls at six at once, measured).
     // Once the node has answered so, its tries go through a handler that never reuses a connection;
-    // a node that answers with keep-alive again goes back to the pooled one.
+    // a node that answers with keep-alive again goes back to the pooled one. Until its first answer
+    // a node is taken to close: the first burst of calls to a fresh proxy would otherwise queue on
+    // the pooled handler and be sent on connections the node closes (a 502 for 22 of 2,000 calls,
+    // and an opened circuit, with 64 Python clients at once), so only a keep-alive answer pools.
     private readonly HttpMessageInvoker _pooled;
     private HttpMessageInvoker? _unpooled;
     private volatile HttpMessageInvoker _invoker;
@@ -55,7 +58,7 @@ public sealed class NodeForwarder : IDisposable
         _needsWholeAnswer = needsWholeAnswer?.ToArray() ?? [];
         _tls = node.Address.IsHttps ? new NodeTlsClient(node.Address, node.Tls, node.Name, log, settings.ConnectTimeout) : null;
         _pooled = new HttpMessageInvoker(CreateHandler(node.Address, settings, _tls, pooled: true), disposeHandler: true);
-        _invoker = node.ReuseConnections ? _pooled : UnpooledInvoker();
+        _invoker = UnpooledInvoker();
     }
 
     /// <summary>
