@@ -37,12 +37,17 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private readonly IActorRef _cluster;
     private readonly NodeForwarder _forwarder;
     private readonly NodeSpanTags _spanTags;
+    private readonly TryLauncher _launcher;
     private TryRoute _route;
 
     // Tries in flight that set out with the current route, and with each replaced route whose
     // classifier actors must outlive them. Kept here, not on the routes the messages carry.
     private int _routeInFlight;
     private readonly Dictionary<TryRoute, int> _replacedRoutes = [];
+
+    // Replaced routes a RequestActor may still launch a try on: it read the route just before the
+    // replacement and its TryLaunched is yet to come (see TryLauncher).
+    private readonly HashSet<TryRoute> _routesInGrace = [];
     private readonly OperatorOverrideKeeper _overrides;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -68,12 +73,13 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     /// <param name="overrides">Where the operator's drain and configured weight outlive this incarnation (see <see cref="OperatorOverrideKeeper"/>).</param>
     public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides)
-        : this(index, node, forwarder, classifiers, services, overrides, cold: false)
+        : this(index, node, forwarder, classifiers, services, overrides, cold: false, new TryLauncher())
     {
     }
 
     /// <param name="cold">A node added at run time: it starts restoring from weight 1 (its first incarnation only).</param>
-    public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides, bool cold)
+    /// <param name="launcher">Where RequestActors start this node's tries without a hop through this mailbox; each incarnation opens it.</param>
+    public NodeActor(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides, bool cold, TryLauncher launcher)
     {
         _index = index;
         _node = node;
@@ -104,6 +110,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _forwarder = forwarder;
         _spanTags = NodeSpanTags.Of(node);
         _route = BuildRoute(overrides.Chain ?? new ClassifierChain(classifiers, 0));
+        _launcher = launcher;
+        _launcher.Open(Self, _route, _spanTags);
     }
 
     // A switch rather than ReceiveActor's handlers: those are compiled from expression trees when
@@ -113,6 +121,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     {
         switch (message)
         {
+            case TryLaunched launched:
+                TryStarted(launched.Route);
+                break;
             case Forward forward:
                 HandleForward(forward);
                 break;
@@ -152,8 +163,14 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 Timers.StartSingleTimer(RetireKey, RetireGraceElapsed.Instance, RetireGrace);
                 break;
             case RetireGraceElapsed:
+                // No RequestActor starts a try here from now on: one that finds the launcher closed
+                // sends a Forward, counted here (or dead letters once this actor has stopped).
+                _launcher.Close();
                 _retiring = true;
                 StopOnceIdle();
+                break;
+            case RouteGraceElapsed grace:
+                EndRouteGrace(grace.Route);
                 break;
             case DescribeActor:
                 Sender.Tell(new ActorDescription(
@@ -234,18 +251,26 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         var chain = new ClassifierChain(replace.Rules, (_overrides.Chain?.Generation ?? 0) + 1);
         _overrides.Chain = chain;
         _route = BuildRoute(chain);
+        _launcher.Open(Self, _route, _spanTags);
         WatchJudgingWhileRulesRun();
         _log.Info("Node {0} judges with the new classifier chain [{1}]", _node.Name, string.Join(", ", chain.Rules.Select(r => r.Name)));
-        if (_routeInFlight > 0)
-        {
-            _replacedRoutes[old] = _routeInFlight;
-        }
-        else
-        {
-            StopClassifiers(old);
-        }
 
+        // Kept a moment even with no try in flight: a try launched on it just before is yet to be
+        // counted (its TryLaunched is on its way), and its answer must find the chain running.
+        _replacedRoutes[old] = _routeInFlight;
+        _routesInGrace.Add(old);
+        Timers.StartSingleTimer(old, new RouteGraceElapsed(old), RetireGrace);
         _routeInFlight = 0;
+    }
+
+    private void EndRouteGrace(TryRoute route)
+    {
+        _routesInGrace.Remove(route);
+        if (_replacedRoutes.TryGetValue(route, out var left) && left == 0)
+        {
+            _replacedRoutes.Remove(route);
+            StopClassifiers(route);
+        }
     }
 
     // A try concluded: the common case is one counter; a replaced route's actors stop with its last try.
@@ -257,9 +282,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         }
         else if (_replacedRoutes.TryGetValue(route, out var left))
         {
-            if (left > 1)
+            if (left > 1 || _routesInGrace.Contains(route))
             {
-                _replacedRoutes[route] = left - 1;
+                _replacedRoutes[route] = Math.Max(0, left - 1);
             }
             else
             {
@@ -294,11 +319,15 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     /// <summary>Props for one node whose operator overrides live in <paramref name="overrides"/>, kept by the parent.</summary>
     public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides) =>
-        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services, overrides, false));
+        Props(index, node, forwarder, classifiers, services, overrides, cold: false);
 
     /// <summary>As above; <paramref name="cold"/>: a node added at run time, which restores its weight from 1.</summary>
     public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides, bool cold) =>
-        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services, overrides, cold));
+        Props(index, node, forwarder, classifiers, services, overrides, cold, new TryLauncher());
+
+    /// <summary>As above; RequestActors start the node's tries through <paramref name="launcher"/>, which its <see cref="NodeTarget"/> holds.</summary>
+    public static Props Props(int index, NodeSettings node, NodeForwarder forwarder, IReadOnlyList<ClassifierSpec> classifiers, NodeServices services, OperatorOverrideKeeper overrides, bool cold, TryLauncher launcher) =>
+        Akka.Actor.Props.Create(() => new NodeActor(index, node, forwarder, classifiers, services, overrides, cold, launcher));
 
     protected override void PreStart()
     {
@@ -342,27 +371,49 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         PostStop();
     }
 
+    // Stopped or restarting: tries go to the mailbox as Forwards until an incarnation opens it again.
+    protected override void PostStop() => _launcher.Close();
+
+    // A try sent here rather than launched (no launcher open: a requester given this actor alone,
+    // or this incarnation not started yet): counted, and started off this turn.
     private void HandleForward(Forward forward)
+    {
+        TryStarted(_route);
+        var request = forward.Request;
+        var trace = ProxyTracing.StartTry(request.Trace, request.Method, _spanTags, request.PathAndQuery, forward.Resend);
+        _ = ForwardAsync(_route, request, trace, Sender, Self, Stopwatch.GetTimestamp(), leaveTurnFirst: true);
+    }
+
+    private void TryStarted(TryRoute route)
     {
         _requests++;
         _metrics.InFlightChanged(_node.Name, ++_inFlight);
-        _routeInFlight++;
-        var request = forward.Request;
-        var trace = ProxyTracing.StartTry(request.Trace, request.Method, _spanTags, request.PathAndQuery, forward.Resend);
-        _ = ForwardAsync(_route, request, trace, Sender, Self, Stopwatch.GetTimestamp());
+        if (ReferenceEquals(route, _route))
+        {
+            _routeInFlight++;
+        }
+        else if (_replacedRoutes.TryGetValue(route, out var left))
+        {
+            _replacedRoutes[route] = left + 1;
+        }
     }
 
     // Runs off the actor, so everything it needs comes in as arguments. An answer goes straight to
     // the first classifier, whose verdict comes back here as Classified, or, with nothing to judge,
     // straight to the requester; a failure comes back as TryFailed. Piping every result through
     // this actor first cost a message and a mailbox run per try.
-    private static async Task ForwardAsync(TryRoute route, ProxyRequest request, TryTrace trace, IActorRef requester, IActorRef self, long started)
+    private static async Task ForwardAsync(TryRoute route, ProxyRequest request, TryTrace trace, IActorRef requester, IActorRef self, long started, bool leaveTurnFirst)
     {
-        // Off the actor's turn at once (to the thread pool's global queue). Every try of the node
-        // crosses the one mailbox, and sending the request (a system call on a connection that is
-        // ready) made the turn long enough for tries to queue behind each other: at 1,024
-        // connections a try waited 9 ms on average there (p99 51 ms), ADR 0007.
-        await Task.Yield();
+        // From this actor's turn, off it at once (to the thread pool's global queue). Every try of
+        // the node crosses the one mailbox, and sending the request (a system call on a connection
+        // that is ready) made the turn long enough for tries to queue behind each other: at 1,024
+        // connections a try waited 9 ms on average there (p99 51 ms), ADR 0007. A launched try is
+        // sent on its RequestActor's turn, which serves that one request.
+        if (leaveTurnFirst)
+        {
+            await Task.Yield();
+        }
+
         ForwardResult result;
         try
         {
@@ -681,7 +732,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     /// What a try needs once it runs off the actor: the connection pool and the classifier lanes of
     /// the chain it set out with. Compared by reference: each chain builds one.
     /// </summary>
-    private sealed class TryRoute(NodeForwarder forwarder, string node, JudgingLanes lanes, IActorRef[][] classifiers, ConcurrentDictionary<object, long> judging)
+    internal sealed class TryRoute(NodeForwarder forwarder, string node, JudgingLanes lanes, IActorRef[][] classifiers, ConcurrentDictionary<object, long> judging)
     {
         /// <summary>The node's answers out with the classifiers (see <see cref="OperatorOverrideKeeper.Judging"/>).</summary>
         public ConcurrentDictionary<object, long> Judging { get; } = judging;
@@ -694,6 +745,43 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
         public IActorRef[][] Classifiers { get; } = classifiers;
     }
+
+    /// <summary>
+    /// Starts a node's tries on a RequestActor's turn instead of through the NodeActor's mailbox,
+    /// which every try of the node would cross (ADR 0007): the try sets out at once with the route
+    /// the current incarnation published, and the NodeActor is told after, to count it. The answer
+    /// comes back as from a Forward. Closed (null), a requester sends a Forward instead.
+    /// </summary>
+    public sealed class TryLauncher
+    {
+        private volatile Opened? _opened;
+
+        /// <summary>Starts the try and answers true, or answers false when no incarnation has it open.</summary>
+        internal bool TryLaunch(ProxyRequest request, int resend, IActorRef requester)
+        {
+            if (_opened is not { } opened)
+            {
+                return false;
+            }
+
+            // Told before the try starts, so the NodeActor counts it before any outcome of it arrives.
+            opened.Node.Tell(opened.Launched);
+            var trace = ProxyTracing.StartTry(request.Trace, request.Method, opened.SpanTags, request.PathAndQuery, resend);
+            _ = ForwardAsync(opened.Route, request, trace, requester, opened.Node, Stopwatch.GetTimestamp(), leaveTurnFirst: false);
+            return true;
+        }
+
+        internal void Open(IActorRef node, TryRoute route, NodeSpanTags spanTags) => _opened = new Opened(node, route, spanTags, new TryLaunched(route));
+
+        internal void Close() => _opened = null;
+
+        private sealed record Opened(IActorRef Node, TryRoute Route, NodeSpanTags SpanTags, TryLaunched Launched);
+    }
+
+    /// <summary>A RequestActor started a try on this route (see <see cref="TryLauncher"/>).</summary>
+    private sealed record TryLaunched(TryRoute Route);
+
+    private sealed record RouteGraceElapsed(TryRoute Route);
 
     private sealed record TryFailed(IActorRef Requester, Failed Failure, long Started, TryRoute Route, Activity? Span);
 

@@ -38,7 +38,7 @@ public sealed class NodeSupervisor : UntypedActor
         for (var slot = 0; slot < nodes.Count; slot++)
         {
             var member = Start(slot, nodes[slot], cold: false);
-            services.Balancer.Attach(slot, new NodeTarget(member.Actor, member.Settings.Name));
+            services.Balancer.Attach(slot, new NodeTarget(member.Actor, member.Settings.Name, member.Launcher));
         }
     }
 
@@ -109,9 +109,10 @@ public sealed class NodeSupervisor : UntypedActor
         // publish full weight and requests would be routed to a drained node until it caught up.
         // Read synchronously in the constructor, the keeper leaves no such window.
         IActorRef actor;
+        var launcher = new NodeActor.TryLauncher();
         try
         {
-            actor = Context.ActorOf(NodeActor.Props(slot, node, forwarder, _classifiers, _services, new OperatorOverrideKeeper(), cold), node.Name);
+            actor = Context.ActorOf(NodeActor.Props(slot, node, forwarder, _classifiers, _services, new OperatorOverrideKeeper(), cold, launcher), node.Name);
         }
         catch (InvalidActorNameException)
         {
@@ -119,7 +120,7 @@ public sealed class NodeSupervisor : UntypedActor
             throw;
         }
 
-        var member = new Member(slot, node, actor, forwarder);
+        var member = new Member(slot, node, actor, forwarder, launcher);
         _members[node.Name] = member;
         return member;
     }
@@ -151,7 +152,7 @@ public sealed class NodeSupervisor : UntypedActor
             return;
         }
 
-        _services.Balancer.Attach(slot, new NodeTarget(member.Actor, node.Name));
+        _services.Balancer.Attach(slot, new NodeTarget(member.Actor, node.Name, member.Launcher));
         _log.Info("Node {0} added at {1} (weight {2}), starting cold", node.Name, node.Address.Original, node.Weight);
         _services.Metrics.NodeAdded(node.Name);
         NodesChanged();
@@ -231,7 +232,7 @@ public sealed class NodeSupervisor : UntypedActor
 
     public sealed record NodeChangeRefused(string Name, NodeChangeRefusal Reason, string Message);
 
-    private sealed record Member(int Slot, NodeSettings Settings, IActorRef Actor, NodeForwarder Forwarder);
+    private sealed record Member(int Slot, NodeSettings Settings, IActorRef Actor, NodeForwarder Forwarder, NodeActor.TryLauncher Launcher);
 }
 
 /// <summary>Who asked for a change of the node set; only an operator's is shared with the cluster.</summary>

@@ -193,7 +193,11 @@ public sealed class RequestActor : UntypedActor
         _tried[_triedCount++] = node;
         _current = target;
         _first ??= target;
-        target.Actor.Tell(new NodeActor.Forward(Request, _triedCount - 1));
+        var resend = _triedCount - 1;
+        if (target.Launcher?.TryLaunch(Request, resend, Self) != true)
+        {
+            target.Actor.Tell(new NodeActor.Forward(Request, resend));
+        }
         return true;
     }
 

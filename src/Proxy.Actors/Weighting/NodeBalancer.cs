@@ -252,10 +252,11 @@ public sealed class NodeBalancer
 }
 
 /// <summary>
-/// A node as a pick hands it to a RequestActor: its actor, its name, and the attempts list of a
-/// request it answers first (built once per node: the common case allocates nothing).
+/// A node as a pick hands it to a RequestActor: its actor, its name, where its tries are launched
+/// (null: they are sent to the actor), and the attempts list of a request it answers first (built
+/// once per node: the common case allocates nothing).
 /// </summary>
-public sealed record NodeTarget(IActorRef Actor, string Name)
+public sealed record NodeTarget(IActorRef Actor, string Name, Nodes.NodeActor.TryLauncher? Launcher = null)
 {
     public IReadOnlyList<Attempt> AnsweredFirst { get; } = [new Attempt(Name, "answered")];
 }

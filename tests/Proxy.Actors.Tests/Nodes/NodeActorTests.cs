@@ -35,6 +35,19 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
         return Sys.ActorOf(NodeActor.Props(0, settings, forwarder, ClassifierSpec.DefaultChain, services));
     }
 
+    // A node whose tries a requester launches itself, as RequestActors do; answers once the actor has started.
+    private async Task<(IActorRef Node, NodeActor.TryLauncher Launcher)> StartLaunchedNode(string address, IReadOnlyList<ClassifierSpec> chain)
+    {
+        var settings = new NodeSettings("n1", NodeAddress.Parse(address), 128);
+        var forwarder = new NodeForwarder(settings, ForwardingSettings.Default);
+        _forwarders.Add(forwarder);
+        var launcher = new NodeActor.TryLauncher();
+        var services = new NodeServices(HealthSettings.Default, _balancer, CreateTestProbe().Ref, NullProxyMetrics.Instance);
+        var node = Sys.ActorOf(NodeActor.Props(0, settings, forwarder, chain, services, new OperatorOverrideKeeper(), cold: false, launcher));
+        await StateOf(node);
+        return (node, launcher);
+    }
+
     private sealed class FailingMetrics : IProxyMetrics
     {
         public void TryCompleted(string node, string verdict, int status, TimeSpan upstream) => throw new InvalidOperationException("metrics broke");
@@ -90,6 +103,78 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
         await AwaitAssertAsync(async () =>
             await Assert.ThrowsAsync<ActorNotFoundException>(() => Sys.ActorSelection(node.Path / "classifier-shed").ResolveOne(TimeSpan.FromSeconds(1))));
         Assert.False((await Sys.ActorSelection(node.Path / "classifier-all200@1").ResolveOne(TimeSpan.FromSeconds(3))).IsNobody());
+    }
+
+    [Fact]
+    public async Task A_launched_try_answers_its_requester_and_the_node_counts_it()
+    {
+        var (node, launcher) = await StartLaunchedNode(_backend.Address, ClassifierSpec.DefaultChain);
+
+        Assert.True(launcher.TryLaunch(Post(), 0, TestActor));
+
+        var answered = await ExpectMsgAsync<Answered>();
+        Assert.Equal(node, LastSender);
+        answered.Answer.Dispose();
+        await AwaitAssertAsync(async () =>
+        {
+            var state = await StateOf(node);
+            Assert.Equal(1, state.Requests);
+            Assert.Equal(0, state.InFlight);
+        });
+    }
+
+    [Fact]
+    public async Task A_launched_try_that_meets_the_overload_fault_marks_the_node()
+    {
+        var (node, launcher) = await StartLaunchedNode(_backend.Address, ClassifierSpec.DefaultChain);
+        _backend.Overload();
+
+        Assert.True(launcher.TryLaunch(Post(), 0, TestActor));
+
+        Assert.Equal("xmlrpc-overload", (await ExpectMsgAsync<Overloaded>()).Rule);
+        var state = await StateOf(node);
+        Assert.Equal(NodeHealth.Overloaded, state.State);
+        Assert.Equal(1, state.Overloads);
+    }
+
+    [Fact]
+    public async Task A_launched_try_under_way_keeps_the_chain_it_set_out_with_when_the_chain_is_replaced()
+    {
+        var gate = new TaskCompletionSource();
+        await using var slow = await TestNode.StartAsync("slow");
+        slow.Handle(async ctx =>
+        {
+            await gate.Task;
+            await Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(ctx.Response, "ok");
+        });
+        ClassifierSpec[] old = [new("shed", StatusClassifier.Props("shed", Verdict.Overloaded, [503]))];
+        ClassifierSpec[] next = [new("all200", StatusClassifier.Props("all200", Verdict.Overloaded, [200]))];
+        var (node, launcher) = await StartLaunchedNode(slow.Address, old);
+        var first = CreateTestProbe();
+        Assert.True(launcher.TryLaunch(Post(), 0, first.Ref));
+        await AwaitAssertAsync(() => Assert.Equal(1, slow.Hits));
+
+        node.Tell(new NodeActor.ReplaceClassifiers(next));
+        gate.SetResult();
+
+        (await first.ExpectMsgAsync<Answered>()).Answer.Dispose();
+        Assert.True(launcher.TryLaunch(Post(), 0, TestActor));
+        Assert.Equal("all200", (await ExpectMsgAsync<Overloaded>()).Rule);
+        await AwaitAssertAsync(async () =>
+            await Assert.ThrowsAsync<ActorNotFoundException>(() => Sys.ActorSelection(node.Path / "classifier-shed").ResolveOne(TimeSpan.FromSeconds(1))));
+    }
+
+    [Fact]
+    public async Task A_stopped_node_launches_nothing_so_requesters_send_it_their_tries()
+    {
+        var (node, launcher) = await StartLaunchedNode(_backend.Address, ClassifierSpec.DefaultChain);
+        Watch(node);
+
+        Sys.Stop(node);
+        await ExpectTerminatedAsync(node);
+
+        Assert.False(launcher.TryLaunch(Post(), 0, TestActor));
+        Assert.Empty(_backend.Received);
     }
 
     [Fact]

@@ -23,7 +23,8 @@ public sealed class RequestActorTests : TestKit
     {
         _a = CreateTestProbe("a");
         _b = CreateTestProbe("b");
-        _balancer.Attach(0, new NodeTarget(_a.Ref, "a"));
+        // a's launcher is never opened (no NodeActor behind it), so its tries come as Forwards, as b's do without one.
+        _balancer.Attach(0, new NodeTarget(_a.Ref, "a", new NodeActor.TryLauncher()));
         _balancer.Attach(1, new NodeTarget(_b.Ref, "b"));
     }
 
