@@ -242,6 +242,26 @@ public sealed class XmlRpcDetectionTests : NodesTest
         Assert.All(clients.SelectMany(c => c), r => Assert.True(r.TryGetProperty("result", out _), r.ToString()));
     }
 
+    [Theory]
+    [InlineData("utf8")]
+    [InlineData("latin-1")]
+    [InlineData("cp1251")]
+    public async Task A_python_node_that_names_its_encoding_in_python_spelling_never_leaks_its_overload_fault(string encoding)
+    {
+        // SimpleXMLRPCServer(encoding="utf8") declares encoding='utf8', a name only Python's codecs
+        // know; Python's client still reads the fault, so the proxy must too.
+        await using var busy = await PythonXmlRpcNode.StartEncodedAsync("busy", encoding);
+        await using var calm = await PythonXmlRpcNode.StartEncodedAsync("calm", encoding);
+        await busy.OverloadAsync();
+        await using var proxy = await ProxyHarness.StartAsync([(busy.Name, busy.Address), (calm.Name, calm.Address)]);
+
+        var results = await PythonXmlRpcNode.CallAsync(proxy.Client.BaseAddress + "RPC2", "ping", 4);
+
+        Assert.All(results, r => Assert.Equal("calm", r.GetProperty("result").GetString()));
+        var nodes = await proxy.NodesAsync();
+        Assert.Equal("overloaded", nodes["busy"].GetProperty("state").GetString());
+    }
+
     [Fact]
     public async Task A_fresh_proxy_serves_a_first_burst_of_clients_to_python_nodes_without_a_502()
     {

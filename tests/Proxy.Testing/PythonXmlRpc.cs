@@ -24,6 +24,10 @@ public sealed class PythonXmlRpcNode : IAsyncDisposable
 
     public static Task<PythonXmlRpcNode> StartAsync(string name) => StartAsync(name, "xmlrpc_node.py", name);
 
+    /// <summary>A node whose answers are written in the Python codec <paramref name="encoding"/> (SimpleXMLRPCServer(encoding=...)), which their XML declaration names.</summary>
+    public static Task<PythonXmlRpcNode> StartEncodedAsync(string name, string encoding) =>
+        StartAsync(name, "xmlrpc_node.py", new Dictionary<string, string> { ["NODE_ENCODING"] = encoding }, name);
+
     /// <summary>A node that sends a body after its HEAD answers (<c>Python/head_body_node.py</c>).</summary>
     public static Task<PythonXmlRpcNode> StartBodyAfterHeadAsync(string name) => StartAsync(name, "head_body_node.py");
 
@@ -53,7 +57,7 @@ public sealed class PythonXmlRpcNode : IAsyncDisposable
             throw new InvalidOperationException($"the Python XML-RPC node did not start: {ready} {await process.StandardError.ReadToEndAsync()}");
         }
 
-        return new PythonXmlRpcNode(name, process, port, environment is not null);
+        return new PythonXmlRpcNode(name, process, port, environment?.ContainsKey("NODE_TLS_CERT") == true);
     }
 
     /// <summary>From now on every call raises Fault(1007) with a faultString of this length (over 1,400 bytes: gzip-encoded).</summary>

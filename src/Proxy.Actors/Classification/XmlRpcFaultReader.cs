@@ -104,11 +104,63 @@ public static class XmlRpcFaultReader
         var known = Lookup(charset);
         if (known is not null || withCodePages)
         {
-            return known;
+            return known ?? PythonCodec(charset);
         }
 
         EnsureCodePages();
-        return Lookup(charset);
+        return Lookup(charset) ?? PythonCodec(charset);
+    }
+
+    // Python's codec names, which its xmlrpc.server declares as given (SimpleXMLRPCServer(encoding=
+    // "utf8") writes encoding='utf8'), and which its client reads: "utf8", "latin-1", "us_ascii",
+    // "cp1251", "koi8_r", "mac-roman", "utf_8_sig". .NET knows the IANA names; these are not all
+    // among them. Python ignores case, '_' and '-' alike (utf_8 is utf-8); "cpNNNN" is a code page.
+    private static Encoding? PythonCodec(string name)
+    {
+        var codec = name.Trim().ToLowerInvariant().Replace('_', '-').Replace(' ', '-');
+        var canonical = codec switch
+        {
+            "utf8" or "u8" or "utf" or "utf-8-sig" or "utf8-ucs2" or "utf8-ucs4" or "cp65001" => "utf-8",
+            "latin" or "latin-1" or "l1" or "iso8859-1" or "8859" or "iso-8859-1" => "iso-8859-1",
+            "ascii" or "646" or "us" or "us-ascii" => "us-ascii",
+            "mac-roman" or "macroman" or "macintosh" => "macintosh",
+            "u16" or "utf16" => "utf-16",
+            "utf-16-le" or "utf16le" => "utf-16LE",
+            "utf-16-be" or "utf16be" => "utf-16BE",
+            "u32" or "utf32" => "utf-32",
+            "utf-32-le" or "utf32le" => "utf-32LE",
+            "utf-32-be" or "utf32be" => "utf-32BE",
+            _ => codec,
+        };
+        if (Lookup(canonical) is { } known)
+        {
+            return known;
+        }
+
+        // "cp1251", "windows_1250", "ibm866", "iso8859_2": by number.
+        foreach (var prefix in (ReadOnlySpan<string>)["cp", "windows-", "ibm", "iso8859-", "iso-8859-"])
+        {
+            if (codec.StartsWith(prefix, StringComparison.Ordinal)
+                && int.TryParse(codec.AsSpan(prefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number))
+            {
+                return Lookup(prefix.StartsWith("iso", StringComparison.Ordinal) ? "iso-8859-" + number : "windows-" + number)
+                    ?? CodePage(number);
+            }
+        }
+
+        return null;
+    }
+
+    private static Encoding? CodePage(int number)
+    {
+        try
+        {
+            return number is > 0 and < 65536 and not 65000 ? Encoding.GetEncoding(number) : null; // 65000: UTF-7, refused
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+        {
+            return null;
+        }
     }
 
     private static Encoding? Lookup(string charset)
@@ -336,7 +388,19 @@ public static class XmlRpcFaultReader
         var stream = MemoryMarshal.TryGetArray(document, out var segment)
             ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
             : new MemoryStream(document.ToArray(), writable: false);
-        return XmlReader.Create(stream, new XmlReaderSettings
+
+        // A declared encoding only Python's name for it tells (encoding='utf8'): decoded here, as
+        // the parser would refuse the name. Read from text, the parser takes the declaration as is.
+        if (DeclaredEncoding(document.Span) is { } declared && Lookup(declared) is null && PythonCodec(declared) is { } codec)
+        {
+            return XmlReader.Create(new StreamReader(stream, codec, detectEncodingFromByteOrderMarks: true), Settings(document.Length));
+        }
+
+        return XmlReader.Create(stream, Settings(document.Length));
+    }
+
+    private static XmlReaderSettings Settings(int length) =>
+        new()
         {
             DtdProcessing = DtdProcessing.Prohibit,
             XmlResolver = null,
@@ -345,8 +409,55 @@ public static class XmlRpcFaultReader
             IgnoreWhitespace = true,
             CloseInput = true,
             MaxCharactersFromEntities = 1024,
-            MaxCharactersInDocument = document.Length * 4L + 1024,
-        });
+            MaxCharactersInDocument = length * 4L + 1024,
+        };
+
+    // The encoding the XML declaration names, if any: <?xml version='1.0' encoding='utf8'?>, in
+    // an ASCII-compatible document (after a UTF-8 byte-order mark) or a UTF-16 one.
+    private static string? DeclaredEncoding(ReadOnlySpan<byte> body)
+    {
+        var head = body[..Math.Min(body.Length, 512)];
+        string text;
+        switch (Width(head))
+        {
+            case 1:
+                text = Encoding.Latin1.GetString(head is [0xEF, 0xBB, 0xBF, ..] ? head[3..] : head);
+                break;
+            case 2:
+                var bigEndian = head[0] == 0xFE || head[0] == 0;
+                text = (bigEndian ? Encoding.BigEndianUnicode : Encoding.Unicode).GetString(head[..(head.Length & ~1)]).TrimStart('\uFEFF');
+                break;
+            default:
+                return null;
+        }
+
+        if (!text.StartsWith("<?xml", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var end = text.IndexOf("?>", StringComparison.Ordinal);
+        var declaration = end < 0 ? text : text[..end];
+        var at = declaration.IndexOf("encoding", StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return null;
+        }
+
+        var value = declaration.AsSpan(at + "encoding".Length).TrimStart();
+        if (value.IsEmpty || value[0] != '=')
+        {
+            return null;
+        }
+
+        value = value[1..].TrimStart();
+        if (value.IsEmpty || value[0] is not ('\'' or '"'))
+        {
+            return null;
+        }
+
+        var close = value[1..].IndexOf(value[0]);
+        return close < 0 ? null : value.Slice(1, close).ToString();
     }
 
     private static bool ReadFault(XmlReader reader, out int code)

@@ -121,6 +121,12 @@ public sealed class XmlRpcFaultReaderTests
     [InlineData("text/xml; charset=windows-1252", "php-xmlrpc-epi.xml", true)]
     [InlineData("text/xml; charset=\"windows-1252\"; q=1", "php-xmlrpc-epi.xml", true)]
     [InlineData("text/xml; charset = \"UTF-16\" ;q=1", "utf16le-bom.xml", true)]
+    [InlineData("text/xml; charset=utf8", "founding-i4-compact.xml", true)]
+    [InlineData("text/xml; charset=latin-1", "php-xmlrpc-epi.xml", true)]
+    [InlineData("text/xml; charset=cp1252", "php-xmlrpc-epi.xml", true)]
+    [InlineData("text/xml; charset=utf16", "utf16le-bom.xml", true)]
+    [InlineData("text/xml; charset=utf8", "utf16le-bom.xml", false)]
+    [InlineData("text/xml; charset=cp65000", "founding-i4-compact.xml", false)]
     public void A_charset_parameter_must_agree_with_how_the_document_is_encoded(string contentType, string fault, bool agrees) =>
         Assert.Equal(agrees, XmlRpcFaultReader.IsXmlMediaType(contentType, XmlRpcCorpus.Fault(fault)));
 

@@ -4,7 +4,8 @@ name; while overloaded, every call raises Fault(1007) (written by xmlrpc.server 
 gzip-encoded when longer than 1,400 bytes and the client accepts gzip). `fail` raises Fault(4) whose
 faultString mentions the overload words. Prints "ready <port>" once listening on 127.0.0.1.
 With NODE_TLS_CERT and NODE_TLS_KEY (PEM files) it serves HTTPS with Python's own ssl module; with
-NODE_TLS_CLIENT_CA too, it requires a client certificate issued by that CA (mutual TLS)."""
+NODE_TLS_CLIENT_CA too, it requires a client certificate issued by that CA (mutual TLS). With
+NODE_ENCODING it writes its answers in that Python codec, named so in their XML declaration."""
 import os, ssl, sys
 from xmlrpc.server import SimpleXMLRPCServer, SimpleXMLRPCRequestHandler
 from xmlrpc.client import Fault
@@ -43,7 +44,7 @@ def set_overloaded(on, fault_length=20):
     return True
 
 
-server = SimpleXMLRPCServer(("127.0.0.1", port), requestHandler=Quiet, logRequests=False, allow_none=True)
+server = SimpleXMLRPCServer(("127.0.0.1", port), requestHandler=Quiet, logRequests=False, allow_none=True, encoding=os.environ.get("NODE_ENCODING") or None)
 for function in (ping, long_answer, fail):
     server.register_function(function)
 server.register_function(set_overloaded)
