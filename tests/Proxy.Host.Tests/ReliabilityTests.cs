@@ -308,6 +308,11 @@ public sealed class ReliabilityTests : NodesTest
     [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok")]
     [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")]
     [InlineData("HTTP/1.1 205 Reset Content\r\nContent-Length: 5\r\n\r\nhello")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: -1\r\nConnection: close\r\n\r\nhello")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: abc\r\nConnection: close\r\n\r\nhello")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nConnection: close\r\n\r\nhello")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\nConnection: close\r\n\r\nhello")]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")]
     public async Task A_node_that_breaks_the_protocol_gets_the_client_a_502_never_a_500(string answer)
     {
         await using var raw = RawNode.Answering(answer);
@@ -357,6 +362,41 @@ public sealed class ReliabilityTests : NodesTest
 
         Assert.StartsWith("HTTP/1.1 408", Encoding.ASCII.GetString(answer, 0, await reading), StringComparison.Ordinal);
         Assert.All((await proxy.NodesAsync()).Values, n => Assert.Equal(0, n.GetProperty("failures").GetInt32()));
+    }
+
+    [Fact]
+    public async Task A_node_whose_content_length_is_no_number_is_refused_at_once_and_a_get_goes_to_a_sibling()
+    {
+        // The connection stays open: read to its close, the answer would hold the try to its deadline.
+        await using var raw = RawNode.KeepAlive(async (_, stream) =>
+            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nhello"u8.ToArray()));
+        await using var good = await TestNode.StartAsync("good");
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address), ("good", good.Address)]);
+
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await proxy.Client.GetAsync("/");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var nodes = await proxy.NodesAsync();
+        Assert.True(nodes["raw"].GetProperty("failures").GetInt32() >= 1);
+        Assert.Contains("invalid Content-Length", nodes["raw"].GetProperty("lastFailure").GetProperty("reason").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("gzip, chunked")]
+    [InlineData("chunked, chunked")]
+    [InlineData("x-custom, CHUNKED")]
+    public async Task A_request_with_a_transfer_coding_other_than_chunked_is_a_501_and_never_reaches_a_node(string codings)
+    {
+        await using var node = await TestNode.StartAsync("n");
+        await using var proxy = await ProxyHarness.StartAsync([("n", node.Address)]);
+
+        var head = await RawHttp.SendAsync(proxy.Client.BaseAddress!, $"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {codings}\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 501", head, StringComparison.Ordinal);
+        Assert.Empty(node.Received);
     }
 
     [Fact]

@@ -83,14 +83,33 @@ public sealed class NodeForwarder : IDisposable
             return "more than one Content-Length";
         }
 
-        // RFC 9112 section 6.3: read two ways, the answer's end is a guess (a smuggling shape).
-        if (lengths == 1 && response.Headers.NonValidated.Contains("Transfer-Encoding"))
+        // RFC 9112 section 6.3: a Content-Length that is not one decimal number leaves the answer's
+        // end unknown. HttpClient reads such a body to the connection's close: a node that keeps
+        // the connection open would hold the try to its deadline.
+        if (lengths == 1 && response.Content.Headers.ContentLength is null)
         {
-            return "both Content-Length and Transfer-Encoding";
+            return $"an invalid Content-Length '{Clipped(declared!.First())}'";
+        }
+
+        if (response.Headers.NonValidated.TryGetValues("Transfer-Encoding", out var codings))
+        {
+            // RFC 9112 section 6.3: read two ways, the answer's end is a guess (a smuggling shape).
+            if (lengths == 1)
+            {
+                return "both Content-Length and Transfer-Encoding";
+            }
+
+            // HttpClient undoes chunked only: a body still gzip-coded would be delivered as if plain.
+            if (codings.Count != 1 || !codings.First().AsSpan().Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase))
+            {
+                return $"a Transfer-Encoding other than chunked ('{Clipped(codings.ToString())}')";
+            }
         }
 
         return HasUnwritableValue(response.Headers.NonValidated) ?? HasUnwritableValue(content);
     }
+
+    private static string Clipped(string value) => PrintableText.Of(value.Length > 64 ? value[..64] + "..." : value);
 
     private static string? HasUnwritableValue(HttpHeadersNonValidated headers)
     {
