@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Proxy.Testing;
 using Xunit;
@@ -451,6 +452,45 @@ public sealed class ReliabilityTests : NodesTest
         using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var cut = await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsByteArrayAsync(patience.Token));
         Assert.IsNotAssignableFrom<OperationCanceledException>(cut);
+
+        // The node's failure, though its head was delivered.
+        await proxy.AwaitNodeAsync("raw", node =>
+        {
+            Assert.Equal(1, node.GetProperty("failures").GetInt32());
+            Assert.Contains("stalled for 1 s", node.GetProperty("lastFailure").GetProperty("reason").GetString(), StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
+    public async Task A_node_that_breaks_off_mid_stream_is_blamed_and_the_access_log_says_the_answer_was_cut()
+    {
+        // 200 KB of a promised 300 KB (past the 64 KiB buffered part), then the connection closes.
+        await using var raw = RawNode.Answering(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n").Concat(new byte[200_000]).ToArray());
+        var file = Path.Combine(Path.GetTempPath(), $"proxy-cut-{Guid.NewGuid():N}.json");
+        try
+        {
+            await using (var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)], "--Proxy:AccessLog:Format=json", $"--Proxy:AccessLog:Path={file}"))
+            {
+                using var response = await proxy.Client.GetAsync("/", HttpCompletionOption.ResponseHeadersRead);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsByteArrayAsync());
+
+                await proxy.AwaitNodeAsync("raw", node =>
+                {
+                    Assert.Equal(1, node.GetProperty("failures").GetInt32());
+                    Assert.Equal("dropped", node.GetProperty("lastFailure").GetProperty("kind").GetString());
+                });
+            }
+
+            var line = JsonDocument.Parse(Assert.Single(File.ReadAllLines(file))).RootElement;
+            Assert.Equal(200, line.GetProperty("status").GetInt32());
+            Assert.Equal("cut", Assert.Single(line.GetProperty("tries").EnumerateArray()).GetProperty("result").GetString());
+            Assert.Contains("broke off after", line.GetProperty("cut").GetString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]

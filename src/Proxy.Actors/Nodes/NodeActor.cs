@@ -136,6 +136,13 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case ClassifierActor.Classified classified:
                 HandleClassified(classified);
                 break;
+            case AnswerCut cut:
+                // Delivered, and then the rest of its body never came: the node's failure all the same.
+                _failures++;
+                var failure = new Failed(_node.Name, FailureKind.Dropped, ReachedNode: true, cut.Reason);
+                NoteFailure(failure);
+                Apply(_health.Failed(cut.Reason));
+                break;
             case WeightRestorer.RaiseWeight:
                 Apply(_health.RaiseWeight());
                 break;
@@ -690,6 +697,13 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     /// <paramref name="Resend"/>: how many tries of this request went before it (its redispatch number).
     /// </summary>
     public sealed record Forward(ProxyRequest Request, int Resend = 0);
+
+    /// <summary>
+    /// An answer of this node was delivered and its streamed rest broke off (the node closed, or
+    /// stalled past the response timeout): counted as a failed try, as nginx and HAProxy blame a
+    /// server that aborts during the data.
+    /// </summary>
+    public sealed record AnswerCut(string Reason);
 
     public sealed record GetNodeState
     {

@@ -121,12 +121,12 @@ public sealed class RequestActor : UntypedActor
         if (_attempts.Count == 0)
         {
             // The common outcome, answered by the first node tried: its attempts list is shared, one per node.
-            Complete(new Delivered(answered.Answer, _first!.AnsweredFirst));
+            Complete(new Delivered(answered.Answer, _first!.AnsweredFirst, _current?.Actor));
             return;
         }
 
         _attempts.Add(new Attempt(answered.Node, "answered"));
-        Complete(new Delivered(answered.Answer, _attempts.ToArray()));
+        Complete(new Delivered(answered.Answer, _attempts.ToArray(), _current?.Actor));
     }
 
     private void OnFailed(Failed failed)

@@ -6,8 +6,12 @@ namespace Proxy.Actors.Requests;
 /// <summary>What the client gets: exactly one per request.</summary>
 public abstract record RequestOutcome(IReadOnlyList<Attempt> Attempts);
 
-/// <summary>A node's answer to deliver; the receiver owns and disposes it.</summary>
-public sealed record Delivered(UpstreamAnswer Answer, IReadOnlyList<Attempt> Attempts) : RequestOutcome(Attempts);
+/// <summary>
+/// A node's answer to deliver; the receiver owns and disposes it. <paramref name="Node"/>: the
+/// NodeActor that gave it, told <see cref="NodeActor.AnswerCut"/> should the rest of a streamed
+/// answer break off (null where no actor is known).
+/// </summary>
+public sealed record Delivered(UpstreamAnswer Answer, IReadOnlyList<Attempt> Attempts, Akka.Actor.IActorRef? Node = null) : RequestOutcome(Attempts);
 
 /// <summary>No node gave a deliverable answer: the proxy answers itself.</summary>
 public sealed record Refused(int Status, string Reason, TimeSpan? RetryAfter, IReadOnlyList<Attempt> Attempts) : RequestOutcome(Attempts);

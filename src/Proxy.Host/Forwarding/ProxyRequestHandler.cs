@@ -4,6 +4,7 @@ using Akka.Hosting;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 using Proxy.Actors.Forwarding;
+using Proxy.Actors.Nodes;
 using Proxy.Actors.Requests;
 using Proxy.Actors.Telemetry;
 using Proxy.Host.Telemetry;
@@ -108,18 +109,35 @@ internal sealed class ProxyRequestHandler(
         }
 
         // Counted and logged as written: the status the client got, not the node's.
-        var status = await ProxyResponseWriter.WriteAsync(context, outcome, _streamIdle).ConfigureAwait(false);
+        var (status, cut) = await ProxyResponseWriter.WriteAsync(context, outcome, _streamIdle).ConfigureAwait(false);
         var elapsed = Stopwatch.GetElapsedTime(started);
         metrics.RequestCompleted(status, outcome.Attempts.Count, elapsed);
         var refusal = outcome is Refused refused ? refused.Reason : null;
-        Tracing.End(trace, context, status, outcome.Attempts, refusal);
+        var attempts = outcome.Attempts;
+        if (cut is not null && outcome is Delivered delivered)
+        {
+            // The client got the head and part of the body, then an aborted connection: the node
+            // broke off. Logged as such (HAProxy's "SD") and counted against the node.
+            attempts = CutShort(attempts);
+            delivered.Node?.Tell(new NodeActor.AnswerCut(cut));
+        }
+
+        Tracing.End(trace, context, status, attempts, refusal ?? cut);
         var traceId = trace.Context.TraceId;
-        redispatches.Record(request.Method, request.PathAndQuery, status, traceId, outcome.Attempts);
+        redispatches.Record(request.Method, request.PathAndQuery, status, traceId, attempts);
         if (accessLog.Enabled)
         {
             accessLog.Write(new AccessLogEntry(
-                DateTime.UtcNow, context.Connection.RemoteIpAddress, request.Method, request.PathAndQuery, status, elapsed.TotalMilliseconds, outcome.Attempts, null, traceId));
+                DateTime.UtcNow, context.Connection.RemoteIpAddress, request.Method, request.PathAndQuery, status, elapsed.TotalMilliseconds, attempts, refusal, traceId, cut));
         }
+    }
+
+    // The delivering (last) try, renamed "cut": the answer it gave broke off midway.
+    private static Attempt[] CutShort(IReadOnlyList<Attempt> attempts)
+    {
+        var renamed = attempts.ToArray();
+        renamed[^1] = renamed[^1] with { Result = "cut" };
+        return renamed;
     }
 
     private async Task RefuseAsync(HttpContext context, RequestTrace trace, int status, string reason)

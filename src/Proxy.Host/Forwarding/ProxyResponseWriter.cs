@@ -13,10 +13,11 @@ internal static class ProxyResponseWriter
     public const int ClientClosed = 499;
 
     /// <summary>
-    /// Writes the outcome; returns the status the client was given (499 when it left mid-answer).
+    /// Writes the outcome; returns the status the client was given (499 when it left mid-answer),
+    /// and why the node's answer broke off after its head was sent, if it did.
     /// <paramref name="streamIdle"/> bounds each wait for the next bytes of a streamed answer.
     /// </summary>
-    public static async Task<int> WriteAsync(HttpContext context, RequestOutcome outcome, TimeSpan streamIdle)
+    public static async Task<Written> WriteAsync(HttpContext context, RequestOutcome outcome, TimeSpan streamIdle)
     {
         switch (outcome)
         {
@@ -28,16 +29,19 @@ internal static class ProxyResponseWriter
 
             case Refused { Status: 499 }:
                 // The client is gone; there is nobody to write to.
-                return 499;
+                return new Written(499);
             case Refused refused:
                 await WriteRefusalAsync(context, refused).ConfigureAwait(false);
-                return refused.Status;
+                return new Written(refused.Status);
             default:
-                return 0;
+                return new Written(0);
         }
     }
 
-    private static async Task<int> WriteAnswerAsync(HttpContext context, UpstreamAnswer answer, TimeSpan streamIdle)
+    /// <summary>What the client was given: <paramref name="Status"/>, and <paramref name="Cut"/>, why the node's answer broke off midway (null: it did not).</summary>
+    public readonly record struct Written(int Status, string? Cut = null);
+
+    private static async Task<Written> WriteAnswerAsync(HttpContext context, UpstreamAnswer answer, TimeSpan streamIdle)
     {
         var response = context.Response;
         var upstream = answer.Response;
@@ -61,43 +65,50 @@ internal static class ProxyResponseWriter
             // cannot be relayed as it is, and is not half-relayed either.
             response.Headers.Clear();
             await WriteRefusalAsync(context, new Refused(StatusCodes.Status502BadGateway, $"the node's answer has a header that cannot be forwarded: {ex.Message}", null, [])).ConfigureAwait(false);
-            return StatusCodes.Status502BadGateway;
+            return new Written(StatusCodes.Status502BadGateway);
         }
 
         if (HttpMethods.IsHead(context.Request.Method) || answer.Status is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified)
         {
-            return answer.Status;
+            return new Written(answer.Status);
         }
 
         if (answer.Complete)
         {
             response.ContentLength ??= answer.Buffered.Length;
             await response.Body.WriteAsync(answer.Buffered, context.RequestAborted).ConfigureAwait(false);
-            return answer.Status;
+            return new Written(answer.Status);
         }
 
         try
         {
             await response.Body.WriteAsync(answer.Buffered, context.RequestAborted).ConfigureAwait(false);
-            await StreamRestAsync(answer.Rest!, response.Body, streamIdle, context.RequestAborted).ConfigureAwait(false);
+            await StreamRestAsync(answer.Rest!, response.Body, streamIdle, answer.Buffered.Length, context.RequestAborted).ConfigureAwait(false);
+            return new Written(answer.Status);
         }
         catch (Exception) when (context.RequestAborted.IsCancellationRequested)
         {
-            return ClientClosed;
+            return new Written(ClientClosed);
         }
-        catch (Exception)
+        catch (StreamCut cut)
         {
             // The node broke off or stalled mid-body and the head is already sent: abort so the
             // client sees a truncated answer as such, not as a complete one.
             context.Abort();
+            return new Written(answer.Status, cut.Message);
         }
-
-        return answer.Status;
+        catch (Exception)
+        {
+            // Writing to the client failed before Kestrel noticed it left: nothing to blame the node for.
+            context.Abort();
+            return new Written(answer.Status);
+        }
     }
 
     // Like CopyToAsync, but a node that stops sending for streamIdle (nginx's proxy_read_timeout)
-    // ends the answer instead of holding the client and the connection for ever.
-    private static async Task StreamRestAsync(Stream rest, Stream client, TimeSpan streamIdle, CancellationToken clientGone)
+    // ends the answer instead of holding the client and the connection for ever. Answers the bytes
+    // relayed in all; throws StreamCut when the node breaks off.
+    private static async Task<long> StreamRestAsync(Stream rest, Stream client, TimeSpan streamIdle, long relayed, CancellationToken clientGone)
     {
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(clientGone);
@@ -106,14 +117,28 @@ internal static class ProxyResponseWriter
             while (true)
             {
                 idle.CancelAfter(streamIdle);
-                var read = await rest.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+                int read;
+                try
+                {
+                    read = await rest.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!clientGone.IsCancellationRequested)
+                {
+                    throw new StreamCut($"the answer stalled for {streamIdle.TotalSeconds:0.###} s after {relayed} bytes");
+                }
+                catch (Exception ex) when (ex is IOException or HttpRequestException && !clientGone.IsCancellationRequested)
+                {
+                    throw new StreamCut($"the answer broke off after {relayed} bytes: {PrintableText.Of(ex.Message)}");
+                }
+
                 if (read == 0)
                 {
-                    return;
+                    return relayed;
                 }
 
                 idle.CancelAfter(Timeout.InfiniteTimeSpan);
                 await client.WriteAsync(buffer.AsMemory(0, read), clientGone).ConfigureAwait(false);
+                relayed += read;
             }
         }
         finally
@@ -121,6 +146,8 @@ internal static class ProxyResponseWriter
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    private sealed class StreamCut(string message) : Exception(message);
 
     private static void CopyHeaders(HttpHeaders source, IHeaderDictionary target, string[]? connectionTokens)
     {

@@ -24,7 +24,7 @@ public sealed record AccessLogSettings(bool Enabled, AccessLogFormat Format, str
 /// <summary>One request as the access log tells it: captured on the request path, formatted off it.</summary>
 public readonly record struct AccessLogEntry(
     DateTime At, IPAddress? Client, string Method, string Target, int Status, double ElapsedMs, IReadOnlyList<Attempt> Attempts, string? Refusal,
-    System.Diagnostics.ActivityTraceId TraceId = default);
+    System.Diagnostics.ActivityTraceId TraceId = default, string? Cut = null);
 
 /// <summary>
 /// One line per client request, as HAProxy and nginx log by default, at a cost the request path
@@ -203,7 +203,7 @@ public sealed partial class AccessLog : BackgroundService
     // 2026-12-02T03:15:00.123Z 10.0.0.7 POST /RPC2 -> 200 in 1.2 ms via [demo-1:overloaded demo-2:answered]
     private void WriteText(in AccessLogEntry entry)
     {
-        var size = 128 + entry.Method.Length + entry.Target.Length + (entry.Refusal?.Length ?? 0) + (entry.Attempts.Count * 64);
+        var size = 128 + entry.Method.Length + entry.Target.Length + (entry.Refusal?.Length ?? 0) + (entry.Cut?.Length ?? 0) + (entry.Attempts.Count * 64);
         while (true)
         {
             var span = _batch.GetSpan(size);
@@ -267,6 +267,12 @@ public sealed partial class AccessLog : BackgroundService
             {
                 return false;
             }
+
+            // The answer was delivered in part: its head and some of its body, then an abort.
+            if (entry.Cut is { } cut && (!Put(span, ref at, " cut: "u8) || !PutAscii(span, ref at, cut)))
+            {
+                return false;
+            }
         }
 
         // Last, so a line and its trace find each other: grep the trace id, or open it in the tracing system.
@@ -319,6 +325,11 @@ public sealed partial class AccessLog : BackgroundService
         if (entry.Refusal is { } refusal)
         {
             json.WriteString("refused"u8, refusal);
+        }
+
+        if (entry.Cut is { } cut)
+        {
+            json.WriteString("cut"u8, cut);
         }
 
         if (entry.TraceId != default)
