@@ -23,6 +23,9 @@ public sealed class ConfigurationTests
     [InlineData("Proxy:Nodes:0:Weight", new[] { "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:1", "--Proxy:Nodes:0:Weight=257" })]
     [InlineData("Proxy:Nodes:0:Weight", new[] { "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:1", "--Proxy:Nodes:0:Weight=0" })]
     [InlineData("Proxy:Nodes:0:Weight", new[] { "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:1", "--Proxy:Nodes:0:Weight=heavy" })]
+    [InlineData("Proxy:Nodes:0:Address", new[] { "--Proxy:Listen=http://0.0.0.0:8000", "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:8000" })]
+    [InlineData("Proxy:Nodes:0:Address", new[] { "--Proxy:Listen=http://127.0.0.1:8000", "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://localhost:8000/RPC2" })]
+    [InlineData("Proxy:Nodes:1:Address", new[] { "--Proxy:Listen=http://[::]:8000;http://127.0.0.1:8100", "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://127.0.0.1:9001", "--Proxy:Nodes:1:Name=b", "--Proxy:Nodes:1:Address=http://[::1]:8000" })]
     public void Invalid_nodes_are_refused_naming_the_key(string key, string[] args)
     {
         var ex = Assert.Throws<ProxyConfigurationException>(() => Create(args));
@@ -73,6 +76,17 @@ public sealed class ConfigurationTests
 
         Assert.Equal("Proxy:Classifiers:0:Code", ex.Key);
         Assert.Contains("is not a setting of a Status rule; did you mean Codes? its settings are Name, Type, Verdict, Codes", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:8000", "http://127.0.0.2:8000")]
+    [InlineData("http://127.0.0.1:8000", "http://127.0.0.1:8001")]
+    [InlineData("http://10.1.2.3:8000", "http://127.0.0.1:8000")]
+    public void A_node_at_another_address_or_port_than_the_listeners_is_taken(string listen, string node)
+    {
+        var settings = Create("--Proxy:Listen=" + listen, "--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=" + node);
+
+        Assert.Equal(node, Assert.Single(settings.Nodes).Address.Original);
     }
 
     [Fact]

@@ -72,6 +72,11 @@ public sealed class TopologyTests : NodesTest
         Assert.Contains("node:Address", await badAddress.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         using var badWeight = await proxy.Debug.PostAsync("/debug/nodes", Node("n2", N2.Address, 999));
         Assert.Equal(HttpStatusCode.BadRequest, badWeight.StatusCode);
+
+        // A node at the proxy's own listener would forward every request back to it, for ever.
+        using var itself = await proxy.Debug.PostAsync("/debug/nodes", Node("self", proxy.Client.BaseAddress!.ToString().TrimEnd('/')));
+        Assert.Equal(HttpStatusCode.BadRequest, itself.StatusCode);
+        Assert.Contains("own listener", await itself.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         using var notJson = await proxy.Debug.PostAsync("/debug/nodes", new StringContent("name=n2", System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, notJson.StatusCode);
         using var unknown = await proxy.Debug.DeleteAsync("/debug/nodes/nope");

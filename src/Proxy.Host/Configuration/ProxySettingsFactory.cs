@@ -56,7 +56,7 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException("Proxy:Debug:Token", $"is required when Proxy:Debug:Listen ({debugListen}) is not a loopback address");
         }
 
-        var all = ValidateNodes(options.Nodes, warnings);
+        var all = ValidateNodes(options.Nodes, warnings, listen);
         var discovered = new List<DiscoveredNode>();
         var nodes = new List<NodeSettings>();
         for (var i = 0; i < all.Count; i++)
@@ -514,7 +514,7 @@ public static class ProxySettingsFactory
         return new NodeTlsSettings(caFile, serverName, clientFile, clientKey, tls.Insecure);
     }
 
-    private static List<NodeSettings> ValidateNodes(List<NodeOptions> nodes, List<string> warnings)
+    private static List<NodeSettings> ValidateNodes(List<NodeOptions> nodes, List<string> warnings, IReadOnlyList<BindingAddress> listen)
     {
         if (nodes.Count == 0)
         {
@@ -527,7 +527,7 @@ public static class ProxySettingsFactory
         {
             var node = nodes[i];
             var prefix = $"Proxy:Nodes:{i}";
-            var settings = ValidateNode(node, prefix, warnings);
+            var settings = ValidateNode(node, prefix, warnings, listen);
             if (seen.TryGetValue(settings.Name, out var first))
             {
                 throw new ProxyConfigurationException($"{prefix}:Name", $"duplicate node name '{settings.Name}' (also Proxy:Nodes:{first}:Name)");
@@ -544,8 +544,11 @@ public static class ProxySettingsFactory
     // node's actor name (the node supervisor crashed). 1 to 128 characters.
     private const string NamePattern = @"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\z";
 
-    /// <summary>One node's settings, checked as at start-up (also for a node added at run time); <paramref name="prefix"/> names it in errors.</summary>
-    public static NodeSettings ValidateNode(NodeOptions node, string prefix, List<string>? warnings = null)
+    /// <summary>
+    /// One node's settings, checked as at start-up (also for a node added at run time); <paramref name="prefix"/> names it in errors.
+    /// A node at one of <paramref name="listen"/>, the proxy's own client listeners, is refused.
+    /// </summary>
+    public static NodeSettings ValidateNode(NodeOptions node, string prefix, List<string>? warnings = null, IReadOnlyList<BindingAddress>? listen = null)
     {
         if (string.IsNullOrWhiteSpace(node.Name))
         {
@@ -562,8 +565,80 @@ public static class ProxySettingsFactory
             throw new ProxyConfigurationException($"{prefix}:Address", error);
         }
 
+        if (listen?.FirstOrDefault(l => IsSelf(address!, l)) is { } self)
+        {
+            // Every try would come back as a new request and be forwarded again: a loop that opens
+            // sockets until the timeouts end it (one request made 3,000 tries in 3 s).
+            throw new ProxyConfigurationException($"{prefix}:Address", $"'{node.Address}' is this proxy's own listener ({self}): a node there would forward every request back to itself");
+        }
+
         InRange($"{prefix}:Weight", node.Weight, MinWeight, MaxWeight);
         return new NodeSettings(node.Name, address!, node.Weight, node.ReuseConnections, ValidateNodeTls(node, address!, prefix, warnings));
+    }
+
+    // The node is reached at a listener of this proxy: the same port on the listener's own host,
+    // or, for a wildcard listener, on any address of this machine (loopback, localhost, an
+    // interface's). A name that only DNS resolves here is not looked up.
+    private static bool IsSelf(NodeAddress node, BindingAddress listener)
+    {
+        if (node.UnixSocketPath is not null)
+        {
+            return false; // Client listeners are TCP.
+        }
+
+        var uri = new Uri(node.Original);
+        if (uri.Port != listener.Port)
+        {
+            return false;
+        }
+
+        var host = uri.IdnHost.Trim('[', ']');
+        var listenerHost = listener.Host.Trim('[', ']');
+        if (string.Equals(host, listenerHost, StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        // localhost is 127.0.0.1 and ::1, as Kestrel binds it.
+        var wildcard = listenerHost is "*" or "+" or "0.0.0.0" or "::";
+        var listenerIsLocalhost = string.Equals(listenerHost, "localhost", StringComparison.OrdinalIgnoreCase);
+        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return wildcard || listenerHost is "127.0.0.1" or "::1";
+        }
+
+        if (!System.Net.IPAddress.TryParse(host, out var ip))
+        {
+            return false;
+        }
+
+        ip = ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip;
+        if (listenerIsLocalhost)
+        {
+            return ip.Equals(System.Net.IPAddress.Loopback) || ip.Equals(System.Net.IPAddress.IPv6Loopback);
+        }
+
+        if (!wildcard && System.Net.IPAddress.TryParse(listenerHost, out var bound))
+        {
+            return ip.Equals(bound.IsIPv4MappedToIPv6 ? bound.MapToIPv4() : bound);
+        }
+
+        return wildcard && (System.Net.IPAddress.IsLoopback(ip) || LocalAddresses().Contains(ip));
+    }
+
+    private static HashSet<System.Net.IPAddress> LocalAddresses()
+    {
+        try
+        {
+            return System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+                .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+                .Select(a => a.Address)
+                .ToHashSet();
+        }
+        catch (System.Net.NetworkInformation.NetworkInformationException)
+        {
+            return [];
+        }
     }
 
     private static IReadOnlyList<ClassifierSpec> CreateClassifiers(IConfigurationSection section, ClassifierTypes types, List<string> warnings)

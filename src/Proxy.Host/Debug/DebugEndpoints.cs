@@ -207,7 +207,7 @@ public static class DebugEndpoints
         var warnings = new List<string>();
         try
         {
-            node = ProxySettingsFactory.ValidateNode(request ?? new NodeOptions(), "node", warnings);
+            node = ProxySettingsFactory.ValidateNode(request ?? new NodeOptions(), "node", warnings, Service<ProxySettings>(context).Listen);
         }
         catch (ProxyConfigurationException ex)
         {
