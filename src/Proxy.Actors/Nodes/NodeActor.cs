@@ -148,6 +148,11 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 break;
             case HalfOpen:
                 Apply(_health.BreakElapsed());
+                if (_health.State == NodeHealth.HalfOpen)
+                {
+                    _balancer.RequestProbe(_index);
+                }
+
                 break;
             case Drain:
                 Administer(_health.Drain());

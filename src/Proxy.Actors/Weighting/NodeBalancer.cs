@@ -20,6 +20,12 @@ public sealed class NodeBalancer
     private volatile Table _table;
     private int _cursor = -1;
 
+    // Half-open nodes owed a probe: the next pick goes to one of them rather than after the
+    // hundreds of picks their weight of 1 waits beside nodes at full weight (at light traffic,
+    // minutes). Read on every pick only as the count, which is almost always 0.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<int> _probes = new();
+    private volatile int _probesOwed;
+
     public NodeBalancer(IReadOnlyList<int> initialWeights)
     {
         // Empty is allowed: every node may be found by DNS after start-up (ADR 0015).
@@ -104,6 +110,13 @@ public sealed class NodeBalancer
         }
     }
 
+    /// <summary>The next pick that may take this slot's node does (a half-open circuit's probe), whatever its weight.</summary>
+    public void RequestProbe(int slot)
+    {
+        _probes.Enqueue(slot);
+        Interlocked.Increment(ref _probesOwed);
+    }
+
     /// <summary>The retired node's actor has stopped: its slot may serve another node.</summary>
     public void Release(int slot)
     {
@@ -129,6 +142,11 @@ public sealed class NodeBalancer
     private int Pick(ReadOnlySpan<int> exclude, bool requireTarget, out NodeTarget? target)
     {
         var table = _table;
+        if (_probesOwed > 0 && TakeProbe(table, exclude, requireTarget, out target) is var probe and >= 0)
+        {
+            return probe;
+        }
+
         var cursor = (uint)Interlocked.Increment(ref _cursor);
         if (table.Line is { } line)
         {
@@ -185,6 +203,32 @@ public sealed class NodeBalancer
 
         target = null;
         return -1;
+    }
+
+    // A probe owed to a node still in the table with a weight (a slot since retired, or a node
+    // drained or opened again, owes none); one this request has tried already waits for the next.
+    private int TakeProbe(Table table, ReadOnlySpan<int> exclude, bool requireTarget, out NodeTarget? target)
+    {
+        target = null;
+        if (!_probes.TryDequeue(out var slot))
+        {
+            return -1;
+        }
+
+        Interlocked.Decrement(ref _probesOwed);
+        if (slot >= table.Weights.Length || table.Weights[slot] == 0 || (requireTarget && table.Targets[slot] is null))
+        {
+            return -1;
+        }
+
+        if (exclude.Contains(slot))
+        {
+            RequestProbe(slot);
+            return -1;
+        }
+
+        target = table.Targets[slot];
+        return slot;
     }
 
     // Under _publishGate. A live slot not attached yet (a configured node whose actor is starting)

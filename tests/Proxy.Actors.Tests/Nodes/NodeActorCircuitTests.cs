@@ -19,7 +19,8 @@ public sealed class NodeActorCircuitTests() : TestKit("akka.scheduler.implementa
 {
     private static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(3);
 
-    private readonly NodeBalancer _balancer = new([128]);
+    // The node under test is slot 0; two siblings at full weight share the schedule with it.
+    private readonly NodeBalancer _balancer = new([128, 128, 128]);
     private TestNode _backend = null!;
     private NodeForwarder? _forwarder;
 
@@ -57,6 +58,9 @@ public sealed class NodeActorCircuitTests() : TestKit("akka.scheduler.implementa
         Assert.Equal(NodeHealth.Open, (await StateOf(node)).State);
         Scheduler.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Equal(NodeHealth.HalfOpen, (await StateOf(node)).State);
+
+        // Weight 1 beside full-weight siblings, yet the next pick is its probe, not the 257th.
+        Assert.Equal(0, _balancer.Pick([]));
 
         // The probe is delivered: the circuit closes and the node restores its weight from one.
         node.Tell(new NodeActor.Forward(Post()));

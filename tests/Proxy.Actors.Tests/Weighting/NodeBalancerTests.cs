@@ -17,6 +17,30 @@ public sealed class NodeBalancerTests
     }
 
     [Fact]
+    public void A_probe_owed_to_a_half_open_node_is_the_next_pick_that_may_take_it_and_only_that_one()
+    {
+        var balancer = new NodeBalancer([128, 128, 128]);
+        balancer.Publish(1, WeightSteps.Marked);
+        balancer.RequestProbe(1);
+
+        // A request that tried node 1 already leaves the probe to the next one.
+        Assert.NotEqual(1, balancer.Pick([1]));
+        Assert.Equal(1, balancer.Pick());
+        var after = Enumerable.Range(0, 257).Select(_ => balancer.Pick()).ToArray();
+        Assert.Equal(1, after.Count(n => n == 1));
+    }
+
+    [Fact]
+    public void A_probe_owed_to_a_node_taken_out_of_rotation_since_is_dropped()
+    {
+        var balancer = new NodeBalancer([128, 128]);
+        balancer.RequestProbe(1);
+        balancer.Publish(1, 0);
+
+        Assert.All(Enumerable.Range(0, 100).Select(_ => balancer.Pick()), n => Assert.Equal(0, n));
+    }
+
+    [Fact]
     public void A_marked_node_gets_almost_none_of_the_new_traffic()
     {
         var balancer = new NodeBalancer([128, 128]);
