@@ -150,6 +150,10 @@ public static class ProxyApp
         });
 
         var certificate = OpenListenerCertificate(settings);
+
+        // One count over every client listener; the debug listener is never capped, so an
+        // operator can still look in while clients have taken every connection.
+        var clientConnections = settings.MaxConnections is { } max ? new ConnectionCap(max) : null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -161,9 +165,6 @@ public static class ProxyApp
             kestrel.Limits.MinRequestBodyDataRate = settings.MinRequestBodyRate == 0
                 ? null
                 : new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(settings.MinRequestBodyRate, TimeSpan.FromSeconds(5));
-            // One count over every client listener; the debug listener is never capped, so an
-            // operator can still look in while clients have taken every connection.
-            var clientConnections = settings.MaxConnections is { } max ? new ConnectionCap(max) : null;
             foreach (var address in settings.Listen)
             {
                 Listen(kestrel, address, debug: false, clientConnections, certificate);
@@ -228,6 +229,11 @@ public static class ProxyApp
         var app = builder.Build();
         var accessLog = app.Services.GetRequiredService<AccessLog>();
         metrics.TrackAccessLogDrops(() => accessLog.Dropped);
+        if (clientConnections is not null)
+        {
+            clientConnections.Log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<ConnectionCap>();
+            metrics.TrackConnectionsRefused(() => clientConnections.Refused);
+        }
         StartupWarnings.Log(app.Logger, settings.Warnings);
         foreach (var plugin in plugins)
         {
@@ -300,7 +306,7 @@ public static class ProxyApp
     private const Serilog.Events.LogEventLevel LevelOff = Serilog.Events.LogEventLevel.Fatal + 1;
 
     // "--config PATH" or "--config=PATH": the watched JSON file (ADR 0015), not a configuration key.
-    private static (string[] Others, string? ConfigFile) TakeConfigFile(string[] args)
+    internal static (string[] Others, string? ConfigFile) TakeConfigFile(string[] args)
     {
         var rest = new List<string>(args.Length);
         string? file = null;

@@ -90,6 +90,16 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void A_node_address_with_credentials_is_refused_without_repeating_them()
+    {
+        var ex = Assert.Throws<ProxyConfigurationException>(() => Create("--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://admin:s3cret@10.0.0.5:8001/RPC2"));
+
+        Assert.Equal("Proxy:Nodes:0:Address", ex.Key);
+        Assert.DoesNotContain("s3cret", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("http://***@10.0.0.5:8001/RPC2", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Defaults_follow_the_spec()
     {
         var settings = Create(OneNode);

@@ -613,6 +613,9 @@ public sealed class ReliabilityTests : NodesTest
 
         Assert.Equal(0, read);
         Assert.Equal(HttpStatusCode.OK, (await proxy.Debug.GetAsync("/healthz")).StatusCode);
+
+        // Counted, so a refusing proxy shows on a dashboard rather than only in its clients' errors.
+        await proxy.AwaitMetricAsync("proxy_connections_refused_total 1");
     }
 
     [Fact]

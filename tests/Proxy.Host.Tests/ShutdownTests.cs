@@ -97,6 +97,11 @@ public sealed class ShutdownTests
 
         Assert.Equal(0, await ProxyProcess.RunToExitAsync("--healthcheck", $"--Proxy:Debug:Listen={proxy.Debug.OriginalString}"));
         Assert.Equal(1, await ProxyProcess.RunToExitAsync("--healthcheck", $"--Proxy:Debug:Listen=http://127.0.0.1:{FreePort.Next()}"));
+
+        // The debug listener named only in the --config file the proxy runs with, as in a container.
+        using var file = new ConfigFile();
+        file.Write($"{{\"Proxy\":{{\"Debug\":{{\"Listen\":\"{proxy.Debug.OriginalString.TrimEnd('/')}\"}}}}}}");
+        Assert.Equal(0, await ProxyProcess.RunToExitAsync("--healthcheck", "--config", file.Path));
     }
 
     private static Task Until(Func<Task<bool>> condition) =>

@@ -240,10 +240,18 @@ public sealed class TopologyTests : NodesTest
         Assert.Contains("--config: '/nonexistent/proxy.json' does not exist", missing.Stderr, StringComparison.Ordinal);
 
         var file = Path.Combine(Path.GetTempPath(), $"proxy-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(file, "{ nope");
+        // A missing comma: the parser's words and where, not the provider's "Could not parse the JSON file".
+        await File.WriteAllTextAsync(file, "{\n  \"Proxy\": {\n    \"Listen\": \"http://127.0.0.1:1\"\n    \"Debug\": {}\n  }\n}\n");
         var broken = await ProxyProcess.RunAsync("--config", file);
         Assert.Equal(2, broken.Exit);
         Assert.Contains("cannot be read", broken.Stderr, StringComparison.Ordinal);
+        Assert.Contains("(line 4, column 5)", broken.Stderr, StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(file, "{\"Proxy\":{\"Nodes\":[{\"Name\":\"a\",\"Address\":\"http://127.0.0.1:9\"}],\"Classifiers\":[]}}");
+        var empty = await ProxyProcess.RunAsync("--config", file);
+        Assert.Equal(2, empty.Exit);
+        Assert.Contains("Proxy:Classifiers: is an empty list", empty.Stderr, StringComparison.Ordinal);
+        File.Delete(file);
     }
 
     [Fact]

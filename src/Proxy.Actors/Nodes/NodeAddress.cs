@@ -69,9 +69,16 @@ public sealed record NodeAddress
         }
 
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || string.IsNullOrEmpty(uri.Host)
-            || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo))
+            || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
         {
             error = $"'{value}' is not a valid node address: expected http://host:port, https://host:port or unix:/path/to.sock";
+            return false;
+        }
+
+        if (!string.IsNullOrEmpty(uri.UserInfo))
+        {
+            // Named without the credentials: the message goes to logs and to the admin API's caller.
+            error = $"'{uri.Scheme}://***@{uri.Authority}{uri.AbsolutePath.TrimEnd('/')}' is not a valid node address: credentials in the address are not sent; expected http://host:port, https://host:port or unix:/path/to.sock";
             return false;
         }
 

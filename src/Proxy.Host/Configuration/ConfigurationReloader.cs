@@ -72,7 +72,7 @@ public sealed partial class ConfigurationReloader(
                 {
                     if (watched.Loaded)
                     {
-                        watched.Error = (context.Exception.InnerException ?? context.Exception).Message.ReplaceLineEndings(" ");
+                        watched.Error = Describe(context.Exception);
                         context.Ignore = true;
                     }
                 };
@@ -80,11 +80,30 @@ public sealed partial class ConfigurationReloader(
         }
         catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException or UnauthorizedAccessException)
         {
-            throw new ProxyConfigurationException("--config", $"'{path}' cannot be read: {(ex.InnerException ?? ex).Message.ReplaceLineEndings(" ")}");
+            throw new ProxyConfigurationException("--config", $"'{path}' cannot be read: {Describe(ex)}");
         }
 
         watched.Loaded = true;
         return watched;
+    }
+
+    /// <summary>
+    /// Why a configuration file cannot be read, on one line: for bad JSON the parser's own words
+    /// and where (line and column, from 1), not the provider's "Could not parse the JSON file".
+    /// </summary>
+    internal static string Describe(Exception ex)
+    {
+        for (var inner = ex; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Text.Json.JsonException { LineNumber: { } line, BytePositionInLine: { } column } json)
+            {
+                var words = json.Message;
+                var cut = words.IndexOf(" Path:", StringComparison.Ordinal) is var p and >= 0 ? p : words.IndexOf(" LineNumber:", StringComparison.Ordinal);
+                return $"{(cut >= 0 ? words[..cut] : words).ReplaceLineEndings(" ")} (line {line + 1}, column {column + 1})";
+            }
+        }
+
+        return (ex.InnerException ?? ex).Message.ReplaceLineEndings(" ");
     }
 
     public Task StartAsync(CancellationToken cancellationToken)

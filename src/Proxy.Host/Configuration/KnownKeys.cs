@@ -63,6 +63,17 @@ internal static partial class KnownKeys
                 continue;
             }
 
+            // An empty JSON array ("Nodes": []) arrives as the list's own key with an empty value.
+            if (value.Length == 0 && shape.Equals(ProxyOptions.Section + ":Classifiers", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ProxyConfigurationException(key, "is an empty list: leave it out for the default rule (xmlrpc-overload), or give at least one rule");
+            }
+
+            if (value.Length == 0 && Keys.Any(k => k.StartsWith(shape + ":N:", StringComparison.OrdinalIgnoreCase)))
+            {
+                continue; // "Nodes": [] is no nodes, which the settings then refuse by name.
+            }
+
             var nearest = Keys.MinBy(k => Distance(k, shape))!;
             var hint = Distance(nearest, shape) <= 3 ? $"; did you mean {Placeholder().Replace(nearest, ":" + FirstIndex(key))}?" : "";
             throw new ProxyConfigurationException(key, $"is not a setting{hint}");

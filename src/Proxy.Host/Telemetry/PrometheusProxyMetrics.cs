@@ -53,6 +53,13 @@ public sealed class PrometheusProxyMetrics : IProxyMetrics
         Registry.AddBeforeCollectCallback(() => counter.IncTo(dropped()));
     }
 
+    /// <summary>Exports <c>proxy_connections_refused_total</c>: client connections closed on accept by <c>Proxy:Limits:MaxConnections</c>.</summary>
+    public void TrackConnectionsRefused(Func<long> refused)
+    {
+        var counter = Metrics.WithCustomRegistry(Registry).CreateCounter("proxy_connections_refused_total", "Client connections closed as soon as accepted: Proxy:Limits:MaxConnections were open.");
+        Registry.AddBeforeCollectCallback(() => counter.IncTo(refused()));
+    }
+
     /// <summary>Exports <c>proxy_cluster_members</c> (members this one sees up and reachable), read at each scrape.</summary>
     public void TrackClusterMembers(Func<int> members)
     {
