@@ -645,7 +645,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         switch (mark.Kind)
         {
             case NodeMarkKind.Overloaded:
-                Apply(_health.AdoptOverloaded(mark.Member));
+                Apply(_health.AdoptOverloaded(mark.Member, RestoreTicksSince(mark)));
                 break;
             case NodeMarkKind.CircuitOpen:
                 Apply(_health.AdoptCircuitOpen(mark.Member));
@@ -660,6 +660,14 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 Apply(_health.AdoptWeight(mark.Weight));
                 break;
         }
+    }
+
+    // Whole restore ticks since the mark was made (by its member's clock; marks only come from members).
+    private int RestoreTicksSince(NodeMark mark)
+    {
+        var age = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - mark.AtUnixMs;
+        var tick = (long)_health.Settings.RestoreInterval.TotalMilliseconds;
+        return age <= 0 || tick <= 0 ? 0 : (int)Math.Min(age / tick, int.MaxValue);
     }
 
     private void Publish()

@@ -87,8 +87,38 @@ public sealed record NodeHealthMachine
     /// <summary>A rule judged an answer an overload: mark the node and tell the other members.</summary>
     public HealthTransition Overloaded(string rule) => (this with { ConsecutiveFailures = 0 }).MarkOverloaded(rule, share: true);
 
-    /// <summary>Another member marked the node overloaded.</summary>
-    public HealthTransition AdoptOverloaded(string member) => MarkOverloaded(member, share: false);
+    /// <summary>
+    /// Another member marked the node overloaded, <paramref name="restoreTicksSince"/> restore
+    /// ticks ago. A member that joins or restarts learns marks made before it came: their weight
+    /// has come back that far at the members that made or adopted them, so it resumes from there
+    /// (a mark whose restore is over changes nothing) rather than from weight 1, which left the
+    /// fleet's weights apart for a whole restore.
+    /// </summary>
+    public HealthTransition AdoptOverloaded(string member, int restoreTicksSince = 0)
+    {
+        var marked = MarkOverloaded(member, share: false);
+        if (restoreTicksSince <= 0 || marked.Machine.State != NodeHealth.Overloaded)
+        {
+            return marked;
+        }
+
+        var weight = WeightSteps.Marked;
+        for (var tick = 0; tick < restoreTicksSince && weight < ConfiguredWeight; tick++)
+        {
+            weight = WeightSteps.Next(weight, ConfiguredWeight, Settings.RestoreSteps);
+        }
+
+        if (weight >= ConfiguredWeight)
+        {
+            return new(this, HealthEffects.None);
+        }
+
+        var log = State == NodeHealth.Overloaded ? null
+            : HealthLog.Warning("Node {0} marked overloaded at member {1} {2} restore ticks ago: weight {3} -> {4}", Node, member, restoreTicksSince, Weight, weight);
+        return new(
+            marked.Machine with { State = weight > WeightSteps.Marked ? NodeHealth.Restoring : NodeHealth.Overloaded, Weight = weight },
+            marked.Effects with { Log = log });
+    }
 
     /// <summary>A try failed because of the node (refused, dropped, timed out, judged failed).</summary>
     public HealthTransition Failed(string reason)

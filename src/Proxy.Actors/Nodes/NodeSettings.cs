@@ -25,5 +25,8 @@ public sealed record ForwardingSettings(TimeSpan ConnectTimeout, TimeSpan Respon
 /// <summary>How a node's weight comes back after an overload, and when its circuit opens.</summary>
 public sealed record HealthSettings(int RestoreSteps, int CircuitFailureThreshold, TimeSpan CircuitBreakDuration)
 {
+    /// <summary>The restorer's tick (<c>Proxy:Overload:RestoreInterval</c>): how far an adopted mark's weight has come back since it was made.</summary>
+    public TimeSpan RestoreInterval { get; init; } = TimeSpan.FromSeconds(30);
+
     public static HealthSettings Default { get; } = new(4, 5, TimeSpan.FromSeconds(10));
 }

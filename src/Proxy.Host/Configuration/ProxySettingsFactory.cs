@@ -125,7 +125,7 @@ public static class ProxySettingsFactory
         // A fault buffer below the response buffer would be no buffer at all: every answer gets the larger.
         var forwarding = new ForwardingSettings(
             options.Timeouts.Connect, options.Timeouts.Response, options.Limits.ResponseBuffer, Math.Max(options.Limits.ResponseBuffer, options.Limits.FaultBuffer));
-        var health = new HealthSettings(options.Overload.RestoreSteps, options.Circuit.FailureThreshold, options.Circuit.BreakDuration);
+        var health = new HealthSettings(options.Overload.RestoreSteps, options.Circuit.FailureThreshold, options.Circuit.BreakDuration) { RestoreInterval = restoreInterval };
         var requests = new RequestSettings(options.Redispatch.Max, restoreInterval);
 
         return new ProxySettings(

@@ -190,6 +190,31 @@ public sealed class NodeHealthMachineTests
     }
 
     [Fact]
+    public void A_mark_made_before_this_member_came_resumes_its_restore_where_the_fleet_is()
+    {
+        // Made two ticks ago (4 steps to 128: 1 -> 33 -> 65): the members that saw it are at 65.
+        var (machine, effects) = Healthy().AdoptOverloaded("b", restoreTicksSince: 2);
+
+        Assert.Equal(NodeHealth.Restoring, machine.State);
+        Assert.Equal(65, machine.EffectiveWeight);
+        Assert.True(effects.Has(HealthActions.PublishWeight));
+        Assert.True(effects.Has(HealthActions.StartRestoring));
+        Assert.Null(effects.Share);
+        AssertLog(effects, LogLevel.WarningLevel, "Node n1 marked overloaded at member b 2 restore ticks ago: weight 128 -> 65");
+    }
+
+    [Fact]
+    public void A_mark_whose_restore_is_over_changes_nothing()
+    {
+        var healthy = Healthy();
+
+        var (machine, effects) = healthy.AdoptOverloaded("b", restoreTicksSince: 4);
+
+        Assert.Same(healthy, machine);
+        Assert.Equal(HealthEffects.None, effects);
+    }
+
+    [Fact]
     public void An_overload_never_overrides_an_operator_drain_and_is_not_shared_over_it()
     {
         var drained = Fail(In(NodeHealth.Drained), 2);
