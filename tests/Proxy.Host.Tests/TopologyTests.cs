@@ -230,6 +230,16 @@ public sealed class TopologyTests : NodesTest
         file.Write(ConfigFile.Nodes([("n1", N1, 128)], "\"Limits\":{\"MaxRequestBody\":1000}")[..^1] + ",\"Serilog\":{\"MinimumLevel\":{\"Default\":\"Warning\"}}}");
 
         await proxy.WaitForOutputAsync("Configuration change needs a restart to apply (the running values stay): Proxy:Limits:MaxRequestBody, Serilog:MinimumLevel:Default");
+
+        // Put back to the values running: nothing waits for a restart any more, and it says so.
+        file.Write(ConfigFile.Nodes([("n1", N1, 64)]));
+        using var http = new HttpClient { BaseAddress = proxy.Debug };
+        await Eventually.AssertAsync(async () =>
+        {
+            var reload = (await http.GetFromJsonAsync<JsonElement>("/debug/nodes")).GetProperty("reload").GetProperty("message").GetString();
+            Assert.Contains("n1", reload, StringComparison.Ordinal);
+            Assert.DoesNotContain("needs a restart", reload, StringComparison.Ordinal);
+        });
     }
 
     [Fact]

@@ -29,7 +29,10 @@ public sealed partial class ConfigurationReloader(
     private readonly SemaphoreSlim _applying = new(1, 1);
     private IReadOnlyList<NodeSettings> _nodes = started.Nodes;
     private readonly HashSet<string> _liveLevels = LiveLevels(configuration);
-    private Dictionary<string, string?> _restartKeys = RestartKeys(configuration, LiveLevels(configuration));
+    // The running values of the keys a change of which waits for a restart: what a reload is
+    // compared with, so a file put back to them says nothing (compared with the last file, it
+    // said "needs a restart" for the very values running).
+    private readonly Dictionary<string, string?> _restartKeys = RestartKeys(configuration, LiveLevels(configuration));
     private KeyValuePair<string, string?>[] _chain = ClassifierKeys(configuration);
     private readonly string _discovered = Discovery(started);
     private IDisposable? _watch;
@@ -216,7 +219,6 @@ public sealed partial class ConfigurationReloader(
                 .Concat(resolveChanged ? ["Proxy:Nodes (a node with Resolve)"] : [])
                 .Distinct(StringComparer.OrdinalIgnoreCase)
                 .ToArray();
-            _restartKeys = restartKeys;
             if (needRestart.Length > 0)
             {
                 LogNeedsRestart(logger, string.Join(", ", needRestart));
