@@ -68,6 +68,18 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
     private static ProxyRequest Post(string body = "<methodCall/>") =>
         new(1, "POST", "/RPC2", [new("Content-Type", "text/xml")], new BufferedBody(Encoding.UTF8.GetBytes(body)), CancellationToken.None);
 
+    // A node that answers "ok" once the test lets it go.
+    private static async Task<TestNode> StartHeldNode(Task release)
+    {
+        var node = await TestNode.StartAsync("slow");
+        node.Handle(async ctx =>
+        {
+            await release;
+            await Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(ctx.Response, "ok");
+        });
+        return node;
+    }
+
     private async Task<NodeStateReport> StateOf(IActorRef node) =>
         await node.Ask<NodeStateReport>(NodeActor.GetNodeState.Instance, TimeSpan.FromSeconds(3));
 
@@ -75,12 +87,7 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
     public async Task A_new_classifier_chain_judges_new_tries_while_a_try_under_way_keeps_its_own_chain()
     {
         var gate = new TaskCompletionSource();
-        await using var slow = await TestNode.StartAsync("slow");
-        slow.Handle(async ctx =>
-        {
-            await gate.Task;
-            await Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(ctx.Response, "ok");
-        });
+        await using var slow = await StartHeldNode(gate.Task);
         var settings = new NodeSettings("n1", NodeAddress.Parse(slow.Address), 128);
         var forwarder = new NodeForwarder(settings, ForwardingSettings.Default);
         _forwarders.Add(forwarder);
@@ -141,12 +148,7 @@ public sealed class NodeActorTests : TestKit, IAsyncLifetime
     public async Task A_launched_try_under_way_keeps_the_chain_it_set_out_with_when_the_chain_is_replaced()
     {
         var gate = new TaskCompletionSource();
-        await using var slow = await TestNode.StartAsync("slow");
-        slow.Handle(async ctx =>
-        {
-            await gate.Task;
-            await Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(ctx.Response, "ok");
-        });
+        await using var slow = await StartHeldNode(gate.Task);
         ClassifierSpec[] old = [new("shed", StatusClassifier.Props("shed", Verdict.Overloaded, [503]))];
         ClassifierSpec[] next = [new("all200", StatusClassifier.Props("all200", Verdict.Overloaded, [200]))];
         var (node, launcher) = await StartLaunchedNode(slow.Address, old);
