@@ -49,7 +49,7 @@ public sealed class XmlRpcFaultClassifier : ClassifierActor
         answer.ContentComplete
         && XmlRpcFaultReader.MayBeFault(answer.Content.Span)
         && XmlRpcFaultReader.IsXmlContentType(answer, answer.Content.Span)
-        && XmlRpcFaultReader.TryReadFaultCode(answer.Content, out var code)
+        && XmlRpcFaultReader.TryReadFaultCode(answer.Content, out var code, XmlRpcFaultReader.CharsetOf(answer))
         && _codes.Contains(code);
 
     protected override string Describe() => $"Codes={string.Join(',', _codes.Order())}";

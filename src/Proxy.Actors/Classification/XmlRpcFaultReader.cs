@@ -59,17 +59,35 @@ public static class XmlRpcFaultReader
             return false;
         }
 
+        return body.IsEmpty || CharsetParameter(parameters) is not { } charset || CharsetAgrees(charset, body);
+    }
+
+    /// <summary>
+    /// The encoding the answer's <c>charset</c> parameter names, when .NET knows it (by its IANA or
+    /// Python name); null without one. A document with no XML declaration is read in it: RFC 7303
+    /// makes it authoritative, and Python's http.server or a hand-written node may send Latin-1 so.
+    /// </summary>
+    public static Encoding? CharsetOf(IAnswerView answer) => MediaType.Of(answer) is { } contentType ? CharsetOf(contentType) : null;
+
+    internal static Encoding? CharsetOf(string contentType)
+    {
+        MediaType.Essence(contentType, out var parameters);
+        return CharsetParameter(parameters) is { } charset ? KnownEncoding(charset) : null;
+    }
+
+    private static string? CharsetParameter(ReadOnlySpan<char> parameters)
+    {
         var charset = parameters.IndexOf("charset", StringComparison.OrdinalIgnoreCase);
-        if (charset < 0 || body.IsEmpty)
+        if (charset < 0)
         {
-            return true;
+            return null;
         }
 
         var value = parameters[(charset + "charset".Length)..].TrimStart();
         value = value.StartsWith('=') ? value[1..].TrimStart() : [];
         var end = value.IndexOfAny(';', ' ');
         // Unquoted only after the value is cut at the next parameter: charset="x"; q=1 names x.
-        return CharsetAgrees((end < 0 ? value : value[..end]).Trim().Trim('"').ToString(), body);
+        return (end < 0 ? value : value[..end]).Trim().Trim('"').ToString();
     }
 
     // The charset must be one .NET knows, and write '<' as the body does: one ASCII byte (not
@@ -130,6 +148,9 @@ public static class XmlRpcFaultReader
             "u32" or "utf32" => "utf-32",
             "utf-32-le" or "utf32le" => "utf-32LE",
             "utf-32-be" or "utf32be" => "utf-32BE",
+            "hz" => "hz-gb-2312",
+            _ when codec.StartsWith("mac-", StringComparison.Ordinal) => "x-" + codec, // mac_cyrillic: x-mac-cyrillic
+            _ when codec.StartsWith("iso2022-", StringComparison.Ordinal) => "iso-2022-" + codec["iso2022-".Length..],
             _ => codec,
         };
         if (Lookup(canonical) is { } known)
@@ -345,13 +366,17 @@ public static class XmlRpcFaultReader
         }
     }
 
-    /// <summary>Reads a whole fault response; false for anything that is not exactly one.</summary>
-    public static bool TryReadFaultCode(ReadOnlyMemory<byte> document, out int code)
+    /// <summary>
+    /// Reads a whole fault response; false for anything that is not exactly one. A document with no
+    /// XML declaration naming its encoding is read in <paramref name="charset"/> (the answer's
+    /// Content-Type charset), else as XML's default.
+    /// </summary>
+    public static bool TryReadFaultCode(ReadOnlyMemory<byte> document, out int code, Encoding? charset = null)
     {
         code = 0;
         try
         {
-            using var reader = Open(document);
+            using var reader = Open(document, charset);
             if (!ReadFault(reader, out code))
             {
                 return false;
@@ -379,7 +404,7 @@ public static class XmlRpcFaultReader
         }
     }
 
-    private static XmlReader Open(ReadOnlyMemory<byte> document)
+    private static XmlReader Open(ReadOnlyMemory<byte> document, Encoding? charset = null)
     {
         // The XML declaration may name a legacy encoding (Python's xmlrpc.server writes the one it
         // was given, with no charset in its Content-Type). Only answers that look like faults get
@@ -391,9 +416,16 @@ public static class XmlRpcFaultReader
 
         // A declared encoding only Python's name for it tells (encoding='utf8'): decoded here, as
         // the parser would refuse the name. Read from text, the parser takes the declaration as is.
-        if (DeclaredEncoding(document.Span) is { } declared && Lookup(declared) is null && PythonCodec(declared) is { } codec)
+        var declared = DeclaredEncoding(document.Span);
+        if (declared is not null && Lookup(declared) is null && PythonCodec(declared) is { } codec)
         {
             return XmlReader.Create(new StreamReader(stream, codec, detectEncodingFromByteOrderMarks: true), Settings(document.Length));
+        }
+
+        // No declaration to name it: the charset the answer was sent with (a byte-order mark still wins).
+        if (declared is null && charset is not null && charset.CodePage != Encoding.UTF8.CodePage)
+        {
+            return XmlReader.Create(new StreamReader(stream, charset, detectEncodingFromByteOrderMarks: true), Settings(document.Length));
         }
 
         return XmlReader.Create(stream, Settings(document.Length));

@@ -130,6 +130,21 @@ public sealed class XmlRpcFaultReaderTests
     public void A_charset_parameter_must_agree_with_how_the_document_is_encoded(string contentType, string fault, bool agrees) =>
         Assert.Equal(agrees, XmlRpcFaultReader.IsXmlMediaType(contentType, XmlRpcCorpus.Fault(fault)));
 
+    [Theory]
+    [InlineData("iso-8859-1", "Surcharg\u00e9")]
+    [InlineData("latin-1", "Surcharg\u00e9")]
+    [InlineData("koi8_r", "\u041f\u0435\u0440\u0435\u0433\u0440\u0443\u0436\u0435\u043d")]
+    [InlineData("windows-1251", "\u041f\u0435\u0440\u0435\u0433\u0440\u0443\u0436\u0435\u043d")]
+    public void A_fault_with_no_declaration_is_read_in_the_charset_it_was_sent_with(string charset, string faultString)
+    {
+        // http.server or a hand-written node: Content-Type text/xml; charset=..., no XML declaration.
+        var encoding = XmlRpcFaultReader.CharsetOf("text/xml; charset=" + charset)!;
+        var document = encoding.GetBytes(Fault("<int>1007</int>").Replace("<?xml version=\"1.0\"?>", "", StringComparison.Ordinal).Replace("busy", faultString, StringComparison.Ordinal));
+
+        Assert.True(XmlRpcFaultReader.TryReadFaultCode(document, out var code, encoding));
+        Assert.Equal(1007, code);
+    }
+
     private static string Fault(string code) =>
         "<?xml version=\"1.0\"?><methodResponse><fault><value><struct><member><name>faultCode</name><value>" + code
         + "</value></member><member><name>faultString</name><value><string>busy</string></value></member></struct></value></fault></methodResponse>";

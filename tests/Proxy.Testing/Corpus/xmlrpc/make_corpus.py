@@ -20,7 +20,7 @@ def lookalike(name, data): write("lookalikes", name, data)
 fault("python-xmlrpc-client.xml", xmlrpc.client.dumps(xmlrpc.client.Fault(1007, "server overloaded"), methodresponse=True))
 fault("python-xmlrpc-latin1.xml", xmlrpc.client.dumps(xmlrpc.client.Fault(1007, "surchargé"), methodresponse=True, encoding="iso-8859-1").encode("iso-8859-1"))
 # SimpleXMLRPCServer(encoding=...) declares the codec name it was given, in Python's spelling.
-for codec in ["utf8", "latin-1", "cp1251", "us_ascii", "koi8_r", "mac-roman", "utf_8_sig", "cp65001"]:
+for codec in ["utf8", "latin-1", "cp1251", "us_ascii", "koi8_r", "mac-roman", "utf_8_sig", "cp65001", "mac_cyrillic", "iso2022_jp", "hz"]:
     fault("python-encoding-" + codec.replace("_", "-") + ".xml",
           xmlrpc.client.dumps(xmlrpc.client.Fault(1007, "server overloaded"), methodresponse=True, encoding=codec).encode(codec, "xmlcharrefreplace"))
 fault("python-long-faultstring.xml", xmlrpc.client.dumps(xmlrpc.client.Fault(1007, "x" * 100_000), methodresponse=True))
