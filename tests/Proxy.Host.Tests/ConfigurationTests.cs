@@ -90,6 +90,14 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void A_node_named_by_this_machines_own_host_name_at_a_listener_port_is_refused()
+    {
+        var ex = Assert.Throws<ProxyConfigurationException>(() => Create("--Proxy:Listen=http://0.0.0.0:8000", "--Proxy:Nodes:0:Name=a", $"--Proxy:Nodes:0:Address=http://{System.Net.Dns.GetHostName()}:8000"));
+
+        Assert.Equal("Proxy:Nodes:0:Address", ex.Key);
+    }
+
+    [Fact]
     public void A_node_address_with_credentials_is_refused_without_repeating_them()
     {
         var ex = Assert.Throws<ProxyConfigurationException>(() => Create("--Proxy:Nodes:0:Name=a", "--Proxy:Nodes:0:Address=http://admin:s3cret@10.0.0.5:8001/RPC2"));

@@ -577,8 +577,8 @@ public static class ProxySettingsFactory
     }
 
     // The node is reached at a listener of this proxy: the same port on the listener's own host,
-    // or, for a wildcard listener, on any address of this machine (loopback, localhost, an
-    // interface's). A name that only DNS resolves here is not looked up.
+    // or, for a wildcard listener, on any address of this machine (loopback, localhost, its own
+    // host name, an interface's). Another name that DNS resolves here is not looked up.
     private static bool IsSelf(NodeAddress node, BindingAddress listener)
     {
         if (node.UnixSocketPath is not null)
@@ -605,6 +605,13 @@ public static class ProxySettingsFactory
         if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
         {
             return wildcard || listenerHost is "127.0.0.1" or "::1";
+        }
+
+        if (string.Equals(host, System.Net.Dns.GetHostName(), StringComparison.OrdinalIgnoreCase))
+        {
+            // This machine's own name (/etc/hosts maps it to a loopback or an interface address).
+            return wildcard || listenerIsLocalhost
+                || (System.Net.IPAddress.TryParse(listenerHost, out var own) && (System.Net.IPAddress.IsLoopback(own) || LocalAddresses().Contains(own)));
         }
 
         if (!System.Net.IPAddress.TryParse(host, out var ip))
