@@ -60,20 +60,23 @@ public sealed class NodeDiscovery : ReceiveActor, IWithTimers
 
     private void Apply(IPAddress[] found)
     {
+        // Additions first: a lookup that swaps every record (a blue/green switch) never leaves the
+        // node set empty in between.
         var records = found.Distinct().ToHashSet();
-        foreach (var gone in _nodes.Keys.Where(ip => !records.Contains(ip)).ToArray())
-        {
-            _log.Info("Node {0}: {1} no longer resolves to {2}; removing it", _nodes[gone], _host, gone);
-            _supervisor.Tell(new NodeSupervisor.RemoveNode(_nodes[gone]));
-            _nodes.Remove(gone);
-        }
-
+        var gone = _nodes.Keys.Where(ip => !records.Contains(ip)).ToArray();
         foreach (var ip in records.Where(ip => !_nodes.ContainsKey(ip)))
         {
             var name = NodeName(_template.Name, ip);
             _log.Info("Node {0}: {1} resolves to {2}; adding it", name, _host, ip);
             _supervisor.Tell(new NodeSupervisor.AddNode(_template with { Name = name, Address = _template.Address.WithHost(ip) }));
             _nodes[ip] = name;
+        }
+
+        foreach (var ip in gone)
+        {
+            _log.Info("Node {0}: {1} no longer resolves to {2}; removing it", _nodes[ip], _host, ip);
+            _supervisor.Tell(new NodeSupervisor.RemoveNode(_nodes[ip]));
+            _nodes.Remove(ip);
         }
     }
 

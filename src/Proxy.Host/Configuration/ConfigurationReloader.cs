@@ -248,12 +248,9 @@ public sealed partial class ConfigurationReloader(
         var changes = new List<string>();
         var before = _nodes.ToDictionary(n => n.Name, StringComparer.OrdinalIgnoreCase);
         var after = next.ToDictionary(n => n.Name, StringComparer.OrdinalIgnoreCase);
-        foreach (var gone in before.Keys.Where(n => !after.ContainsKey(n)))
-        {
-            await nodes.ChangeAsync(new NodeSupervisor.RemoveNode(gone), CancellationToken.None).ConfigureAwait(false);
-            changes.Add($"removed {gone}");
-        }
 
+        // Additions first, removals last: a file that swaps every node ([n1] -> [n2, n3]) never
+        // leaves the table empty in between (it did: 30 calls answered "no node available").
         foreach (var node in next)
         {
             if (!before.TryGetValue(node.Name, out var old))
@@ -275,6 +272,12 @@ public sealed partial class ConfigurationReloader(
                 await nodes.AdministerAsync(node.Name, new NodeActor.SetWeight(node.Weight), CancellationToken.None).ConfigureAwait(false);
                 changes.Add($"{node.Name} weight {old.Weight} -> {node.Weight}");
             }
+        }
+
+        foreach (var gone in before.Keys.Where(n => !after.ContainsKey(n)))
+        {
+            await nodes.ChangeAsync(new NodeSupervisor.RemoveNode(gone), CancellationToken.None).ConfigureAwait(false);
+            changes.Add($"removed {gone}");
         }
 
         _nodes = next;

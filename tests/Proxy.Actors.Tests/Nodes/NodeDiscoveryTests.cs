@@ -34,11 +34,12 @@ public sealed class NodeDiscoveryTests : TestKit
         Assert.Equal(["api@10.0.0.1", "api@10.0.0.2"], first.Select(n => n.Name).Order(StringComparer.Ordinal));
         Assert.Contains(first, n => n.Address.Original == "http://10.0.0.1:8001/rpc" && n.Weight == 64);
 
-        // The failed lookup in between removed nothing; the next one swaps 10.0.0.1 for fd00::3.
-        Assert.Equal("api@10.0.0.1", supervisor.ExpectMsg<NodeSupervisor.RemoveNode>().Name);
+        // The failed lookup in between removed nothing; the next one swaps 10.0.0.1 for fd00::3,
+        // adding before it removes.
         var added = supervisor.ExpectMsg<NodeSupervisor.AddNode>().Node;
         Assert.Equal("api@fd00::3", added.Name);
         Assert.Equal("http://[fd00::3]:8001/rpc", added.Address.Original);
+        Assert.Equal("api@10.0.0.1", supervisor.ExpectMsg<NodeSupervisor.RemoveNode>().Name);
         supervisor.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
 
