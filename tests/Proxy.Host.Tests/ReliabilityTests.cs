@@ -366,6 +366,38 @@ public sealed class ReliabilityTests : NodesTest
     }
 
     [Fact]
+    public async Task A_node_that_framed_an_answer_two_ways_never_has_a_connection_reused()
+    {
+        // Its first answer is coded gzip under chunked; on any connection it then answers nothing
+        // more. HttpClient drained that connection and pooled it: the next try hung on it.
+        var first = 0;
+        var served = new System.Collections.Concurrent.ConcurrentDictionary<NetworkStream, int>();
+        await using var raw = RawNode.KeepAlive(async (_, stream) =>
+        {
+            if (served.AddOrUpdate(stream, 1, (_, n) => n + 1) > 1)
+            {
+                await Task.Delay(Timeout.Infinite);
+            }
+
+            await stream.WriteAsync(Interlocked.Exchange(ref first, 1) == 0
+                ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"u8.ToArray()
+                : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray());
+        });
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)], "--Proxy:Timeouts:Response=5s");
+
+        using (var broken = await proxy.Client.GetAsync("/"))
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, broken.StatusCode);
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await proxy.Client.GetAsync("/");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task A_node_whose_content_length_is_no_number_is_refused_at_once_and_a_get_goes_to_a_sibling()
     {
         // The connection stays open: read to its close, the answer would hold the try to its deadline.

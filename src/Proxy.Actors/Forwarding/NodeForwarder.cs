@@ -48,6 +48,10 @@ public sealed class NodeForwarder : IDisposable
     private HttpMessageInvoker? _unpooled;
     private volatile HttpMessageInvoker _invoker;
 
+    // Set once the node framed an answer so that no connection of it can be trusted again (see
+    // SendAsync); its tries stay on connections of their own for the life of this forwarder.
+    private volatile bool _framingBroken;
+
     // The chain's tests for an answer it can only judge whole (ClassifierSpec.NeedsWholeAnswer).
     private volatile Func<IAnswerView, bool>[] _needsWholeAnswer;
 
@@ -161,6 +165,11 @@ public sealed class NodeForwarder : IDisposable
 
             if (AnswerFramingFault(response) is { } fault)
             {
+                // A node that frames an answer two ways (or a way HttpClient only half undoes) may
+                // do it again on the connection HttpClient drained and pooled: a later try sent on
+                // it hung to the response timeout. It is no longer trusted with connection reuse.
+                _framingBroken = true;
+                _invoker = UnpooledInvoker();
                 return Failure(FailureKind.InvalidAnswer, true, "invalid answer: " + fault);
             }
 
@@ -311,7 +320,7 @@ public sealed class NodeForwarder : IDisposable
         var closes = response.Version == HttpVersion.Version10
             && !(response.Headers.NonValidated.TryGetValues("Connection", out var connection)
                 && connection.ToString().Contains("keep-alive", StringComparison.OrdinalIgnoreCase));
-        if (closes == ReferenceEquals(_invoker, _pooled) && _node.ReuseConnections)
+        if (closes == ReferenceEquals(_invoker, _pooled) && _node.ReuseConnections && !_framingBroken)
         {
             _invoker = closes ? UnpooledInvoker() : _pooled;
         }
