@@ -48,8 +48,8 @@ public sealed class XmlRpcFaultClassifier : ClassifierActor
     protected override bool Matches(IAnswerView answer) =>
         answer.ContentComplete
         && XmlRpcFaultReader.MayBeFault(answer.Content.Span)
-        && XmlRpcFaultReader.IsXmlContentType(answer, answer.Content.Span)
-        && XmlRpcFaultReader.TryReadFaultCode(answer.Content, out var code, XmlRpcFaultReader.CharsetOf(answer))
+        && XmlRpcFaultReader.IsXmlContentType(answer, answer.Content.Span, out var charset)
+        && XmlRpcFaultReader.TryReadFaultCode(answer.Content, out var code, charset)
         && _codes.Contains(code);
 
     protected override string Describe() => $"Codes={string.Join(',', _codes.Order())}";

@@ -46,11 +46,25 @@ public static class XmlRpcFaultReader
     /// how <paramref name="body"/> is encoded (a UTF-16 charset over single-byte text, or the reverse,
     /// is not this document).
     /// </summary>
-    public static bool IsXmlContentType(IAnswerView answer, ReadOnlySpan<byte> body) =>
-        MediaType.Of(answer) is not { } contentType || IsXmlMediaType(contentType, body);
+    public static bool IsXmlContentType(IAnswerView answer, ReadOnlySpan<byte> body) => IsXmlContentType(answer, body, out _);
 
-    internal static bool IsXmlMediaType(string contentType, ReadOnlySpan<byte> body = default)
+    /// <summary>
+    /// As <see cref="IsXmlContentType(IAnswerView, ReadOnlySpan{byte})"/>, with the encoding the
+    /// <c>charset</c> parameter names (by its IANA or Python name; null without one), in which a
+    /// document with no XML declaration is read: Python's http.server or a hand-written node may
+    /// send Latin-1 so.
+    /// </summary>
+    public static bool IsXmlContentType(IAnswerView answer, ReadOnlySpan<byte> body, out Encoding? charset)
     {
+        charset = null;
+        return MediaType.Of(answer) is not { } contentType || IsXmlMediaType(contentType, body, out charset);
+    }
+
+    internal static bool IsXmlMediaType(string contentType, ReadOnlySpan<byte> body = default) => IsXmlMediaType(contentType, body, out _);
+
+    internal static bool IsXmlMediaType(string contentType, ReadOnlySpan<byte> body, out Encoding? charset)
+    {
+        charset = null;
         var media = MediaType.Essence(contentType, out var parameters);
         if (!media.Equals("text/xml", StringComparison.OrdinalIgnoreCase)
             && !media.Equals("application/xml", StringComparison.OrdinalIgnoreCase)
@@ -59,20 +73,13 @@ public static class XmlRpcFaultReader
             return false;
         }
 
-        return body.IsEmpty || CharsetParameter(parameters) is not { } charset || CharsetAgrees(charset, body);
-    }
+        if (body.IsEmpty || CharsetParameter(parameters) is not { } name)
+        {
+            return true;
+        }
 
-    /// <summary>
-    /// The encoding the answer's <c>charset</c> parameter names, when .NET knows it (by its IANA or
-    /// Python name); null without one. A document with no XML declaration is read in it: RFC 7303
-    /// makes it authoritative, and Python's http.server or a hand-written node may send Latin-1 so.
-    /// </summary>
-    public static Encoding? CharsetOf(IAnswerView answer) => MediaType.Of(answer) is { } contentType ? CharsetOf(contentType) : null;
-
-    internal static Encoding? CharsetOf(string contentType)
-    {
-        MediaType.Essence(contentType, out var parameters);
-        return CharsetParameter(parameters) is { } charset ? KnownEncoding(charset) : null;
+        charset = KnownEncoding(name);
+        return CharsetAgrees(charset, body);
     }
 
     private static string? CharsetParameter(ReadOnlySpan<char> parameters)
@@ -92,9 +99,9 @@ public static class XmlRpcFaultReader
 
     // The charset must be one .NET knows, and write '<' as the body does: one ASCII byte (not
     // EBCDIC, not UTF-7), or two, or four.
-    private static bool CharsetAgrees(string charset, ReadOnlySpan<byte> body)
+    private static bool CharsetAgrees(Encoding? encoding, ReadOnlySpan<byte> body)
     {
-        if (KnownEncoding(charset) is not { } encoding)
+        if (encoding is null)
         {
             return false; // Unknown, or known and refused (UTF-7).
         }

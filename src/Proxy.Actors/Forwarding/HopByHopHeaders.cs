@@ -15,6 +15,14 @@ public static class HopByHopHeaders
     };
 
     /// <summary>
+    /// Whether a Transfer-Encoding header (<paramref name="count"/> field lines, the first
+    /// <paramref name="first"/>) says chunked and nothing else: the one coding the proxy undoes
+    /// (Kestrel for a request, HttpClient for an answer). Any other would pass on still applied.
+    /// </summary>
+    public static bool IsChunkedOnly(int count, string? first) =>
+        count == 1 && first.AsSpan().Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
     /// The header names a message's Connection header (its values joined by commas) lists, or null
     /// when it lists none. Parsed once per message; <c>keep-alive</c> and <c>close</c> are options,
     /// not names, and most messages carry only those.

@@ -104,7 +104,7 @@ public sealed class NodeForwarder : IDisposable
             }
 
             // HttpClient undoes chunked only: a body still gzip-coded would be delivered as if plain.
-            if (codings.Count != 1 || !codings.First().AsSpan().Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase))
+            if (!HopByHopHeaders.IsChunkedOnly(codings.Count, codings.FirstOrDefault()))
             {
                 return $"a Transfer-Encoding other than chunked ('{Clipped(codings.ToString())}')";
             }

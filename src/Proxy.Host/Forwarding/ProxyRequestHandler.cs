@@ -50,7 +50,7 @@ internal sealed class ProxyRequestHandler(
 
         // RFC 9112 section 6.1: a coding the proxy does not apply itself (gzip, chunked) would
         // reach the node still applied, framed by a Content-Length that hides it.
-        if (context.Request.Headers.TryGetValue(HeaderNames.TransferEncoding, out var codings) && !IsChunkedOnly(codings))
+        if (context.Request.Headers.TryGetValue(HeaderNames.TransferEncoding, out var codings) && !HopByHopHeaders.IsChunkedOnly(codings.Count, codings.Count > 0 ? codings[0] : null))
         {
             await RefuseAsync(context, trace, StatusCodes.Status501NotImplemented, $"Transfer-Encoding '{codings}' is not supported: only chunked").ConfigureAwait(false);
             return;
@@ -153,7 +153,4 @@ internal sealed class ProxyRequestHandler(
             await ProxyResponseWriter.WriteAsync(context, new Refused(status, reason, null, []), _streamIdle).ConfigureAwait(false);
         }
     }
-
-    private static bool IsChunkedOnly(Microsoft.Extensions.Primitives.StringValues codings) =>
-        codings.Count == 1 && codings[0].AsSpan().Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase);
 }

@@ -106,9 +106,9 @@ internal static class ProxyResponseWriter
     }
 
     // Like CopyToAsync, but a node that stops sending for streamIdle (nginx's proxy_read_timeout)
-    // ends the answer instead of holding the client and the connection for ever. Answers the bytes
-    // relayed in all; throws StreamCut when the node breaks off.
-    private static async Task<long> StreamRestAsync(Stream rest, Stream client, TimeSpan streamIdle, long relayed, CancellationToken clientGone)
+    // ends the answer instead of holding the client and the connection for ever. Throws StreamCut,
+    // naming the bytes relayed, when the node breaks off.
+    private static async Task StreamRestAsync(Stream rest, Stream client, TimeSpan streamIdle, long relayed, CancellationToken clientGone)
     {
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(clientGone);
@@ -133,7 +133,7 @@ internal static class ProxyResponseWriter
 
                 if (read == 0)
                 {
-                    return relayed;
+                    return;
                 }
 
                 idle.CancelAfter(Timeout.InfiniteTimeSpan);
