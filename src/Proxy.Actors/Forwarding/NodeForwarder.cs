@@ -515,7 +515,31 @@ public sealed class NodeForwarder : IDisposable
             };
         }
 
+        if (!pooled)
+        {
+            // A connection made for a try that was given up meanwhile is closed, not parked (see SingleTryConnection).
+            var connect = handler.ConnectCallback ?? ConnectTcpAsync;
+            handler.ConnectCallback = async (context, cancellationToken) =>
+                new SingleTryConnection(await connect(context, cancellationToken).ConfigureAwait(false), TimeProvider.System);
+        }
+
         return handler;
+    }
+
+    // What SocketsHttpHandler does without a ConnectCallback: a dual-mode socket, Nagle off.
+    private static async ValueTask<Stream> ConnectTcpAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     private static readonly UriCreationOptions RawTarget = new() { DangerousDisablePathAndQueryCanonicalization = true };
