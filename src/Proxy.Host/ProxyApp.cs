@@ -157,6 +157,9 @@ public static class ProxyApp
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // RFC 9112 section 3.2.2: an absolute-form target's authority replaces the Host header
+            // (nginx does so); Kestrel's default answers a mismatch with a bare 400.
+            kestrel.AllowHostHeaderOverride = true;
             // The node's header values as HttpClient read them (Latin-1), written back as the same bytes.
             kestrel.ResponseHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
             kestrel.Limits.MaxRequestBodySize = settings.MaxRequestBody;
@@ -185,6 +188,8 @@ public static class ProxyApp
         builder.Services.AddSingleton<RecentRedispatches>();
         Tracing.AddExport(builder.Services, settings.Tracing, Version);
         builder.Services.AddSingleton(new ProxyRequestReader(settings.RequestBufferLimit, settings.TrustedProxies));
+        builder.Services.AddSingleton<DrainDeadline>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<DrainDeadline>());
         builder.Services.AddSingleton<ProxyRequestHandler>();
         builder.Services.AddSingleton<NodeStatusReader>();
         builder.Services.AddHostedService<NativeMemoryTrimmer>();
@@ -195,6 +200,8 @@ public static class ProxyApp
         }
 
         builder.Services.AddHostedService<SocketThreadScheduling>();
+        builder.Services.AddSingleton<NodeHostCheck>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<NodeHostCheck>());
         builder.Services.AddSingleton<ConfigurationReloader>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ConfigurationReloader>());
         var clusterBridge = settings.Cluster is null ? null : new ClusterBridgeHandle();

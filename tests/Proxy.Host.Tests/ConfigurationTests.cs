@@ -312,6 +312,30 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task A_node_host_that_resolves_to_nothing_is_named_at_start_up_and_when_a_reload_adds_one_and_the_proxy_still_serves()
+    {
+        await using var n1 = await TestNode.StartAsync("n1");
+        using var file = new ConfigFile();
+        file.Write($"{{\"Proxy\":{{\"Nodes\":[{{\"Name\":\"n1\",\"Address\":\"{n1.Address}\"}},{{\"Name\":\"typo\",\"Address\":\"http://no-such-node.invalid:8001\"}}]}}}}");
+        await using var proxy = ProxyProcess.Start("--config", file.Path);
+        await proxy.WaitUntilServingAsync();
+
+        await proxy.WaitForOutputAsync("Node typo: host 'no-such-node.invalid' does not resolve (");
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+        for (var i = 0; i < 4; i++)
+        {
+            using var answer = await client.GetAsync("/item");
+            Assert.Equal(System.Net.HttpStatusCode.OK, answer.StatusCode);
+        }
+
+        file.Write($"{{\"Proxy\":{{\"Nodes\":[{{\"Name\":\"n1\",\"Address\":\"{n1.Address}\"}},{{\"Name\":\"typo\",\"Address\":\"http://no-such-node.invalid:8001\"}},{{\"Name\":\"later\",\"Address\":\"http://another-typo.invalid\"}}]}}}}");
+        await proxy.WaitForOutputAsync("Node later: host 'another-typo.invalid' does not resolve (");
+        // Said once per node: the reload checks only the node it added.
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(proxy.Output, "Node typo: host"));
+        Assert.DoesNotContain("Node n1: host", proxy.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_Serilog_sink_the_proxy_does_not_have_is_named_in_one_line_and_the_proxy_still_serves()
     {
         await using var proxy = ProxyProcess.Start(

@@ -62,6 +62,20 @@ public sealed class HttpSemanticsTests : NodesTest
     }
 
     [Fact]
+    public async Task An_absolute_form_target_whose_host_differs_from_the_Host_header_is_served_for_the_targets_host()
+    {
+        // RFC 9112 section 3.2.2: the Host header is ignored and replaced by the target's authority (nginx does so); Kestrel's default is a bare 400.
+        await using var proxy = await ProxyHarness.StartAsync([N1]);
+
+        var head = await RawHttp.SendAsync(proxy.Client.BaseAddress!, "GET http://api.example/item?q=1 HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 200", head, StringComparison.Ordinal);
+        var received = Assert.Single(N1.Received);
+        Assert.Equal("/item?q=1", received.RawTarget);
+        Assert.Equal("api.example", received.Headers["X-Forwarded-Host"]);
+    }
+
+    [Fact]
     public async Task A_header_value_in_utf8_reaches_the_node_as_sent_and_blames_no_node()
     {
         await using var proxy = await ProxyHarness.StartAsync(Nodes);

@@ -22,6 +22,21 @@ public sealed class ReliabilityTests : NodesTest
         Assert.Contains("invalid answer", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_answer_head_past_64_KiB_gives_502_naming_the_head_not_a_broken_connection()
+    {
+        await using var raw = RawNode.Answering($"HTTP/1.1 200 OK\r\nX-Big: {new string('a', 70 * 1024)}\r\nContent-Length: 2\r\n\r\nok");
+        await using var proxy = await ProxyHarness.StartAsync([("raw", raw.Address)]);
+
+        using var response = await proxy.Client.GetAsync("/");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("node gave an invalid answer", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var failure = (await proxy.NodesAsync())["raw"].GetProperty("lastFailure");
+        Assert.Equal("invalid-answer", failure.GetProperty("kind").GetString());
+        Assert.Contains("its head is larger than the proxy reads", failure.GetProperty("reason").GetString(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("before")]
     [InlineData("during")]

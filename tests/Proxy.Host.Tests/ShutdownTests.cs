@@ -34,6 +34,27 @@ public sealed class ShutdownTests
     }
 
     [Fact]
+    public async Task A_request_still_in_flight_when_the_drain_runs_out_is_logged_as_cut_at_shutdown_not_as_a_client_that_left()
+    {
+        var never = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var node = await TestNode.StartAsync("n1");
+        node.Handle(ctx => never.Task.WaitAsync(ctx.RequestAborted));
+        await using var proxy = ProxyProcess.Start(
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}", "--Proxy:Shutdown:Drain=00:00:01");
+        await proxy.WaitUntilServingAsync();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+
+        var inFlight = http.GetAsync(new Uri(proxy.Client, "/held"));
+        await Until(() => Task.FromResult(node.Hits == 1));
+        proxy.Terminate();
+
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => inFlight);
+        Assert.Equal(0, await proxy.WaitForExitAsync());
+        Assert.Contains("GET /held -> 503 refused: cut at shutdown: still in flight when Proxy:Shutdown:Drain ran out", proxy.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("-> 499", proxy.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Sigterm_ends_the_process_even_while_nobody_reads_its_standard_output()
     {
         await using var node = await TestNode.StartAsync("n1");

@@ -364,6 +364,13 @@ public sealed class NodeForwarder : IDisposable
             return new Failed(_node.Name, FailureKind.Refused, ReachedNode: false, $"could not connect: {PrintableText.Of(Innermost(ex).Message)}");
         }
 
+        if (error == HttpRequestError.ConfigurationLimitExceeded)
+        {
+            // The node's head passed what the proxy reads (64 KiB, as nginx's and HAProxy's buffers
+            // bound theirs): a bad answer, not a broken connection.
+            return new Failed(_node.Name, FailureKind.InvalidAnswer, ReachedNode: true, $"invalid answer: its head is larger than the proxy reads ({PrintableText.Of(Innermost(ex).Message)})");
+        }
+
         if (error == HttpRequestError.InvalidResponse)
         {
             return new Failed(_node.Name, FailureKind.InvalidAnswer, ReachedNode: true, $"invalid answer: {PrintableText.Of(Innermost(ex).Message)}");

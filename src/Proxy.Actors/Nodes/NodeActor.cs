@@ -161,7 +161,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 Administer(_health.Enable());
                 break;
             case SetWeight set:
-                Administer(_health.SetWeight(set.Weight));
+                Administer(_health.SetWeight(set.Weight, set.FromConfiguration));
                 break;
             case Adopt adopt:
                 AdoptMark(adopt);
@@ -735,8 +735,11 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         public static Enable Instance { get; } = new();
     }
 
-    /// <summary>Operator: change the node's configured weight (1..256). Answers the new state.</summary>
-    public sealed record SetWeight(int Weight);
+    /// <summary>
+    /// Operator: change the node's configured weight (1..256). Answers the new state.
+    /// <paramref name="FromConfiguration"/>: the weight came from a reloaded configuration, not the admin API (only the log line differs).
+    /// </summary>
+    public sealed record SetWeight(int Weight, bool FromConfiguration = false);
 
     /// <summary>The node was removed from the node set: finish the tries in flight, then stop.</summary>
     public sealed record Retire

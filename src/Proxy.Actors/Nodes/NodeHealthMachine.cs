@@ -198,10 +198,11 @@ public sealed record NodeHealthMachine
     }
 
     /// <summary>Operator: change the configured weight (<see cref="MinWeight"/>..<see cref="MaxWeight"/>; anything else is ignored).</summary>
-    public HealthTransition SetWeight(int weight) => ChangeConfiguredWeight(weight, share: true);
+    public HealthTransition SetWeight(int weight, bool fromConfiguration = false) =>
+        ChangeConfiguredWeight(weight, share: true, fromConfiguration ? "a configuration reload" : "an operator");
 
     /// <summary>Another member's operator changed the configured weight (out of range: ignored).</summary>
-    public HealthTransition AdoptWeight(int weight) => ChangeConfiguredWeight(weight, share: false);
+    public HealthTransition AdoptWeight(int weight) => ChangeConfiguredWeight(weight, share: false, "an operator at another member");
 
     private HealthTransition MarkOverloaded(string rule, bool share)
     {
@@ -257,7 +258,7 @@ public sealed record NodeHealthMachine
                 HealthLog.Info("Node {0} enabled by an operator", Node)));
     }
 
-    private HealthTransition ChangeConfiguredWeight(int weight, bool share)
+    private HealthTransition ChangeConfiguredWeight(int weight, bool share, string by)
     {
         if (weight is < MinWeight or > MaxWeight)
         {
@@ -272,7 +273,7 @@ public sealed record NodeHealthMachine
                 HealthActions.PublishWeight,
                 share ? NodeMarkKind.WeightSet : null,
                 share ? weight : 0,
-                HealthLog.Info("Node {0} configured weight set to {1} by an operator", Node, weight)));
+                HealthLog.Info("Node {0} configured weight set to {1} by {2}", Node, weight, by)));
     }
 }
 

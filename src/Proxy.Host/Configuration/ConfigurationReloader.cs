@@ -22,6 +22,7 @@ public sealed partial class ConfigurationReloader(
     ClassifierTypes classifierTypes,
     NodeStatusReader nodes,
     ILogger<ConfigurationReloader> logger,
+    Hosting.NodeHostCheck? hostCheck = null,
     WatchedFile? watchedFile = null) : IHostedService, IDisposable
 {
     private static readonly TimeSpan CoalesceWindow = TimeSpan.FromMilliseconds(100);
@@ -203,7 +204,14 @@ public sealed partial class ConfigurationReloader(
                 return Last = new ReloadResult(DateTimeOffset.UtcNow, "refused", ex.Message);
             }
 
+            var previous = _nodes;
             var changes = await ApplyNodesAsync(next.Nodes).ConfigureAwait(false);
+            if (hostCheck is not null)
+            {
+                // The nodes this reload added or moved: a new name that resolves to nothing is said at once.
+                await hostCheck.CheckAsync(next.Nodes.Where(n => !previous.Any(p => p.Name.Equals(n.Name, StringComparison.OrdinalIgnoreCase) && p.Address.Original == n.Address.Original)), CancellationToken.None).ConfigureAwait(false);
+            }
+
             var chain = ClassifierKeys(configuration);
             if (!chain.SequenceEqual(_chain))
             {
@@ -269,7 +277,7 @@ public sealed partial class ConfigurationReloader(
             }
             else if (old.Weight != node.Weight)
             {
-                await nodes.AdministerAsync(node.Name, new NodeActor.SetWeight(node.Weight), CancellationToken.None).ConfigureAwait(false);
+                await nodes.AdministerAsync(node.Name, new NodeActor.SetWeight(node.Weight, FromConfiguration: true), CancellationToken.None).ConfigureAwait(false);
                 changes.Add($"{node.Name} weight {old.Weight} -> {node.Weight}");
             }
         }

@@ -22,9 +22,13 @@ internal sealed class ProxyRequestHandler(
     PrometheusProxyMetrics metrics,
     AccessLog accessLog,
     RecentRedispatches redispatches,
+    Hosting.DrainDeadline drain,
     Configuration.ProxySettings settings)
 {
     private readonly bool _tracing = settings.Tracing.Enabled;
+
+    /// <summary>Logged and counted for a request still in flight when the stop's drain ran out: the proxy, not the client, ended it.</summary>
+    private const string CutAtShutdown = "cut at shutdown: still in flight when Proxy:Shutdown:Drain ran out";
 
     private const string KestrelMovedContentLength = "X-Content-Length";
 
@@ -110,9 +114,16 @@ internal sealed class ProxyRequestHandler(
 
         // Counted and logged as written: the status the client got, not the node's.
         var (status, cut) = await ProxyResponseWriter.WriteAsync(context, outcome, _streamIdle).ConfigureAwait(false);
+        var refusal = outcome is Refused refused ? refused.Reason : null;
+        if (status == ProxyResponseWriter.ClientClosed && drain.RanOut)
+        {
+            // Not a client that left: the stop aborted the connection (HAProxy's "K" flag). Counted
+            // and logged as a 503, the proxy's own unavailability, with the reason in the line.
+            (status, refusal) = (StatusCodes.Status503ServiceUnavailable, CutAtShutdown);
+        }
+
         var elapsed = Stopwatch.GetElapsedTime(started);
         metrics.RequestCompleted(status, outcome.Attempts.Count, elapsed);
-        var refusal = outcome is Refused refused ? refused.Reason : null;
         var attempts = outcome.Attempts;
         if (cut is not null && outcome is Delivered delivered)
         {

@@ -605,6 +605,16 @@ public sealed class NodeHealthMachineTests
     }
 
     [Fact]
+    public void A_weight_from_a_reloaded_configuration_is_logged_as_such_and_shared_like_an_operators()
+    {
+        var (machine, effects) = Healthy().SetWeight(64, fromConfiguration: true);
+
+        Assert.Equal(64, machine.EffectiveWeight);
+        Assert.Equal(NodeMarkKind.WeightSet, effects.Share);
+        AssertLog(effects, LogLevel.InfoLevel, "Node n1 configured weight set to 64 by a configuration reload");
+    }
+
+    [Fact]
     public void A_weight_set_while_restoring_keeps_the_step_reached_and_restores_up_to_the_new_weight()
     {
         var restoring = In(NodeHealth.Restoring);
@@ -670,7 +680,7 @@ public sealed class NodeHealthMachineTests
         Assert.Equal(32, machine.EffectiveWeight);
         Assert.Equal(HealthActions.PublishWeight, effects.Actions);
         Assert.Null(effects.Share);
-        AssertLog(effects, LogLevel.InfoLevel, "Node n1 configured weight set to 32 by an operator");
+        AssertLog(effects, LogLevel.InfoLevel, "Node n1 configured weight set to 32 by an operator at another member");
     }
 
     [Theory]
