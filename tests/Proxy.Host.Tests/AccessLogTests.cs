@@ -36,6 +36,20 @@ public sealed class AccessLogTests : NodesTest, IDisposable
     }
 
     [Fact]
+    public async Task A_text_line_for_an_answer_the_proxy_gave_itself_keeps_the_duration_and_the_tries_and_says_why()
+    {
+        await using var proxy = ProxyProcess.Start("--Proxy:Nodes:0:Name=down", "--Proxy:Nodes:0:Address=http://127.0.0.1:9");
+        await proxy.WaitUntilServingAsync();
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+
+        using var answer = await client.GetAsync("/item");
+
+        Assert.Equal(HttpStatusCode.BadGateway, answer.StatusCode);
+        await proxy.WaitForOutputAsync(" 127.0.0.1 GET /item -> 502 in ");
+        await proxy.WaitForOutputAsync(" ms via [down:refused] refused: could not reach a node");
+    }
+
+    [Fact]
     public async Task Json_lines_go_to_the_file_one_object_per_request_and_refusals_say_why()
     {
         var file = Path.Combine(_directory, "access.json");

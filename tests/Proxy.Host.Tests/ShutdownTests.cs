@@ -50,7 +50,8 @@ public sealed class ShutdownTests
 
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => inFlight);
         Assert.Equal(0, await proxy.WaitForExitAsync());
-        Assert.Contains("GET /held -> 503 refused: cut at shutdown: still in flight when Proxy:Shutdown:Drain ran out", proxy.Output, StringComparison.Ordinal);
+        Assert.Contains("GET /held -> 503 in ", proxy.Output, StringComparison.Ordinal);
+        Assert.Contains(" ms via [n1:shutdown] refused: cut at shutdown: still in flight when Proxy:Shutdown:Drain ran out", proxy.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("-> 499", proxy.Output, StringComparison.Ordinal);
     }
 

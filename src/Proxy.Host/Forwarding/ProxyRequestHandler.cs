@@ -115,21 +115,22 @@ internal sealed class ProxyRequestHandler(
         // Counted and logged as written: the status the client got, not the node's.
         var (status, cut) = await ProxyResponseWriter.WriteAsync(context, outcome, _streamIdle).ConfigureAwait(false);
         var refusal = outcome is Refused refused ? refused.Reason : null;
+        var attempts = outcome.Attempts;
         if (status == ProxyResponseWriter.ClientClosed && drain.RanOut)
         {
             // Not a client that left: the stop aborted the connection (HAProxy's "K" flag). Counted
-            // and logged as a 503, the proxy's own unavailability, with the reason in the line.
-            (status, refusal) = (StatusCodes.Status503ServiceUnavailable, CutAtShutdown);
+            // and logged as a 503, the proxy's own unavailability, with the reason in the line; the
+            // try it cut off reads "shutdown", not "client-gone".
+            (status, refusal, attempts) = (StatusCodes.Status503ServiceUnavailable, CutAtShutdown, Renamed(attempts, "client-gone", "shutdown"));
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
-        metrics.RequestCompleted(status, outcome.Attempts.Count, elapsed);
-        var attempts = outcome.Attempts;
+        metrics.RequestCompleted(status, attempts.Count, elapsed);
         if (cut is not null && outcome is Delivered delivered)
         {
             // The client got the head and part of the body, then an aborted connection: the node
             // broke off. Logged as such (HAProxy's "SD") and counted against the node.
-            attempts = CutShort(attempts);
+            attempts = Renamed(attempts, attempts[^1].Result, "cut");
             delivered.Node?.Tell(new NodeActor.AnswerCut(cut));
         }
 
@@ -143,11 +144,17 @@ internal sealed class ProxyRequestHandler(
         }
     }
 
-    // The delivering (last) try, renamed "cut": the answer it gave broke off midway.
-    private static Attempt[] CutShort(IReadOnlyList<Attempt> attempts)
+    // The last try renamed, if it ended as "from": a delivered answer that broke off midway ("cut"),
+    // a try the stop's drain deadline cut off ("shutdown").
+    private static IReadOnlyList<Attempt> Renamed(IReadOnlyList<Attempt> attempts, string from, string to)
     {
+        if (attempts.Count == 0 || attempts[^1].Result != from)
+        {
+            return attempts;
+        }
+
         var renamed = attempts.ToArray();
-        renamed[^1] = renamed[^1] with { Result = "cut" };
+        renamed[^1] = renamed[^1] with { Result = to };
         return renamed;
     }
 

@@ -201,6 +201,7 @@ public sealed partial class AccessLog : BackgroundService
     }
 
     // 2026-12-02T03:15:00.123Z 10.0.0.7 POST /RPC2 -> 200 in 1.2 ms via [demo-1:overloaded demo-2:answered]
+    // 2026-12-02T03:15:00.123Z 10.0.0.7 POST /RPC2 -> 504 in 30001.7 ms via [demo-1:timed-out] refused: node did not answer in time
     private void WriteText(in AccessLogEntry entry)
     {
         var size = 128 + entry.Method.Length + entry.Target.Length + (entry.Refusal?.Length ?? 0) + (entry.Cut?.Length ?? 0) + (entry.Attempts.Count * 64);
@@ -234,45 +235,41 @@ public sealed partial class AccessLog : BackgroundService
         }
 
         at += n;
-        if (entry.Refusal is { } refusal)
+        if (!Put(span, ref at, " in "u8) || !entry.ElapsedMs.TryFormat(span[at..], out n, "0.0", System.Globalization.CultureInfo.InvariantCulture))
         {
-            if (!Put(span, ref at, " refused: "u8) || !PutAscii(span, ref at, refusal))
+            return false;
+        }
+
+        at += n;
+        if (!Put(span, ref at, " ms via ["u8))
+        {
+            return false;
+        }
+
+        for (var i = 0; i < entry.Attempts.Count; i++)
+        {
+            var attempt = entry.Attempts[i];
+            if ((i > 0 && !Put(span, ref at, " "u8)) || !PutAscii(span, ref at, attempt.Node) || !Put(span, ref at, ":"u8) || !PutAscii(span, ref at, attempt.Result))
             {
                 return false;
             }
         }
-        else
+
+        if (!Put(span, ref at, "]"u8))
         {
-            if (!Put(span, ref at, " in "u8) || !entry.ElapsedMs.TryFormat(span[at..], out n, "0.0", System.Globalization.CultureInfo.InvariantCulture))
-            {
-                return false;
-            }
+            return false;
+        }
 
-            at += n;
-            if (!Put(span, ref at, " ms via ["u8))
-            {
-                return false;
-            }
+        // The proxy answered itself (after the tries, if any): why.
+        if (entry.Refusal is { } refusal && (!Put(span, ref at, " refused: "u8) || !PutAscii(span, ref at, refusal)))
+        {
+            return false;
+        }
 
-            for (var i = 0; i < entry.Attempts.Count; i++)
-            {
-                var attempt = entry.Attempts[i];
-                if ((i > 0 && !Put(span, ref at, " "u8)) || !PutAscii(span, ref at, attempt.Node) || !Put(span, ref at, ":"u8) || !PutAscii(span, ref at, attempt.Result))
-                {
-                    return false;
-                }
-            }
-
-            if (!Put(span, ref at, "]"u8))
-            {
-                return false;
-            }
-
-            // The answer was delivered in part: its head and some of its body, then an abort.
-            if (entry.Cut is { } cut && (!Put(span, ref at, " cut: "u8) || !PutAscii(span, ref at, cut)))
-            {
-                return false;
-            }
+        // The answer was delivered in part: its head and some of its body, then an abort.
+        if (entry.Cut is { } cut && (!Put(span, ref at, " cut: "u8) || !PutAscii(span, ref at, cut)))
+        {
+            return false;
         }
 
         // Last, so a line and its trace find each other: grep the trace id, or open it in the tracing system.
