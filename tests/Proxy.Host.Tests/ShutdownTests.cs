@@ -53,6 +53,8 @@ public sealed class ShutdownTests
         Assert.Contains("GET /held -> 503 in ", proxy.Output, StringComparison.Ordinal);
         Assert.Contains(" ms via [n1:shutdown] refused: cut at shutdown: still in flight when Proxy:Shutdown:Drain ran out", proxy.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("-> 499", proxy.Output, StringComparison.Ordinal);
+        Assert.Contains("Stopping: new connections refused; ", proxy.Output, StringComparison.Ordinal);
+        Assert.Contains("Proxy:Shutdown:Drain (00:00:01) ran out: cutting what is still in flight", proxy.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,3 +1,6 @@
+using Proxy.Host.Configuration;
+using Proxy.Host.Telemetry;
+
 namespace Proxy.Host.Hosting;
 
 /// <summary>
@@ -6,7 +9,7 @@ namespace Proxy.Host.Hosting;
 /// as any other abort. This service is handed the same token when the stop begins, so by the time
 /// an abort reaches a request, <see cref="RanOut"/> already says why (HAProxy logs it "K", killed).
 /// </summary>
-internal sealed class DrainDeadline : IHostedLifecycleService
+internal sealed partial class DrainDeadline(ProxySettings settings, PrometheusProxyMetrics metrics, ILogger<DrainDeadline> logger) : IHostedLifecycleService
 {
     // The host's stop token once a stop began; none before (never cancelled). A single reference
     // underneath: written once, read by every request that ends aborted.
@@ -18,8 +21,16 @@ internal sealed class DrainDeadline : IHostedLifecycleService
     public Task StoppingAsync(CancellationToken cancellationToken)
     {
         _stop = cancellationToken;
+        LogDraining(logger, metrics.TriesInFlight, settings.ShutdownDrain);
+        cancellationToken.Register(() => LogRanOut(logger, settings.ShutdownDrain, metrics.TriesInFlight));
         return Task.CompletedTask;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: new connections refused; {InFlight} tries in flight at the nodes get up to {Drain} (Proxy:Shutdown:Drain) to finish")]
+    private static partial void LogDraining(ILogger logger, int inFlight, TimeSpan drain);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Proxy:Shutdown:Drain ({Drain}) ran out: cutting what is still in flight ({InFlight} tries at the nodes)")]
+    private static partial void LogRanOut(ILogger logger, TimeSpan drain, int inFlight);
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -79,6 +79,9 @@ public sealed class PrometheusProxyMetrics : IProxyMetrics
 
     public void InFlightChanged(string node, int inFlight) => Node(node).InFlight.Set(inFlight);
 
+    /// <summary>Tries in flight at all the nodes, as <c>proxy_node_in_flight</c> last said.</summary>
+    public int TriesInFlight => (int)_nodes.Values.Sum(n => n.InFlight.Value);
+
     // A node removed at run time: its series go, so dashboards do not show it frozen at its last value.
     public void NodeRemoved(string node)
     {
