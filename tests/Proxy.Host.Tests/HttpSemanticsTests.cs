@@ -61,6 +61,22 @@ public sealed class HttpSemanticsTests : NodesTest
         Assert.Equal(expected, Assert.Single(N1.Received).RawTarget);
     }
 
+    [Theory]
+    [InlineData("GET /p HTTP/1.1\r\nHost: xn--x\r\n", "xn--x")]
+    [InlineData("GET /p HTTP/1.1\r\nHost: xn--bcher-kva.example\r\n", "xn--bcher-kva.example")]
+    [InlineData("GET http://xn--bcher-kva.example:8080/p HTTP/1.1\r\nHost: x\r\n", "xn--bcher-kva.example:8080")]
+    public async Task A_punycode_host_reaches_the_node_as_sent(string head, string forwardedHost)
+    {
+        // HttpRequest.Host decodes punycode: an invalid label ("xn--x") threw, a 500, and a valid
+        // one reached the node as UTF-8 bytes the client never sent.
+        await using var proxy = await ProxyHarness.StartAsync([N1]);
+
+        var answer = await RawHttp.SendAsync(proxy.Client.BaseAddress!, head + "Connection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+        Assert.Equal(forwardedHost, Assert.Single(N1.Received).Headers["X-Forwarded-Host"]);
+    }
+
     [Fact]
     public async Task An_absolute_form_target_whose_host_differs_from_the_Host_header_is_served_for_the_targets_host()
     {

@@ -359,6 +359,28 @@ public sealed class ReliabilityTests : NodesTest
     }
 
     [Fact]
+    public async Task A_streamed_upload_that_pauses_after_its_head_is_delivered_on_a_connection_of_its_own()
+    {
+        // A fresh proxy gives each try a connection of its own until the node answers with
+        // keep-alive; one nothing is written to for a second is closed as abandoned. The try's head
+        // must go out at once, not wait in the write buffer for 4 KiB of a slow client's body.
+        await using var proxy = await ProxyHarness.StartAsync([N1], "--Proxy:Limits:RequestBuffer=1024", "--Proxy:Limits:MinRequestBodyRate=0");
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(proxy.Client.BaseAddress!.Host, proxy.Client.BaseAddress.Port);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\nConnection: close\r\n\r\n"));
+
+        // A slow client (the pause is the client's behaviour under test, not a wait for the proxy).
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await stream.WriteAsync(new byte[3000]);
+
+        var answer = new byte[256];
+        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(answer, 0, await stream.ReadAsync(answer)), StringComparison.Ordinal);
+        Assert.Equal(3000, Assert.Single(N1.Received).Body.Length);
+        Assert.Equal(0, (await proxy.NodesAsync())["n1"].GetProperty("failures").GetInt32());
+    }
+
+    [Fact]
     public async Task A_client_uploading_slower_than_the_response_timeout_gets_408_and_blames_no_node()
     {
         await using var proxy = await ProxyHarness.StartAsync(Nodes, "--Proxy:Limits:RequestBuffer=1024", "--Proxy:Timeouts:Response=1s", "--Proxy:Limits:MinRequestBodyRate=0");

@@ -440,7 +440,7 @@ public sealed class NodeForwarder : IDisposable
         HttpContent? content = request.Body switch
         {
             BufferedBody buffered => new ReadOnlyMemoryContent(buffered.Content),
-            StreamedBody streamed => new StreamContent(streamed.Stream),
+            StreamedBody streamed => new StreamedBodyContent(streamed.Stream),
             _ => null,
         };
 

@@ -3,7 +3,9 @@ using System.Text;
 using Akka.Actor;
 using Proxy.Actors.Nodes;
 using Proxy.Host.Clustering;
+using Proxy.Actors.Forwarding;
 using Proxy.Host.Configuration;
+using Proxy.Host.Forwarding;
 using Proxy.Host.Telemetry;
 
 namespace Proxy.Host.Debug;
@@ -295,9 +297,10 @@ public static class DebugEndpoints
     private static Func<RequestDelegate, RequestDelegate> RefuseForeignRequests(bool requireLoopbackHost) => next => context =>
     {
         var request = context.Request;
-        if (requireLoopbackHost && !IsLoopbackName(request.Host.Host))
+        var host = ProxyRequestReader.HostAsSent(request);
+        if (requireLoopbackHost && !IsLoopbackName(host.Host))
         {
-            return Forbid(context, $"this listener answers only requests to a loopback name (Host was '{request.Host}'); set Proxy:Debug:Token to serve others");
+            return Forbid(context, $"this listener answers only requests to a loopback name (Host was '{PrintableText.Of(host.Value ?? "")}'); set Proxy:Debug:Token to serve others");
         }
 
         if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method) && !HttpMethods.IsOptions(request.Method))
@@ -305,7 +308,7 @@ public static class DebugEndpoints
             var fetchSite = request.Headers["Sec-Fetch-Site"].ToString();
             var origin = request.Headers.Origin.ToString();
             if (fetchSite.Equals("cross-site", StringComparison.OrdinalIgnoreCase)
-                || (origin.Length > 0 && !origin.Equals($"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase)))
+                || (origin.Length > 0 && !origin.Equals($"{request.Scheme}://{host.Value}", StringComparison.OrdinalIgnoreCase)))
             {
                 return Forbid(context, "a state-changing request from another web origin is refused");
             }

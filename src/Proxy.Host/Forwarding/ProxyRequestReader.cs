@@ -87,6 +87,13 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
         return false;
     }
 
+    /// <summary>
+    /// The Host the client sent (or the absolute-form target's authority Kestrel put there), as
+    /// sent. <c>HttpRequest.Host</c> decodes punycode: <c>xn--bcher-kva</c> would reach the node as
+    /// UTF-8, and a label that is not valid punycode (<c>xn--x</c>) throws, a 500.
+    /// </summary>
+    public static HostString HostAsSent(HttpRequest request) => new(request.Headers.Host.ToString());
+
     // From a trusted proxy, X-Forwarded-* are kept (For appended to); from anyone else they are
     // replaced, so a client cannot pose as someone else to the node.
     private static List<KeyValuePair<string, string>> ForwardedHeaders(HttpContext context, bool trusted, bool traced)
@@ -151,7 +158,8 @@ internal sealed class ProxyRequestReader(int requestBufferLimit, IReadOnlyList<S
         var client = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         headers.Add(new("X-Forwarded-For", string.IsNullOrEmpty(priorForwardedFor) ? client : string.Concat(priorForwardedFor, ", ", client)));
         headers.Add(new("X-Forwarded-Proto", priorProto ?? request.Scheme));
-        var host = priorHost ?? (request.Host.HasValue ? request.Host.Value : null);
+        var sentHost = HostAsSent(request);
+        var host = priorHost ?? (sentHost.HasValue ? sentHost.Value : null);
         if (host is not null)
         {
             headers.Add(new("X-Forwarded-Host", host));

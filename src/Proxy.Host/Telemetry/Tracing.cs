@@ -99,10 +99,11 @@ public static class Tracing
                 span.SetTag("url.query", request.QueryString.Value![1..]);
             }
 
-            if (request.Host.HasValue)
+            var host = Forwarding.ProxyRequestReader.HostAsSent(request);
+            if (host.HasValue)
             {
-                span.SetTag("server.address", request.Host.Host);
-                span.SetTag("server.port", request.Host.Port ?? context.Connection.LocalPort);
+                span.SetTag("server.address", host.Host);
+                span.SetTag("server.port", host.Port ?? context.Connection.LocalPort);
             }
 
             span.SetTag("client.address", context.Connection.RemoteIpAddress?.ToString());
