@@ -208,8 +208,10 @@ public sealed partial class ConfigurationReloader(
             var changes = await ApplyNodesAsync(next.Nodes).ConfigureAwait(false);
             if (hostCheck is not null)
             {
-                // The nodes this reload added or moved: a new name that resolves to nothing is said at once.
-                await hostCheck.CheckAsync(next.Nodes.Where(n => !previous.Any(p => p.Name.Equals(n.Name, StringComparison.OrdinalIgnoreCase) && p.Address.Original == n.Address.Original)), CancellationToken.None).ConfigureAwait(false);
+                // The nodes this reload added or moved: a new name that resolves to nothing is said
+                // soon, without holding the next reload up while a lookup hangs.
+                var added = next.Nodes.Where(n => !previous.Any(p => p.Name.Equals(n.Name, StringComparison.OrdinalIgnoreCase) && p.Address.Original == n.Address.Original)).ToArray();
+                _ = hostCheck.CheckAsync(added, CancellationToken.None);
             }
 
             var chain = ClassifierKeys(configuration);

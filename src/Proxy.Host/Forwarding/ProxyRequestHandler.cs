@@ -81,15 +81,23 @@ internal sealed class ProxyRequestHandler(
         {
             request = await reader.ReadAsync(context, rawTarget, trace).ConfigureAwait(false);
         }
+        catch (Exception ex) when (drain.RanOut && ex is BadHttpRequestException or OperationCanceledException or IOException)
+        {
+            // The stop's deadline aborted the upload: not the client's doing.
+            await RefuseAsync(context, trace, StatusCodes.Status503ServiceUnavailable, CutAtShutdown).ConfigureAwait(false);
+            return;
+        }
         catch (BadHttpRequestException ex)
         {
             // Too large, cut off or too slow: the client's fault, answered with Kestrel's status.
             await RefuseAsync(context, trace, ex.StatusCode, ex.Message).ConfigureAwait(false);
             return;
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
-            Tracing.End(trace, context, StatusCodes.Status499ClientClosedRequest, [], "client closed request");
+            // The client left (or reset) while its body was being buffered (Kestrel's
+            // ConnectionAbortedException is one): logged and counted like any client gone.
+            await RefuseAsync(context, trace, ProxyResponseWriter.ClientClosed, "client closed request").ConfigureAwait(false);
             return;
         }
         catch (Exception ex) when (ex is OverflowException or FormatException or InvalidDataException or IOException)
@@ -116,12 +124,12 @@ internal sealed class ProxyRequestHandler(
         var (status, cut) = await ProxyResponseWriter.WriteAsync(context, outcome, _streamIdle).ConfigureAwait(false);
         var refusal = outcome is Refused refused ? refused.Reason : null;
         var attempts = outcome.Attempts;
-        if (status == ProxyResponseWriter.ClientClosed && drain.RanOut)
+        if (drain.RanOut && (status == ProxyResponseWriter.ClientClosed || context.RequestAborted.IsCancellationRequested))
         {
             // Not a client that left: the stop aborted the connection (HAProxy's "K" flag). Counted
             // and logged as a 503, the proxy's own unavailability, with the reason in the line; the
-            // try it cut off reads "shutdown", not "client-gone".
-            (status, refusal, attempts) = (StatusCodes.Status503ServiceUnavailable, CutAtShutdown, Renamed(attempts, "client-gone", "shutdown"));
+            // try it cut off reads "shutdown" (not "client-gone", nor "client-body" for an upload).
+            (status, refusal, attempts) = (StatusCodes.Status503ServiceUnavailable, CutAtShutdown, LastRenamed(attempts, "shutdown"));
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
@@ -130,7 +138,7 @@ internal sealed class ProxyRequestHandler(
         {
             // The client got the head and part of the body, then an aborted connection: the node
             // broke off. Logged as such (HAProxy's "SD") and counted against the node.
-            attempts = Renamed(attempts, attempts[^1].Result, "cut");
+            attempts = LastRenamed(attempts, "cut");
             delivered.Node?.Tell(new NodeActor.AnswerCut(cut));
         }
 
@@ -144,17 +152,17 @@ internal sealed class ProxyRequestHandler(
         }
     }
 
-    // The last try renamed, if it ended as "from": a delivered answer that broke off midway ("cut"),
-    // a try the stop's drain deadline cut off ("shutdown").
-    private static IReadOnlyList<Attempt> Renamed(IReadOnlyList<Attempt> attempts, string from, string to)
+    // The last try renamed: a delivered answer that broke off midway ("cut"), a try the stop's
+    // drain deadline cut off ("shutdown").
+    private static IReadOnlyList<Attempt> LastRenamed(IReadOnlyList<Attempt> attempts, string result)
     {
-        if (attempts.Count == 0 || attempts[^1].Result != from)
+        if (attempts.Count == 0)
         {
             return attempts;
         }
 
         var renamed = attempts.ToArray();
-        renamed[^1] = renamed[^1] with { Result = to };
+        renamed[^1] = renamed[^1] with { Result = result };
         return renamed;
     }
 
@@ -166,7 +174,7 @@ internal sealed class ProxyRequestHandler(
             DateTime.UtcNow, context.Connection.RemoteIpAddress, context.Request.Method,
             PrintableText.Of(ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget)), status, 0, [], reason, trace.Context.TraceId));
         Tracing.End(trace, context, status, [], reason);
-        if (!context.Response.HasStarted)
+        if (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
         {
             await ProxyResponseWriter.WriteAsync(context, new Refused(status, reason, null, []), _streamIdle).ConfigureAwait(false);
         }

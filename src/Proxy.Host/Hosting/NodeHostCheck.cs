@@ -17,13 +17,28 @@ public sealed partial class NodeHostCheck(ProxySettings settings, ILogger<NodeHo
     /// <summary>How long one name may take to resolve before the check gives up on it (the try itself has Forwarding:ConnectTimeout).</summary>
     private static readonly TimeSpan ResolveTimeout = TimeSpan.FromSeconds(5);
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) => CheckAsync(settings.Nodes, stoppingToken);
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await CheckAsync(settings.Nodes, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopped before every name was looked up: nothing to say.
+        }
+    }
 
     /// <summary>Resolves the host names of <paramref name="nodes"/> (IP addresses and unix sockets skip) and logs a warning for each that names no address.</summary>
     public Task CheckAsync(IEnumerable<NodeSettings> nodes, CancellationToken cancellationToken) =>
-        Task.WhenAll(nodes
-            .Where(n => n.Address.Host is { } host && !IPAddress.TryParse(host.Trim('[', ']'), out _))
-            .Select(n => CheckOneAsync(n.Name, n.Address.Host!, cancellationToken)));
+        // A few at a time: a lookup that hangs holds a thread-pool thread past the give-up (getaddrinfo
+        // blocks), and two hundred of them at once starved the listeners for half a minute.
+        Parallel.ForEachAsync(
+            nodes.Where(n => n.Address.Host is { } host && !IPAddress.TryParse(host.Trim('[', ']'), out _)),
+            new ParallelOptions { MaxDegreeOfParallelism = ParallelLookups, CancellationToken = cancellationToken },
+            (node, token) => new ValueTask(CheckOneAsync(node.Name, node.Address.Host!, token)));
+
+    private const int ParallelLookups = 4;
 
     private async Task CheckOneAsync(string node, string host, CancellationToken cancellationToken)
     {
