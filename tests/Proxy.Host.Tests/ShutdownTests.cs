@@ -58,32 +58,55 @@ public sealed class ShutdownTests
     }
 
     [Fact]
-    public async Task An_upload_still_streaming_when_the_drain_runs_out_is_logged_as_cut_at_shutdown_not_blamed_on_the_client()
+    public async Task Uploads_still_streaming_when_the_drain_runs_out_are_each_logged_as_cut_at_shutdown_not_blamed_on_the_client()
     {
+        const int uploads = 5;
+        var arrivedCount = 0;
         var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var node = RawNode.KeepAlive(async (_, _) =>
         {
             // The head has come; the body never will, and no answer either.
-            arrived.TrySetResult();
+            if (Interlocked.Increment(ref arrivedCount) == uploads)
+            {
+                arrived.TrySetResult();
+            }
+
             await Task.Delay(Timeout.Infinite);
         });
         await using var proxy = ProxyProcess.Start(
             "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}", "--Proxy:Shutdown:Drain=00:00:01",
             "--Proxy:Limits:RequestBuffer=1024", "--Proxy:Limits:MinRequestBodyRate=0");
         await proxy.WaitUntilServingAsync();
-        using var client = new System.Net.Sockets.TcpClient();
-        await client.ConnectAsync(proxy.Client.Host, proxy.Client.Port);
-        var stream = client.GetStream();
-        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"));
-        await stream.WriteAsync(new byte[4096]);
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var clients = new List<System.Net.Sockets.TcpClient>();
+        try
+        {
+            for (var i = 0; i < uploads; i++)
+            {
+                var client = new System.Net.Sockets.TcpClient();
+                clients.Add(client);
+                await client.ConnectAsync(proxy.Client.Host, proxy.Client.Port);
+                var stream = client.GetStream();
+                await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"POST /upload{i} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"));
+                await stream.WriteAsync(new byte[4096]);
+            }
 
-        proxy.Terminate();
+            await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
-        Assert.Equal(0, await proxy.WaitForExitAsync());
-        Assert.Contains("POST /upload -> 503 in ", proxy.Output, StringComparison.Ordinal);
-        Assert.Contains(" ms via [n1:shutdown] refused: cut at shutdown", proxy.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain("-> 400", proxy.Output, StringComparison.Ordinal);
+            proxy.Terminate();
+
+            Assert.Equal(0, await proxy.WaitForExitAsync());
+            for (var i = 0; i < uploads; i++)
+            {
+                Assert.True(proxy.Output.Contains($"POST /upload{i} -> 503 in ", StringComparison.Ordinal), proxy.Output);
+            }
+
+            Assert.Equal(uploads, System.Text.RegularExpressions.Regex.Matches(proxy.Output, @" ms via \[n1:shutdown\] refused: cut at shutdown").Count);
+            Assert.DoesNotContain("-> 400", proxy.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
     }
 
     [Fact]

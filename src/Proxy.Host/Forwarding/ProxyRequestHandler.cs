@@ -48,7 +48,7 @@ internal sealed class ProxyRequestHandler(
         // (aspnetcore#43523); the proxy refuses it rather than pass on a message read two ways.
         if (context.Request.Headers.ContainsKey(HeaderNames.TransferEncoding) && context.Request.Headers.ContainsKey(KestrelMovedContentLength))
         {
-            await RefuseAsync(context, trace, StatusCodes.Status400BadRequest, "Content-Length and Transfer-Encoding conflict").ConfigureAwait(false);
+            await RefuseAsync(context, started, trace, StatusCodes.Status400BadRequest, "Content-Length and Transfer-Encoding conflict").ConfigureAwait(false);
             return;
         }
 
@@ -56,14 +56,14 @@ internal sealed class ProxyRequestHandler(
         // reach the node still applied, framed by a Content-Length that hides it.
         if (context.Request.Headers.TryGetValue(HeaderNames.TransferEncoding, out var codings) && !HopByHopHeaders.IsChunkedOnly(codings.Count, codings.Count > 0 ? codings[0] : null))
         {
-            await RefuseAsync(context, trace, StatusCodes.Status501NotImplemented, $"Transfer-Encoding '{codings}' is not supported: only chunked").ConfigureAwait(false);
+            await RefuseAsync(context, started, trace, StatusCodes.Status501NotImplemented, $"Transfer-Encoding '{codings}' is not supported: only chunked").ConfigureAwait(false);
             return;
         }
 
         var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         if (ProxyRequestReader.HasInvalidTargetByte(rawTarget))
         {
-            await RefuseAsync(context, trace, StatusCodes.Status400BadRequest, "the request target has a byte that is not visible ASCII").ConfigureAwait(false);
+            await RefuseAsync(context, started, trace, StatusCodes.Status400BadRequest, "the request target has a byte that is not visible ASCII").ConfigureAwait(false);
             return;
         }
 
@@ -72,7 +72,7 @@ internal sealed class ProxyRequestHandler(
         if (HttpMethods.IsConnect(context.Request.Method))
         {
             context.Response.Headers.Allow = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE";
-            await RefuseAsync(context, trace, StatusCodes.Status405MethodNotAllowed, "CONNECT is not supported: this is a reverse proxy").ConfigureAwait(false);
+            await RefuseAsync(context, started, trace, StatusCodes.Status405MethodNotAllowed, "CONNECT is not supported: this is a reverse proxy").ConfigureAwait(false);
             return;
         }
 
@@ -84,27 +84,27 @@ internal sealed class ProxyRequestHandler(
         catch (Exception ex) when (drain.RanOut && ex is BadHttpRequestException or OperationCanceledException or IOException)
         {
             // The stop's deadline aborted the upload: not the client's doing.
-            await RefuseAsync(context, trace, StatusCodes.Status503ServiceUnavailable, CutAtShutdown).ConfigureAwait(false);
+            await RefuseAsync(context, started, trace, StatusCodes.Status503ServiceUnavailable, CutAtShutdown).ConfigureAwait(false);
             return;
         }
         catch (BadHttpRequestException ex)
         {
             // Too large, cut off or too slow: the client's fault, answered with Kestrel's status.
-            await RefuseAsync(context, trace, ex.StatusCode, ex.Message).ConfigureAwait(false);
+            await RefuseAsync(context, started, trace, ex.StatusCode, ex.Message).ConfigureAwait(false);
             return;
         }
         catch (OperationCanceledException)
         {
             // The client left (or reset) while its body was being buffered (Kestrel's
             // ConnectionAbortedException is one): logged and counted like any client gone.
-            await RefuseAsync(context, trace, ProxyResponseWriter.ClientClosed, "client closed request").ConfigureAwait(false);
+            await RefuseAsync(context, started, trace, ProxyResponseWriter.ClientClosed, "client closed request").ConfigureAwait(false);
             return;
         }
         catch (Exception ex) when (ex is OverflowException or FormatException or InvalidDataException or IOException)
         {
             // A body Kestrel could not frame in a way it has no status for (a chunk size past 2^64
             // overflows): still the client's fault, and a 400, never a 500.
-            await RefuseAsync(context, trace, StatusCodes.Status400BadRequest, $"the request body could not be read: {ex.Message}").ConfigureAwait(false);
+            await RefuseAsync(context, started, trace, StatusCodes.Status400BadRequest, $"the request body could not be read: {ex.Message}").ConfigureAwait(false);
             return;
         }
 
@@ -124,7 +124,8 @@ internal sealed class ProxyRequestHandler(
         var (status, cut) = await ProxyResponseWriter.WriteAsync(context, outcome, _streamIdle).ConfigureAwait(false);
         var refusal = outcome is Refused refused ? refused.Reason : null;
         var attempts = outcome.Attempts;
-        if (drain.RanOut && (status == ProxyResponseWriter.ClientClosed || context.RequestAborted.IsCancellationRequested))
+        if (drain.RanOut && (status == ProxyResponseWriter.ClientClosed || context.RequestAborted.IsCancellationRequested
+            || request.Body is StreamedBody { ReadFailure: not null }))
         {
             // Not a client that left: the stop aborted the connection (HAProxy's "K" flag). Counted
             // and logged as a 503, the proxy's own unavailability, with the reason in the line; the
@@ -166,13 +167,14 @@ internal sealed class ProxyRequestHandler(
         return renamed;
     }
 
-    private async Task RefuseAsync(HttpContext context, RequestTrace trace, int status, string reason)
+    private async Task RefuseAsync(HttpContext context, long started, RequestTrace trace, int status, string reason)
     {
-        metrics.RequestCompleted(status, 0, TimeSpan.Zero);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        metrics.RequestCompleted(status, 0, elapsed);
         // The target as sent (percent-encoded), never the decoded path: "%0d%0a" must not become a line break in the log.
         accessLog.Write(new AccessLogEntry(
             DateTime.UtcNow, context.Connection.RemoteIpAddress, context.Request.Method,
-            PrintableText.Of(ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget)), status, 0, [], reason, trace.Context.TraceId));
+            PrintableText.Of(ProxyRequestReader.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget)), status, elapsed.TotalMilliseconds, [], reason, trace.Context.TraceId));
         Tracing.End(trace, context, status, [], reason);
         if (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
         {

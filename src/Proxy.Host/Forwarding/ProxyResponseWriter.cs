@@ -31,7 +31,17 @@ internal static class ProxyResponseWriter
                 // The client is gone; there is nobody to write to.
                 return new Written(499);
             case Refused refused:
-                await WriteRefusalAsync(context, refused).ConfigureAwait(false);
+                try
+                {
+                    await WriteRefusalAsync(context, refused).ConfigureAwait(false);
+                }
+                catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+                {
+                    // The client left (or the stop cut the connection) before the refusal went out:
+                    // logged as such, not lost with an exception.
+                    return new Written(ClientClosed);
+                }
+
                 return new Written(refused.Status);
             default:
                 return new Written(0);
@@ -64,8 +74,7 @@ internal static class ProxyResponseWriter
             // A header value no HTTP/1.1 message may carry (a control character): the node's answer
             // cannot be relayed as it is, and is not half-relayed either.
             response.Headers.Clear();
-            await WriteRefusalAsync(context, new Refused(StatusCodes.Status502BadGateway, $"the node's answer has a header that cannot be forwarded: {ex.Message}", null, [])).ConfigureAwait(false);
-            return new Written(StatusCodes.Status502BadGateway);
+            return await WriteAsync(context, new Refused(StatusCodes.Status502BadGateway, $"the node's answer has a header that cannot be forwarded: {ex.Message}", null, []), streamIdle).ConfigureAwait(false);
         }
 
         if (HttpMethods.IsHead(context.Request.Method) || answer.Status is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified)
