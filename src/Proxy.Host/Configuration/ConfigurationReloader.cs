@@ -204,15 +204,10 @@ public sealed partial class ConfigurationReloader(
                 return Last = new ReloadResult(DateTimeOffset.UtcNow, "refused", ex.Message);
             }
 
-            var previous = _nodes;
-            var changes = await ApplyNodesAsync(next.Nodes).ConfigureAwait(false);
-            if (hostCheck is not null)
-            {
-                // The nodes this reload added or moved: a new name that resolves to nothing is said
-                // soon, without holding the next reload up while a lookup hangs.
-                var added = next.Nodes.Where(n => !previous.Any(p => p.Name.Equals(n.Name, StringComparison.OrdinalIgnoreCase) && p.Address.Original == n.Address.Original)).ToArray();
-                _ = hostCheck.CheckAsync(added, CancellationToken.None);
-            }
+            var (changes, added) = await ApplyNodesAsync(next.Nodes).ConfigureAwait(false);
+
+            // A new name that resolves to nothing is said soon, without holding the next reload up while a lookup hangs.
+            _ = hostCheck?.CheckAsync(added, CancellationToken.None);
 
             var chain = ClassifierKeys(configuration);
             if (!chain.SequenceEqual(_chain))
@@ -253,9 +248,11 @@ public sealed partial class ConfigurationReloader(
         }
     }
 
-    private async Task<List<string>> ApplyNodesAsync(IReadOnlyList<NodeSettings> next)
+    // What changed, and the nodes added or moved to another address (those started cold).
+    private async Task<(List<string> Changes, List<NodeSettings> Added)> ApplyNodesAsync(IReadOnlyList<NodeSettings> next)
     {
         var changes = new List<string>();
+        var added = new List<NodeSettings>();
         var before = _nodes.ToDictionary(n => n.Name, StringComparer.OrdinalIgnoreCase);
         var after = next.ToDictionary(n => n.Name, StringComparer.OrdinalIgnoreCase);
 
@@ -266,6 +263,7 @@ public sealed partial class ConfigurationReloader(
             if (!before.TryGetValue(node.Name, out var old))
             {
                 await AddAsync(node).ConfigureAwait(false);
+                added.Add(node);
                 changes.Add($"added {node.Name}");
             }
             else if (old.Address.Original != node.Address.Original || old.ReuseConnections != node.ReuseConnections || old.Tls != node.Tls)
@@ -273,6 +271,7 @@ public sealed partial class ConfigurationReloader(
                 // Another address is another node: the old one finishes its tries, then the new starts cold.
                 await nodes.ChangeAsync(new NodeSupervisor.RemoveNode(node.Name), CancellationToken.None).ConfigureAwait(false);
                 await AddAsync(node).ConfigureAwait(false);
+                added.Add(node);
                 changes.Add(old.Address.Original != node.Address.Original
                     ? $"replaced {node.Name} ({old.Address.Original} -> {node.Address.Original})"
                     : $"replaced {node.Name} (its connection settings changed)");
@@ -291,7 +290,7 @@ public sealed partial class ConfigurationReloader(
         }
 
         _nodes = next;
-        return changes;
+        return (changes, added);
     }
 
     // A node of the same name that is still finishing its tries holds the name: wait for it.
