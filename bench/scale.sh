@@ -147,9 +147,12 @@ measure_point() {
       measure "${urls[$target]}$path" "$conns" post.lua "${pids[$target]}" >> "$WORK/$target.rounds"
     done
   done
+  # The peak RSS of the measured rounds, read before the allocation pass attaches its EventPipe session.
+  local -A peaks=()
+  for target in "${order[@]}"; do peaks[$target]=$(peak_rss_mb "${pids[$target]}"); done
   for target in "${order[@]}"; do
     local kb; kb=$(allocated_kb "${pids[$target]}" "${urls[$target]}$path" "$conns")
-    python3 - "$sweep" "$label" "$conns" "$target" "$WORK/$target.rounds" "$WORK/yarp.rounds" "$(peak_rss_mb "${pids[$target]}")" "$kb" >> "$WORK/points" <<'PY'
+    python3 - "$sweep" "$label" "$conns" "$target" "$WORK/$target.rounds" "$WORK/yarp.rounds" "${peaks[$target]}" "$kb" >> "$WORK/points" <<'PY'
 import os, statistics, sys
 sweep, label, conns, target, rounds, base, peak, kb = sys.argv[1:]
 read = lambda f: [l.split() for l in open(f) if l.strip()]

@@ -1,3 +1,4 @@
 using Proxy.Host;
 
+ProxyApp.ApplyGcSettings(args);
 return await ProxyApp.RunAsync(args);

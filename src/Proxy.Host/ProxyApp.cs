@@ -22,6 +22,14 @@ namespace Proxy.Host;
 public static class ProxyApp
 {
     /// <summary>
+    /// Call first in <c>Main</c>, before anything else runs: on Linux, unless <c>DOTNET_GCGen1MaxBudget</c>
+    /// is set, it restarts the process in place (<c>execve</c>: same process id, arguments and
+    /// environment) with the GC's gen1 budget capped at 6 MiB, which .NET reads from the environment
+    /// only; it returns when there is nothing to do (README "Performance", ADR 0024).
+    /// </summary>
+    public static void ApplyGcSettings(string[] args) => Gen1Budget.ApplyByReexecuting(args);
+
+    /// <summary>
     /// Runs until SIGTERM/Ctrl+C. Invalid configuration prints one line and returns 2.
     /// <paramref name="configure"/> may extend the host first, e.g. <c>builder.AddClassifier(...)</c>.
     /// </summary>

@@ -30,6 +30,58 @@ public sealed class StartupFootprintTests
         Assert.DoesNotContain("Serilog.Settings.Configuration.dll", mapped, StringComparison.Ordinal);
     }
 
+    // .NET reads the gen1 cap from the environment only: the proxy restarts itself in place with it,
+    // keeping its process id, its arguments and the environment it was given.
+    [Fact]
+    public async Task A_serving_proxy_runs_with_the_gen1_budget_capped_under_the_process_id_it_was_started_with()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        await using var node = await TestNode.StartAsync("n1");
+        await using var proxy = ProxyProcess.Start(
+            new Dictionary<string, string> { ["PROXY_TEST_MARK"] = "kept" },
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}");
+        await proxy.WaitUntilServingAsync();
+        using var http = new HttpClient();
+        Assert.Contains("n1", await http.GetStringAsync(new Uri(proxy.Client, "/who")), StringComparison.Ordinal);
+
+        var environment = Environment(proxy.Id);
+        Assert.Contains("DOTNET_GCGen1MaxBudget=0x600000", environment);
+        Assert.Contains("PROXY_TEST_MARK=kept", environment);
+        Assert.Contains($"--Proxy:Nodes:0:Address={node.Address}", Entries(File.ReadAllBytes($"/proc/{proxy.Id}/cmdline")));
+        Assert.Equal("dotnet", (await File.ReadAllTextAsync($"/proc/{proxy.Id}/comm")).Trim()); // ps and pgrep still find it by name
+        Assert.DoesNotContain("could not restart", proxy.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("0x200000")]
+    public async Task An_operators_own_gen1_budget_is_kept(string value)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        await using var node = await TestNode.StartAsync("n1");
+        await using var proxy = ProxyProcess.Start(
+            new Dictionary<string, string> { ["DOTNET_GCGen1MaxBudget"] = value },
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}");
+        await proxy.WaitUntilServingAsync();
+
+        var environment = Environment(proxy.Id);
+        Assert.Contains($"DOTNET_GCGen1MaxBudget={value}", environment);
+        Assert.Single(environment, e => e.StartsWith("DOTNET_GCGen1MaxBudget=", StringComparison.Ordinal));
+    }
+
+    private static List<string> Environment(int pid) => Entries(File.ReadAllBytes($"/proc/{pid}/environ"));
+
+    private static List<string> Entries(byte[] content) =>
+        [.. Encoding.UTF8.GetString(content).Split('\0', StringSplitOptions.RemoveEmptyEntries)];
+
     // The code-page provider (0.4 MB) is registered at the first charset .NET does not know, or the
     // first answer parsed as XML. Python's xmlrpc.server names its encoding only in the declaration.
     [Theory]
