@@ -54,6 +54,12 @@ public sealed class StartupFootprintTests
         Assert.Contains($"--Proxy:Nodes:0:Address={node.Address}", Entries(File.ReadAllBytes($"/proc/{proxy.Id}/cmdline")));
         Assert.Equal("dotnet", (await File.ReadAllTextAsync($"/proc/{proxy.Id}/comm")).Trim()); // ps and pgrep still find it by name
         Assert.DoesNotContain("could not restart", proxy.Output, StringComparison.Ordinal);
+
+        // dotnet-counters, dotnet-trace and dotnet-dump find the process by its id: one diagnostics
+        // socket of that id, and the restarted runtime listening on it.
+        var socket = Assert.Single(Directory.GetFiles(Path.GetTempPath(), $"dotnet-diagnostic-{proxy.Id}-*-socket"));
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        await client.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(socket));
     }
 
     [Theory]

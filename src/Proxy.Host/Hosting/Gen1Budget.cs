@@ -32,7 +32,9 @@ internal static class Gen1Budget
     /// </summary>
     public static void ApplyByReexecuting(string[] args)
     {
+        // A process started for a diagnostics tool (DOTNET_DiagnosticPorts) is left as it was started.
         if (!OperatingSystem.IsLinux() || Debugger.IsAttached || args.Any(ShortLivedModes.Contains)
+            || Environment.GetEnvironmentVariable("DOTNET_DiagnosticPorts") is not null
             || Environment.GetEnvironmentVariable(Variable) is not null
             || Environment.GetEnvironmentVariable("COMPlus_GCGen1MaxBudget") is not null)
         {
@@ -63,6 +65,7 @@ internal static class Gen1Budget
         var path = Native(Encoding.UTF8.GetBytes(program));
         var nativeArgv = NativeList(argv);
         var nativeEnvironment = NativeList(environment);
+        RemoveRuntimeEndpoints(Environment.ProcessId);
         Execve(path, nativeArgv, nativeEnvironment);
         var error = Marshal.GetLastPInvokeError();
         Marshal.FreeHGlobal(path);
@@ -72,6 +75,21 @@ internal static class Gen1Budget
         }
 
         return $"execve: errno {error}";
+    }
+
+    // The runtime's diagnostics socket and debugger pipes are named for the process id and its start
+    // time, both of which execve keeps: left in place, they stopped the new runtime from making its
+    // own, and dotnet-counters or dotnet-trace found a socket nobody listened on.
+    private static void RemoveRuntimeEndpoints(int pid)
+    {
+        var temp = Path.GetTempPath();
+        foreach (var pattern in new[] { $"dotnet-diagnostic-{pid}-*-socket", $"clr-debug-pipe-{pid}-*-in", $"clr-debug-pipe-{pid}-*-out" })
+        {
+            foreach (var file in Directory.EnumerateFiles(temp, pattern))
+            {
+                File.Delete(file);
+            }
+        }
     }
 
     /// <summary>The entries of a /proc file whose entries each end in NUL (an empty argument stays).</summary>
