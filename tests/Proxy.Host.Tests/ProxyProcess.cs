@@ -77,11 +77,15 @@ public sealed class ProxyProcess : IAsyncDisposable
     public static ProxyProcess StartUnderNohup(params string[] settings) =>
         StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), new Dictionary<string, string>(), readStandardOutput: true, underNohup: true, settings);
 
-    private static ProxyProcess StartHost(string dll, IReadOnlyDictionary<string, string> environment, bool readStandardOutput, bool underNohup, string[] settings)
+    /// <summary>Starts Proxy.Host.dll with this program as the muxer (a symlink to dotnet, say).</summary>
+    public static ProxyProcess StartWithMuxer(string muxer, params string[] settings) =>
+        StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), new Dictionary<string, string>(), readStandardOutput: true, underNohup: false, settings, muxer);
+
+    private static ProxyProcess StartHost(string dll, IReadOnlyDictionary<string, string> environment, bool readStandardOutput, bool underNohup, string[] settings, string muxer = "dotnet")
     {
         var client = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         var debug = new Uri($"http://127.0.0.1:{FreePort.Next()}");
-        var start = new ProcessStartInfo(underNohup ? "nohup" : "dotnet")
+        var start = new ProcessStartInfo(underNohup ? "nohup" : muxer)
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -95,7 +99,7 @@ public sealed class ProxyProcess : IAsyncDisposable
         if (underNohup)
         {
             // nohup execs dotnet in its place, so the process is still the proxy's.
-            start.ArgumentList.Add("dotnet");
+            start.ArgumentList.Add(muxer);
         }
 
         start.ArgumentList.Add(dll);

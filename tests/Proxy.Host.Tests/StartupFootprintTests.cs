@@ -62,6 +62,34 @@ public sealed class StartupFootprintTests
         await client.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(socket));
     }
 
+    // The kernel names a process after the file it runs: restarted by the path it was started by,
+    // a proxy started through a symlink keeps that name for ps and pgrep.
+    [Fact]
+    public async Task A_proxy_started_through_a_symlink_keeps_its_name_across_the_restart()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var directory = Directory.CreateTempSubdirectory("proxy-link-");
+        try
+        {
+            var muxer = Path.Combine(directory.FullName, "edge-proxy");
+            File.CreateSymbolicLink(muxer, System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? System.Environment.ProcessPath!);
+            await using var node = await TestNode.StartAsync("n1");
+            await using var proxy = ProxyProcess.StartWithMuxer(muxer, "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}");
+            await proxy.WaitUntilServingAsync();
+
+            Assert.Contains("DOTNET_GCGen1MaxBudget=0x600000", Environment(proxy.Id));
+            Assert.Equal("edge-proxy", (await File.ReadAllTextAsync($"/proc/{proxy.Id}/comm")).Trim());
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("0x200000")]

@@ -60,14 +60,14 @@ internal static class Gen1Budget
         var argv = NulSeparated(File.ReadAllBytes("/proc/self/cmdline"));
         var environment = NulSeparated(File.ReadAllBytes("/proc/self/environ"));
         environment.Add(Encoding.UTF8.GetBytes($"{Variable}={Cap}"));
-        // The program by its own path, not /proc/self/exe: the process's name (ps, pgrep) is the file's.
-        var program = Environment.ProcessPath ?? throw new IOException("the program's path is unknown");
-        var path = Native(Encoding.UTF8.GetBytes(program));
+        var path = Native(Encoding.UTF8.GetBytes(ProgramPath(argv.Count > 0 ? argv[0] : null)));
         var nativeArgv = NativeList(argv);
         var nativeEnvironment = NativeList(environment);
-        RemoveRuntimeEndpoints(Environment.ProcessId);
+        RemoveRuntimeEndpoints(Environment.ProcessId, StartTime());
+        var hangup = HangupSignal.IgnoreAcrossRestart();
         Execve(path, nativeArgv, nativeEnvironment);
         var error = Marshal.GetLastPInvokeError();
+        HangupSignal.Restore(hangup);
         Marshal.FreeHGlobal(path);
         foreach (var pointer in nativeArgv.Concat(nativeEnvironment))
         {
@@ -77,18 +77,57 @@ internal static class Gen1Budget
         return $"execve: errno {error}";
     }
 
+    // The path the program was started by, when it still leads to the running program: the kernel
+    // names the process after that file, so a symlink's name stays what ps and pgrep show. A bare
+    // name is looked up in PATH as the shell did. Otherwise the program's own (resolved) path.
+    private static string ProgramPath(byte[]? started)
+    {
+        var program = Environment.ProcessPath ?? throw new IOException("the program's path is unknown");
+        if (started is not { Length: > 0 } || Encoding.UTF8.GetString(started) is not { } name
+            || !Encoding.UTF8.GetBytes(name).AsSpan().SequenceEqual(started))
+        {
+            return program;
+        }
+
+        var candidates = name.Contains('/')
+            ? [name]
+            : (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Select(directory => Path.Combine(directory, name));
+        return candidates.FirstOrDefault(candidate => Resolved(candidate) == program) ?? program;
+    }
+
+    private static string? Resolved(string path)
+    {
+        var native = Native(Encoding.UTF8.GetBytes(path));
+        var resolved = RealPath(native, IntPtr.Zero);
+        Marshal.FreeHGlobal(native);
+        if (resolved == IntPtr.Zero)
+        {
+            return null;
+        }
+
+        var result = Marshal.PtrToStringUTF8(resolved);
+        Free(resolved);
+        return result;
+    }
+
+    // The process's start time in clock ticks (/proc/self/stat, field 22), which execve keeps; the
+    // runtime names its diagnostics endpoints for it. Fields are counted after the name's last ')'.
+    private static string StartTime()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19];
+    }
+
     // The runtime's diagnostics socket and debugger pipes are named for the process id and its start
     // time, both of which execve keeps: left in place, they stopped the new runtime from making its
-    // own, and dotnet-counters or dotnet-trace found a socket nobody listened on.
-    private static void RemoveRuntimeEndpoints(int pid)
+    // own, and dotnet-counters or dotnet-trace found a socket nobody listened on. Only this
+    // process's own: another pid namespace sharing the temp directory may have the same pid.
+    private static void RemoveRuntimeEndpoints(int pid, string startTime)
     {
         var temp = Path.GetTempPath();
-        foreach (var pattern in new[] { $"dotnet-diagnostic-{pid}-*-socket", $"clr-debug-pipe-{pid}-*-in", $"clr-debug-pipe-{pid}-*-out" })
+        foreach (var name in new[] { $"dotnet-diagnostic-{pid}-{startTime}-socket", $"clr-debug-pipe-{pid}-{startTime}-in", $"clr-debug-pipe-{pid}-{startTime}-out" })
         {
-            foreach (var file in Directory.EnumerateFiles(temp, pattern))
-            {
-                File.Delete(file);
-            }
+            File.Delete(Path.Combine(temp, name));
         }
     }
 
@@ -131,4 +170,10 @@ internal static class Gen1Budget
     // DllImport: pointers and a blittable array need no marshalling code, nor the unsafe blocks LibraryImport asks for.
     [DllImport(Glibc.Library, EntryPoint = "execve", SetLastError = true)]
     private static extern int Execve(IntPtr path, IntPtr[] argv, IntPtr[] environment);
+
+    [DllImport(Glibc.Library, EntryPoint = "realpath")]
+    private static extern IntPtr RealPath(IntPtr path, IntPtr resolved);
+
+    [DllImport(Glibc.Library, EntryPoint = "free")]
+    private static extern void Free(IntPtr pointer);
 }

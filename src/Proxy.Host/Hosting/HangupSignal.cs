@@ -56,6 +56,16 @@ internal static class HangupSignal
         }
     }
 
+    /// <summary>
+    /// Ignores SIGHUP across a restart in place: <c>execve</c> resets a handler to "default", which
+    /// ends the process, while "ignore" survives it, and the new process's <see cref="TakeOver"/>
+    /// makes that the reload again. Answers the disposition to put back if the restart fails.
+    /// </summary>
+    public static IntPtr IgnoreAcrossRestart() => Signal(SigHup, Ignore);
+
+    /// <summary>Puts back what <see cref="IgnoreAcrossRestart"/> answered.</summary>
+    public static void Restore(IntPtr disposition) => Signal(SigHup, disposition);
+
     [DllImport(Glibc.Library, EntryPoint = "signal")]
     private static extern IntPtr Signal(int signal, IntPtr handler);
 }
