@@ -27,7 +27,12 @@ public static class ProxyApp
     /// environment) with the GC's gen1 budget capped at 6 MiB, which .NET reads from the environment
     /// only; it returns when there is nothing to do (README "Performance", ADR 0024).
     /// </summary>
-    public static void ApplyGcSettings(string[] args) => Gen1Budget.ApplyByReexecuting(args);
+    /// <remarks>
+    /// Only a <c>Main</c> that is the process's entry point restarts it: one a test host runs
+    /// (<c>WebApplicationFactory</c>) or another program invokes leaves the process as it is.
+    /// </remarks>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    public static void ApplyGcSettings(string[] args) => Gen1Budget.ApplyByReexecuting(args, Assembly.GetCallingAssembly());
 
     /// <summary>
     /// Runs until SIGTERM/Ctrl+C. Invalid configuration prints one line and returns 2.

@@ -111,6 +111,47 @@ public sealed class StartupFootprintTests
         Assert.Single(environment, e => e.StartsWith("DOTNET_GCGen1MaxBudget=", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_gen1_budget_that_is_not_hexadecimal_is_named_at_start()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        await using var node = await TestNode.StartAsync("n1");
+        await using var proxy = ProxyProcess.Start(
+            new Dictionary<string, string> { ["DOTNET_GCGen1MaxBudget"] = "6MB" },
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}");
+        await proxy.WaitUntilServingAsync();
+
+        Assert.Contains("DOTNET_GCGen1MaxBudget=6MB is not a hexadecimal number", proxy.Output, StringComparison.Ordinal);
+        Assert.Contains("DOTNET_GCGen1MaxBudget=6MB", Environment(proxy.Id));
+    }
+
+    // WebApplicationFactory<Program> runs the proxy's Main inside the test host: restarting the
+    // process would restart the test run.
+    [Fact]
+    public void A_main_that_is_not_the_processs_entry_point_restarts_nothing()
+    {
+        Proxy.Host.Hosting.Gen1Budget.ApplyByReexecuting([], typeof(ProxyApp).Assembly);
+        ProxyApp.ApplyGcSettings([]);
+
+        Assert.Null(System.Environment.GetEnvironmentVariable("DOTNET_GCGen1MaxBudget"));
+    }
+
+    [Theory]
+    [InlineData("0x600000", true)]
+    [InlineData("600000", true)]
+    [InlineData("0", true)]
+    [InlineData("0X1aF", true)]
+    [InlineData("banana", false)]
+    [InlineData("6MB", false)]
+    [InlineData("0x", false)]
+    [InlineData("", false)]
+    public void A_gen1_budget_is_read_as_hexadecimal(string value, bool hexadecimal) =>
+        Assert.Equal(hexadecimal, Proxy.Host.Hosting.Gen1Budget.IsHexadecimal(value));
+
     private static List<string> Environment(int pid) => Entries(File.ReadAllBytes($"/proc/{pid}/environ"));
 
     private static List<string> Entries(byte[] content) =>

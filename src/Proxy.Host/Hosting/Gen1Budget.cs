@@ -25,18 +25,34 @@ internal static class Gen1Budget
     // The modes that serve nothing and exit at once: a health check every 10 s should not start twice.
     private static readonly string[] ShortLivedModes = ["--healthcheck", "--version", "--help", "-h", "--demo-node"];
 
+    // A process started for a tool is left as it was started: a diagnostics port or a start suspended
+    // for one (restarted, it would wait again), a startup hook or a profiler (each would run twice).
+    private static readonly string[] StartedForATool =
+        ["DiagnosticPorts", "DefaultDiagnosticPortSuspend", "STARTUP_HOOKS", "GCGen1MaxBudget"];
+
     /// <summary>
-    /// On Linux, when neither the variable nor its legacy <c>COMPlus_</c> form is set, re-executes
-    /// the process with the cap; returns only when it did not (another OS, a short-lived mode, a
-    /// debugger attached, or the exec failed: then one line on stderr says so and the proxy runs on).
+    /// On Linux, when the process is the proxy's own (its <c>Main</c> is the process's entry point, not
+    /// one a test host or another program invoked) and nothing in <see cref="StartedForATool"/> is set,
+    /// re-executes it with the cap; returns only when it did not, having said why on stderr if the
+    /// restart was tried and failed (the proxy runs on without the cap).
     /// </summary>
-    public static void ApplyByReexecuting(string[] args)
+    public static void ApplyByReexecuting(string[] args, System.Reflection.Assembly caller)
     {
-        // A process started for a diagnostics tool (DOTNET_DiagnosticPorts) is left as it was started.
         if (!OperatingSystem.IsLinux() || Debugger.IsAttached || args.Any(ShortLivedModes.Contains)
-            || Environment.GetEnvironmentVariable("DOTNET_DiagnosticPorts") is not null
-            || Environment.GetEnvironmentVariable(Variable) is not null
-            || Environment.GetEnvironmentVariable("COMPlus_GCGen1MaxBudget") is not null)
+            || System.Reflection.Assembly.GetEntryAssembly() != caller)
+        {
+            return;
+        }
+
+        CheckOperatorValue();
+        if (Environment.GetEnvironmentVariable(Variable) == Cap)
+        {
+            // Perhaps restarted: the endpoints the process before moved aside (its new ones are made).
+            RuntimeEndpoints.RemoveMoved();
+        }
+
+        if (StartedForATool.Any(name => IsSet("DOTNET_" + name) || IsSet("COMPlus_" + name))
+            || Environment.GetEnvironmentVariable("CORECLR_ENABLE_PROFILING") == "1")
         {
             return;
         }
@@ -48,33 +64,82 @@ internal static class Gen1Budget
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
         {
-            failure = ex.Message;
+            failure = ex.Message.Split('\n')[0].TrimEnd();
         }
 
         Console.Error.WriteLine($"Proxy: could not restart itself with {Variable}={Cap} ({failure}); running without it (README \"Performance\")");
+    }
+
+    private static bool IsSet(string name) => Environment.GetEnvironmentVariable(name) is { } value
+        && !(name.EndsWith("Suspend", StringComparison.Ordinal) && value == "0");
+
+    // .NET reads the value as hexadecimal, as far as it can: "banana" is 0xBA bytes, with no word.
+    private static void CheckOperatorValue()
+    {
+        if (Environment.GetEnvironmentVariable(Variable) is { } value && !IsHexadecimal(value))
+        {
+            Console.Error.WriteLine($"Proxy: {Variable}={value} is not a hexadecimal number of bytes (e.g. 0x600000); .NET reads only its leading hexadecimal digits");
+        }
+    }
+
+    internal static bool IsHexadecimal(string value)
+    {
+        var digits = value.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? value[2..] : value;
+        return digits.Length > 0 && digits.All(char.IsAsciiHexDigit);
     }
 
     // Returns only on failure, with its reason.
     private static string Reexecute()
     {
         var argv = NulSeparated(File.ReadAllBytes("/proc/self/cmdline"));
-        var environment = NulSeparated(File.ReadAllBytes("/proc/self/environ"));
+        var environment = ReadEnvironment();
         environment.Add(Encoding.UTF8.GetBytes($"{Variable}={Cap}"));
-        var path = Native(Encoding.UTF8.GetBytes(ProgramPath(argv.Count > 0 ? argv[0] : null)));
+        var program = ProgramPath(argv.Count > 0 ? argv[0] : null);
+        if (!File.Exists(program))
+        {
+            return $"{program} is no longer there";
+        }
+
+        var size = argv.Concat(environment).Sum(entry => entry.Length + 1 + IntPtr.Size) + IntPtr.Size * 2;
+        if (size > ArgumentSpace)
+        {
+            return $"its arguments and environment take {size} bytes, over the {ArgumentSpace} execve allows";
+        }
+
+        var path = Native(Encoding.UTF8.GetBytes(program));
         var nativeArgv = NativeList(argv);
         var nativeEnvironment = NativeList(environment);
-        RemoveRuntimeEndpoints(Environment.ProcessId, StartTime());
+        var endpoints = RuntimeEndpoints.MoveAside(Environment.ProcessId, StartTime());
         var hangup = HangupSignal.IgnoreAcrossRestart();
         Execve(path, nativeArgv, nativeEnvironment);
         var error = Marshal.GetLastPInvokeError();
         HangupSignal.Restore(hangup);
+        endpoints.PutBack();
         Marshal.FreeHGlobal(path);
         foreach (var pointer in nativeArgv.Concat(nativeEnvironment))
         {
             Marshal.FreeHGlobal(pointer);
         }
 
-        return $"execve: errno {error}";
+        return $"execve: {Marshal.GetPInvokeErrorMessage(error)}";
+    }
+
+    // execve's room for arguments and environment together: a quarter of the stack limit, at least 128 KiB.
+    private static long ArgumentSpace => Math.Max(128 * 1024, SystemConfiguration(ArgMaxName));
+
+    // /proc/self/environ, byte for byte; a process whose /proc entries are root's (a program with file
+    // capabilities run by another user) has .NET's view of it instead.
+    private static List<byte[]> ReadEnvironment()
+    {
+        try
+        {
+            return NulSeparated(File.ReadAllBytes("/proc/self/environ"));
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return [.. Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+                .Select(entry => Encoding.UTF8.GetBytes($"{entry.Key}={entry.Value}"))];
+        }
     }
 
     // The path the program was started by, when it still leads to the running program: the kernel
@@ -116,19 +181,6 @@ internal static class Gen1Budget
     {
         var stat = File.ReadAllText("/proc/self/stat");
         return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19];
-    }
-
-    // The runtime's diagnostics socket and debugger pipes are named for the process id and its start
-    // time, both of which execve keeps: left in place, they stopped the new runtime from making its
-    // own, and dotnet-counters or dotnet-trace found a socket nobody listened on. Only this
-    // process's own: another pid namespace sharing the temp directory may have the same pid.
-    private static void RemoveRuntimeEndpoints(int pid, string startTime)
-    {
-        var temp = Path.GetTempPath();
-        foreach (var name in new[] { $"dotnet-diagnostic-{pid}-{startTime}-socket", $"clr-debug-pipe-{pid}-{startTime}-in", $"clr-debug-pipe-{pid}-{startTime}-out" })
-        {
-            File.Delete(Path.Combine(temp, name));
-        }
     }
 
     /// <summary>The entries of a /proc file whose entries each end in NUL (an empty argument stays).</summary>
@@ -176,4 +228,74 @@ internal static class Gen1Budget
 
     [DllImport(Glibc.Library, EntryPoint = "free")]
     private static extern void Free(IntPtr pointer);
+
+    private const int ArgMaxName = 0; // _SC_ARG_MAX
+
+    [DllImport(Glibc.Library, EntryPoint = "sysconf")]
+    private static extern long SystemConfiguration(int name);
+
+    /// <summary>
+    /// The runtime's diagnostics socket and debugger pipes, named for the process id and its start
+    /// time, both of which execve keeps: left in place, they stopped the new runtime from making its
+    /// own (dotnet-counters found a socket nobody listened on). Moved aside, not deleted, so a failed
+    /// restart puts them back; the restarted process removes what was moved. Only this process's
+    /// own: another pid namespace sharing the temp directory may have the same pid.
+    /// </summary>
+    private sealed class RuntimeEndpoints
+    {
+        private const string Suffix = ".restarting";
+        private readonly List<string> _moved = [];
+
+        public static RuntimeEndpoints MoveAside(int pid, string startTime)
+        {
+            var endpoints = new RuntimeEndpoints();
+            try
+            {
+                foreach (var path in Paths(pid, startTime).Where(File.Exists))
+                {
+                    File.Move(path, path + Suffix, overwrite: true);
+                    endpoints._moved.Add(path);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                endpoints.PutBack();
+                throw;
+            }
+
+            return endpoints;
+        }
+
+        /// <summary>In the restarted process: what the one before it moved aside.</summary>
+        public static void RemoveMoved()
+        {
+            try
+            {
+                foreach (var path in Paths(Environment.ProcessId, StartTime()))
+                {
+                    File.Delete(path + Suffix);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Litter in the temp directory, nothing more.
+            }
+        }
+
+        public void PutBack()
+        {
+            foreach (var path in _moved)
+            {
+                File.Move(path + Suffix, path, overwrite: true);
+            }
+        }
+
+        private static IEnumerable<string> Paths(int pid, string startTime)
+        {
+            var temp = Path.GetTempPath();
+            yield return Path.Combine(temp, $"dotnet-diagnostic-{pid}-{startTime}-socket");
+            yield return Path.Combine(temp, $"clr-debug-pipe-{pid}-{startTime}-in");
+            yield return Path.Combine(temp, $"clr-debug-pipe-{pid}-{startTime}-out");
+        }
+    }
 }
