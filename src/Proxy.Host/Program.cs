@@ -1,4 +1,4 @@
 using Proxy.Host;
 
-ProxyApp.ApplyGcSettings(args);
+ProxyApp.ApplyRuntimeSettings(args);
 return await ProxyApp.RunAsync(args);

@@ -22,17 +22,18 @@ namespace Proxy.Host;
 public static class ProxyApp
 {
     /// <summary>
-    /// Call first in <c>Main</c>, before anything else runs: on Linux, unless <c>DOTNET_GCGen1MaxBudget</c>
-    /// is set, it restarts the process in place (<c>execve</c>: same process id, arguments and
-    /// environment) with the GC's gen1 budget capped at 6 MiB, which .NET reads from the environment
-    /// only; it returns when there is nothing to do (README "Performance", ADR 0024).
+    /// Call first in <c>Main</c>, before anything else runs: on Linux, unless they are set, it restarts
+    /// the process in place (<c>execve</c>: same process id, arguments and environment) with the
+    /// runtime settings .NET reads from the environment only (the GC's gen1 budget capped at 6 MiB,
+    /// the JIT's scratch cache at 1 MB); it returns when there is nothing to do (README "Performance",
+    /// ADR 0024).
     /// </summary>
     /// <remarks>
     /// Only a <c>Main</c> that is the process's entry point restarts it: one a test host runs
     /// (<c>WebApplicationFactory</c>) or another program invokes leaves the process as it is.
     /// </remarks>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    public static void ApplyGcSettings(string[] args) => Gen1Budget.ApplyByReexecuting(args, Assembly.GetCallingAssembly());
+    public static void ApplyRuntimeSettings(string[] args) => EnvironmentOnlySettings.ApplyByReexecuting(args, Assembly.GetCallingAssembly());
 
     /// <summary>
     /// Runs until SIGTERM/Ctrl+C. Invalid configuration prints one line and returns 2.

@@ -30,10 +30,10 @@ public sealed class StartupFootprintTests
         Assert.DoesNotContain("Serilog.Settings.Configuration.dll", mapped, StringComparison.Ordinal);
     }
 
-    // .NET reads the gen1 cap from the environment only: the proxy restarts itself in place with it,
+    // .NET reads the gen1 cap and the JIT cache size from the environment only: the proxy restarts itself in place with them,
     // keeping its process id, its arguments and the environment it was given.
     [Fact]
-    public async Task A_serving_proxy_runs_with_the_gen1_budget_capped_under_the_process_id_it_was_started_with()
+    public async Task A_serving_proxy_runs_with_its_environment_only_runtime_settings_under_the_process_id_it_was_started_with()
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -50,6 +50,7 @@ public sealed class StartupFootprintTests
 
         var environment = Environment(proxy.Id);
         Assert.Contains("DOTNET_GCGen1MaxBudget=0x600000", environment);
+        Assert.Contains("DOTNET_JitHostMaxSlabCache=0x100000", environment);
         Assert.Contains("PROXY_TEST_MARK=kept", environment);
         Assert.Contains($"--Proxy:Nodes:0:Address={node.Address}", Entries(File.ReadAllBytes($"/proc/{proxy.Id}/cmdline")));
         Assert.Equal("dotnet", (await File.ReadAllTextAsync($"/proc/{proxy.Id}/comm")).Trim()); // ps and pgrep still find it by name
@@ -109,6 +110,7 @@ public sealed class StartupFootprintTests
         var environment = Environment(proxy.Id);
         Assert.Contains($"DOTNET_GCGen1MaxBudget={value}", environment);
         Assert.Single(environment, e => e.StartsWith("DOTNET_GCGen1MaxBudget=", StringComparison.Ordinal));
+        Assert.Contains("DOTNET_JitHostMaxSlabCache=0x100000", environment); // the one missing is still added
     }
 
     [Fact]
@@ -126,6 +128,7 @@ public sealed class StartupFootprintTests
         await proxy.WaitUntilServingAsync();
 
         Assert.Contains("DOTNET_GCGen1MaxBudget=6MB is not a hexadecimal number", proxy.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("could not restart", proxy.Output, StringComparison.Ordinal);
         Assert.Contains("DOTNET_GCGen1MaxBudget=6MB", Environment(proxy.Id));
     }
 
@@ -134,8 +137,8 @@ public sealed class StartupFootprintTests
     [Fact]
     public void A_main_that_is_not_the_processs_entry_point_restarts_nothing()
     {
-        Proxy.Host.Hosting.Gen1Budget.ApplyByReexecuting([], typeof(ProxyApp).Assembly);
-        ProxyApp.ApplyGcSettings([]);
+        Proxy.Host.Hosting.EnvironmentOnlySettings.ApplyByReexecuting([], typeof(ProxyApp).Assembly);
+        ProxyApp.ApplyRuntimeSettings([]);
 
         Assert.Null(System.Environment.GetEnvironmentVariable("DOTNET_GCGen1MaxBudget"));
     }
@@ -150,7 +153,7 @@ public sealed class StartupFootprintTests
     [InlineData("0x", false)]
     [InlineData("", false)]
     public void A_gen1_budget_is_read_as_hexadecimal(string value, bool hexadecimal) =>
-        Assert.Equal(hexadecimal, Proxy.Host.Hosting.Gen1Budget.IsHexadecimal(value));
+        Assert.Equal(hexadecimal, Proxy.Host.Hosting.EnvironmentOnlySettings.IsHexadecimal(value));
 
     private static List<string> Environment(int pid) => Entries(File.ReadAllBytes($"/proc/{pid}/environ"));
 
