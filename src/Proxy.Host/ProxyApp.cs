@@ -35,29 +35,39 @@ public static class ProxyApp
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     public static void ApplyRuntimeSettings(string[] args) => EnvironmentOnlySettings.ApplyByReexecuting(args, Assembly.GetCallingAssembly());
 
+    // The switches that run something other than the proxy and exit (a health check, a demo node, the usage, the version).
+    private const string HealthCheckSwitch = "--healthcheck";
+    private const string DemoNodeSwitch = "--demo-node";
+    private const string HelpSwitch = "--help";
+    private const string HelpShortSwitch = "-h";
+    private const string VersionSwitch = "--version";
+
+    /// <summary>The switches that serve nothing and exit at once: no restart in place for them.</summary>
+    internal static readonly string[] ShortLivedModes = [HealthCheckSwitch, DemoNodeSwitch, HelpSwitch, HelpShortSwitch, VersionSwitch];
+
     /// <summary>
     /// Runs until SIGTERM/Ctrl+C. Invalid configuration prints one line and returns 2.
     /// <paramref name="configure"/> may extend the host first, e.g. <c>builder.AddClassifier(...)</c>.
     /// </summary>
     public static async Task<int> RunAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        if (args.Contains("--healthcheck"))
+        if (args.Contains(HealthCheckSwitch))
         {
-            return await HealthCheck.RunAsync(args.Where(a => a != "--healthcheck").ToArray()).ConfigureAwait(false);
+            return await HealthCheck.RunAsync(args.Where(a => a != HealthCheckSwitch).ToArray()).ConfigureAwait(false);
         }
 
-        if (args.Contains("--demo-node"))
+        if (args.Contains(DemoNodeSwitch))
         {
-            return await DemoNodes.RunOneAsync(args.Where(a => a != "--demo-node").ToArray()).ConfigureAwait(false);
+            return await DemoNodes.RunOneAsync(args.Where(a => a != DemoNodeSwitch).ToArray()).ConfigureAwait(false);
         }
 
-        if (args.Contains("--help") || args.Contains("-h"))
+        if (args.Contains(HelpSwitch) || args.Contains(HelpShortSwitch))
         {
             await Console.Out.WriteAsync(Usage).ConfigureAwait(false);
             return 0;
         }
 
-        if (args.Contains("--version"))
+        if (args.Contains(VersionSwitch))
         {
             await Console.Out.WriteLineAsync(ProductVersion).ConfigureAwait(false);
             return 0;

@@ -25,9 +25,6 @@ internal static class EnvironmentOnlySettings
     public static readonly IReadOnlyList<(string Name, string Value)> Settings =
         [("GCGen1MaxBudget", "0x600000"), ("JitHostMaxSlabCache", "0x100000")];
 
-    // The modes that serve nothing and exit at once: a health check every 10 s should not start twice.
-    private static readonly string[] ShortLivedModes = ["--healthcheck", "--version", "--help", "-h", "--demo-node"];
-
     // A process started for a tool is left as it was started: a diagnostics port or a start suspended
     // for one (restarted, it would wait again), a startup hook or a profiler (each would run twice).
     private static readonly string[] StartedForATool =
@@ -41,7 +38,7 @@ internal static class EnvironmentOnlySettings
     /// </summary>
     public static void ApplyByReexecuting(string[] args, System.Reflection.Assembly caller)
     {
-        if (!OperatingSystem.IsLinux() || Debugger.IsAttached || args.Any(ShortLivedModes.Contains)
+        if (!OperatingSystem.IsLinux() || Debugger.IsAttached || args.Any(ProxyApp.ShortLivedModes.Contains)
             || System.Reflection.Assembly.GetEntryAssembly() != caller)
         {
             return;
@@ -76,8 +73,9 @@ internal static class EnvironmentOnlySettings
         Console.Error.WriteLine($"Proxy: could not restart itself with {string.Join(" ", added)} ({failure}); running without (README \"Performance\")");
     }
 
+    // DefaultDiagnosticPortSuspend=0 is the runtime's default: no suspend, nothing a restart would repeat.
     private static bool IsSet(string name) => Environment.GetEnvironmentVariable(name) is { } value
-        && !(name.EndsWith("Suspend", StringComparison.Ordinal) && value == "0");
+        && !(value == "0" && name.EndsWith("DefaultDiagnosticPortSuspend", StringComparison.Ordinal));
 
     // .NET reads each value as hexadecimal, as far as it can: "banana" is 0xBA, with no word.
     private static void CheckOperatorValues()
@@ -157,8 +155,9 @@ internal static class EnvironmentOnlySettings
     private static string ProgramPath(byte[]? started)
     {
         var program = Environment.ProcessPath ?? throw new IOException("the program's path is unknown");
-        if (started is not { Length: > 0 } || Encoding.UTF8.GetString(started) is not { } name
-            || !Encoding.UTF8.GetBytes(name).AsSpan().SequenceEqual(started))
+        // A name that is not UTF-8 would not survive the round trip to a .NET string and back.
+        var name = started is { Length: > 0 } ? Encoding.UTF8.GetString(started) : null;
+        if (name is null || !Encoding.UTF8.GetBytes(name).AsSpan().SequenceEqual(started))
         {
             return program;
         }
