@@ -155,6 +155,20 @@ public sealed class StartupFootprintTests
     public void A_gen1_budget_is_read_as_hexadecimal(string value, bool hexadecimal) =>
         Assert.Equal(hexadecimal, Proxy.Host.Hosting.EnvironmentOnlySettings.IsHexadecimal(value));
 
+    // The GC settings README tells operators to edit ship in the runtime configuration beside the
+    // binary: gen0's budget capped at 32 MiB a heap, and DATAS letting it grow to at most twice the
+    // live data (its default, ten times, was the peak RSS of the first load after start-up).
+    [Fact]
+    public void The_shipped_runtime_configuration_caps_gen0_and_its_growth_over_the_live_data()
+    {
+        using var runtimeConfig = System.Text.Json.JsonDocument.Parse(
+            File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.runtimeconfig.json")));
+        var properties = runtimeConfig.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.Equal(33554432, properties.GetProperty("System.GC.Gen0MaxBudget").GetInt32());
+        Assert.Equal(2000, properties.GetProperty("System.GC.DGen0GrowthMaxFactor").GetInt32());
+        Assert.True(properties.GetProperty("System.GC.Server").GetBoolean());
+    }
+
     private static List<string> Environment(int pid) => Entries(File.ReadAllBytes($"/proc/{pid}/environ"));
 
     private static List<string> Entries(byte[] content) =>
