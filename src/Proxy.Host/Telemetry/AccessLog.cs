@@ -125,22 +125,10 @@ public sealed partial class AccessLog : BackgroundService
         {
             while (reader.WaitToReadAsync(stoppingToken).AsTask().GetAwaiter().GetResult())
             {
-                bool wrote;
-                do
+                // A stop ends the cadence; the wait above then throws, and the drain below follows.
+                while (!stoppingToken.WaitHandle.WaitOne(FlushInterval) && WriteQueued(reader))
                 {
-                    if (stoppingToken.WaitHandle.WaitOne(FlushInterval))
-                    {
-                        break;
-                    }
-
-                    wrote = false;
-                    while (reader.TryPeek(out _))
-                    {
-                        WriteBatch(reader);
-                        wrote = true;
-                    }
                 }
-                while (wrote);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -148,10 +136,20 @@ public sealed partial class AccessLog : BackgroundService
         }
 
         // Stopping: what is queued is still written.
+        WriteQueued(reader);
+    }
+
+    /// <summary>Writes every line queued, in batches; false when there was none.</summary>
+    private bool WriteQueued(ChannelReader<AccessLogEntry> reader)
+    {
+        var wrote = false;
         while (reader.TryPeek(out _))
         {
             WriteBatch(reader);
+            wrote = true;
         }
+
+        return wrote;
     }
 
     private void WriteBatch(ChannelReader<AccessLogEntry> reader)
