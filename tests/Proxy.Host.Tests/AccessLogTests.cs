@@ -49,6 +49,54 @@ public sealed class AccessLogTests : NodesTest, IDisposable
         await proxy.WaitForOutputAsync(" ms via [down:refused] refused: could not reach a node");
     }
 
+    // A log collector reading the proxy's standard output exits: the lines the proxy can no longer
+    // write are counted, and requests are answered as before.
+    [Fact]
+    public async Task Lines_that_standard_output_no_longer_takes_once_its_reader_has_gone_are_counted_as_dropped()
+    {
+        await using var proxy = ProxyProcess.StartWithUnreadStandardOutput("--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}");
+        await proxy.WaitUntilServingAsync();
+        proxy.CloseStandardOutput();
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+        using var debug = new HttpClient { BaseAddress = proxy.Debug };
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var answer = await client.PostAsync("/RPC2", new StringContent(Call));
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
+
+        // The warning goes where the proxy's own log goes, standard output too: the count is what tells.
+        await Eventually.AssertAsync(
+            async () => Assert.Contains("\nproxy_access_log_dropped_total 20\n", await debug.GetStringAsync("/metrics"), StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10));
+        using var after = await client.PostAsync("/RPC2", new StringContent(Call));
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+    }
+
+    // A supervisor left standard output non-blocking and reads it late: the lines wait for room in
+    // the pipe, as they do in a blocking one, rather than being dropped.
+    [Fact]
+    public async Task Lines_wait_for_a_non_blocking_standard_output_to_take_them_and_none_is_dropped()
+    {
+        await using var proxy = ProxyProcess.StartWithNonBlockingUnreadStandardOutput("--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}");
+        await proxy.WaitUntilServingAsync();
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+        using var debug = new HttpClient { BaseAddress = proxy.Debug };
+
+        // Lines of about 90 bytes: 2,000 of them are nearly three times what the pipe holds.
+        for (var i = 0; i < 2000; i++)
+        {
+            using var answer = await client.PostAsync($"/RPC2/{i}", new StringContent(Call));
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
+
+        var output = await proxy.ReadStandardOutputAsync(text => text.Contains(" POST /RPC2/1999 -> 200 ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+
+        Assert.Equal(2000, output.Split('\n').Count(line => line.Contains(" POST /RPC2/", StringComparison.Ordinal)));
+        Assert.Contains("\nproxy_access_log_dropped_total 0\n", await debug.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Json_lines_go_to_the_file_one_object_per_request_and_refusals_say_why()
     {

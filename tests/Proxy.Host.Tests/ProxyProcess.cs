@@ -67,25 +67,34 @@ public sealed class ProxyProcess : IAsyncDisposable
 
     /// <summary>Starts another host built on the proxy (a sample built against the packages), with these arguments.</summary>
     public static ProxyProcess StartHost(string dll, IReadOnlyDictionary<string, string> environment, params string[] settings) =>
-        StartHost(dll, environment, readStandardOutput: true, underNohup: false, settings);
+        StartHost(dll, environment, readStandardOutput: true, [], settings);
 
     /// <summary>Starts Proxy.Host with its standard output a pipe nobody reads (it fills at 64 KiB; then every write to it waits).</summary>
     public static ProxyProcess StartWithUnreadStandardOutput(params string[] settings) =>
-        StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), new Dictionary<string, string>(), readStandardOutput: false, underNohup: false, settings);
+        StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), new Dictionary<string, string>(), readStandardOutput: false, [], settings);
+
+    /// <summary>
+    /// As <see cref="StartWithUnreadStandardOutput"/>, with standard output set non-blocking before
+    /// the proxy starts (as some supervisors leave it): a write to the full pipe fails with EAGAIN
+    /// instead of waiting.
+    /// </summary>
+    public static ProxyProcess StartWithNonBlockingUnreadStandardOutput(params string[] settings) =>
+        StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), new Dictionary<string, string>(), readStandardOutput: false,
+            ["python3", Path.Combine(AppContext.BaseDirectory, "Python", "nonblocking_stdout.py")], settings);
 
     /// <summary>Starts Proxy.Host as <c>nohup</c> does: with SIGHUP ignored from the start.</summary>
     public static ProxyProcess StartUnderNohup(params string[] settings) =>
-        StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), new Dictionary<string, string>(), readStandardOutput: true, underNohup: true, settings);
+        StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), new Dictionary<string, string>(), readStandardOutput: true, ["nohup"], settings);
 
     /// <summary>Starts Proxy.Host.dll with this program as the muxer (a symlink to dotnet, say).</summary>
     public static ProxyProcess StartWithMuxer(string muxer, params string[] settings) =>
-        StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), new Dictionary<string, string>(), readStandardOutput: true, underNohup: false, settings, muxer);
+        StartHost(Path.Combine(AppContext.BaseDirectory, "Proxy.Host.dll"), new Dictionary<string, string>(), readStandardOutput: true, [], settings, muxer);
 
-    private static ProxyProcess StartHost(string dll, IReadOnlyDictionary<string, string> environment, bool readStandardOutput, bool underNohup, string[] settings, string muxer = "dotnet")
+    private static ProxyProcess StartHost(string dll, IReadOnlyDictionary<string, string> environment, bool readStandardOutput, string[] wrapper, string[] settings, string muxer = "dotnet")
     {
         var client = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         var debug = new Uri($"http://127.0.0.1:{FreePort.Next()}");
-        var start = new ProcessStartInfo(underNohup ? "nohup" : muxer)
+        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : muxer)
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -96,9 +105,14 @@ public sealed class ProxyProcess : IAsyncDisposable
             start.Environment[name] = value;
         }
 
-        if (underNohup)
+        if (wrapper.Length > 0)
         {
-            // nohup execs dotnet in its place, so the process is still the proxy's.
+            // nohup (or the script) execs dotnet in its place, so the process is still the proxy's.
+            foreach (var argument in wrapper.Skip(1))
+            {
+                start.ArgumentList.Add(argument);
+            }
+
             start.ArgumentList.Add(muxer);
         }
 
@@ -184,6 +198,32 @@ public sealed class ProxyProcess : IAsyncDisposable
     {
         using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
         kill.WaitForExit();
+    }
+
+    /// <summary>
+    /// Closes the reading end of standard output, as a log collector that exits does (started by
+    /// <see cref="StartWithUnreadStandardOutput"/>): every later write to it fails with EPIPE.
+    /// </summary>
+    public void CloseStandardOutput() => _process.StandardOutput.Close();
+
+    /// <summary>Reads standard output (started with it unread) until <paramref name="done"/> holds for what was read, or <paramref name="within"/> passes.</summary>
+    public async Task<string> ReadStandardOutputAsync(Func<string, bool> done, TimeSpan within)
+    {
+        var text = new System.Text.StringBuilder();
+        var buffer = new char[64 * 1024];
+        using var deadline = new CancellationTokenSource(within);
+        while (!done(text.ToString()))
+        {
+            var read = await _process.StandardOutput.ReadAsync(buffer, deadline.Token);
+            if (read == 0)
+            {
+                break;
+            }
+
+            text.Append(buffer, 0, read);
+        }
+
+        return text.ToString();
     }
 
     public async Task<int> WaitForExitAsync()

@@ -205,7 +205,7 @@ public sealed partial class AccessLog : BackgroundService
 
         return _output ??= _settings.Path is { } path
             ? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0)
-            : Console.OpenStandardOutput();
+            : StandardOutputStream.Open();
     }
 
     // 2026-12-02T03:15:00.123Z 10.0.0.7 POST /RPC2 -> 200 in 1.2 ms via [demo-1:overloaded demo-2:answered]
