@@ -118,11 +118,46 @@ public sealed class ShutdownTests
         await proxy.WaitUntilServingAsync();
         using var http = new HttpClient { BaseAddress = proxy.Client, Timeout = TimeSpan.FromSeconds(30) };
 
-        // Access-log lines of about 90 bytes: 3,000 of them are four times what the pipe holds.
-        // The proxy keeps serving meanwhile (the lines it cannot write are dropped and counted).
+        // Access-log lines of about 90 bytes: 3,000 of them are four times what the pipe holds, and
+        // the access log's writer waits on it. The proxy keeps serving meanwhile.
         for (var i = 0; i < 3000; i++)
         {
             using var response = await http.GetAsync($"/fill/{i}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        proxy.Terminate();
+
+        // The stop ends either way: within the drain, when the proxy's own last log lines still fit
+        // in the pipe's last page (the access log's writer no longer holds the console's lock
+        // while it waits); or at the hard stop, when one of them waits too, with exit code 1 and
+        // the reason on standard error.
+        var exit = await proxy.WaitForExitAsync();
+        Assert.True(exit is 0 or 1, $"exit {exit}: {proxy.Output}");
+        if (exit == 1)
+        {
+            Assert.Contains("the stop did not finish within Proxy:Shutdown:Drain", proxy.Output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_console_write_that_never_finishes_ends_at_the_hard_stop_with_exit_code_1_and_the_reason()
+    {
+        await using var node = await TestNode.StartAsync("n1");
+        await using var proxy = ProxyProcess.StartWithUnreadStandardOutput(
+            "--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={node.Address}", "--Proxy:Shutdown:Drain=00:00:01",
+            "--Proxy:AccessLog:Enabled=false", "--Serilog:MinimumLevel:Override:Microsoft.AspNetCore.Server.Kestrel=Debug");
+        await proxy.WaitUntilServingAsync();
+        using var http = new HttpClient { BaseAddress = proxy.Client, Timeout = TimeSpan.FromSeconds(30) };
+
+        // Kestrel's debug lines, a few per connection, fill the pipe many times over: the proxy's
+        // own log's writer waits on it, with lines queued behind, and the stop waits for that log
+        // to be flushed.
+        for (var i = 0; i < 1000; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/fill/{i}");
+            request.Headers.ConnectionClose = true;
+            using var response = await http.SendAsync(request);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
