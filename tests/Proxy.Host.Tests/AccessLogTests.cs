@@ -74,6 +74,38 @@ public sealed class AccessLogTests : NodesTest, IDisposable
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
     }
 
+    // The access log's batches and the proxy's own log lines share standard output: a batch is
+    // written to a full pipe in parts, as the reader makes room, and no line of the other lands
+    // between two of them.
+    [Fact]
+    public async Task Lines_of_the_proxy_s_own_log_never_land_inside_an_access_log_line_on_a_pipe_read_late()
+    {
+        await using var proxy = ProxyProcess.StartWithUnreadStandardOutput("--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}");
+        await proxy.WaitUntilServingAsync();
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+
+        // The pipe fills after some 700 lines; from then on the access log's writer waits with a
+        // batch half written, and a SIGHUP every 100 requests queues a line of the proxy's own log
+        // ("SIGHUP: reading the configuration again") behind it. Then the pipe is read.
+        for (var i = 0; i < 3000; i++)
+        {
+            using var answer = await client.PostAsync($"/RPC2/{i}", new StringContent(Call));
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            if (i % 100 == 99)
+            {
+                proxy.Signal("HUP");
+            }
+        }
+
+        var output = await proxy.ReadStandardOutputAsync(
+            text => text.Contains(" POST /RPC2/2999 -> 200 ", StringComparison.Ordinal) && text.Contains("reading the configuration again", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(60));
+
+        var lines = output.Split('\n')[..^1];
+        Assert.All(lines, line => Assert.Matches(@"^(\d{4}-\d\d-\d\dT[\d:.]+Z 127\.0\.0\.1 POST /RPC2/\d+ -> 200 in [\d.]+ ms via \[n1:answered\]( trace=[0-9a-f]{32})?|\[\d\d:\d\d:\d\d\.\d{3} [A-Z]{3}\] \S+: .*)$", line));
+        Assert.Equal(3000, lines.Count(line => line.Contains(" POST /RPC2/", StringComparison.Ordinal)));
+    }
+
     // A supervisor left standard output non-blocking and reads it late: the lines wait for room in
     // the pipe, as they do in a blocking one, rather than being dropped.
     [Fact]

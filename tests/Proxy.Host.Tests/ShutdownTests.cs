@@ -128,10 +128,9 @@ public sealed class ShutdownTests
 
         proxy.Terminate();
 
-        // The stop ends either way: within the drain, when the proxy's own last log lines still fit
-        // in the pipe's last page (the access log's writer no longer holds the console's lock
-        // while it waits); or at the hard stop, when one of them waits too, with exit code 1 and
-        // the reason on standard error.
+        // The stop ends: at the hard stop while a console write waits, with exit code 1 and the
+        // reason on standard error; within the drain if none waits by then (the proxy's own last
+        // lines may still fit in the pipe's last page).
         var exit = await proxy.WaitForExitAsync();
         Assert.True(exit is 0 or 1, $"exit {exit}: {proxy.Output}");
         if (exit == 1)

@@ -63,6 +63,18 @@ internal sealed class StandardOutputStream : Stream
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
+        // Under System.Console's lock, as its own stream writes: a write larger than the pipe's
+        // atomic size (4 KiB; a batch is up to 64 KiB) is done in parts as the reader makes room,
+        // and a line of the proxy's own log (Serilog's console sink, through Console.Out) would
+        // land between two of them, cutting an access-log line in two.
+        lock (Console.Out)
+        {
+            WriteAll(buffer);
+        }
+    }
+
+    private static void WriteAll(ReadOnlySpan<byte> buffer)
+    {
         while (!buffer.IsEmpty)
         {
             var written = WriteDescriptor(Descriptor, ref MemoryMarshal.GetReference(buffer), (nuint)buffer.Length);
