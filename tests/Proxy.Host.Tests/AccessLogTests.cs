@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
@@ -207,6 +208,50 @@ public sealed class AccessLogTests : NodesTest, IDisposable
         // One signal, one reload told in the log (each configuration source raised its own event).
         await proxy.WaitForOutputAsync("Configuration change applied");
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(proxy.Output, "Configuration change applied"));
+    }
+
+    // logrotate's olddir, or an operator, moved the log's directory away: the access log drops and
+    // counts its lines until the directory is back, and a node change in the same reload applies.
+    [Fact]
+    public async Task A_reload_while_the_access_log_s_directory_is_gone_still_applies_the_node_change()
+    {
+        var directory = Path.Combine(_directory, "logs");
+        Directory.CreateDirectory(directory);
+        using var config = new ConfigFile();
+        config.Write(ConfigFile.Nodes([("n1", N1, 128)]));
+        await using var proxy = ProxyProcess.Start("--config", config.Path, $"--Proxy:AccessLog:Path={Path.Combine(directory, "access.log")}");
+        await proxy.WaitUntilServingAsync();
+        using var debug = new HttpClient { BaseAddress = proxy.Debug };
+
+        Directory.Move(directory, directory + ".old");
+        config.Write(ConfigFile.Nodes([("n1", N1, 128), ("n2", N2, 128)]));
+        proxy.Signal("HUP");
+
+        await Eventually.AssertAsync(async () =>
+        {
+            var nodes = (await debug.GetFromJsonAsync<JsonElement>("/debug/nodes")).GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("name").GetString());
+            Assert.Equal(["n1", "n2"], nodes.Order());
+        });
+        Assert.DoesNotContain("Configuration change refused", proxy.Output, StringComparison.Ordinal);
+
+        // The SIGHUP reopens the file by name: its lines are dropped (and said so) until the
+        // directory is back, then written again (and said so).
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+        using (await client.PostAsync("/while-gone", new StringContent(Call)))
+        {
+        }
+
+        await proxy.WaitForOutputAsync("The access log cannot be written to");
+        Directory.Move(directory + ".old", directory);
+        await Eventually.AssertAsync(async () =>
+        {
+            using (await client.PostAsync("/back", new StringContent(Call)))
+            {
+            }
+
+            Assert.Contains("POST /back -> 200", File.ReadAllText(Path.Combine(directory, "access.log")), StringComparison.Ordinal);
+        });
+        await proxy.WaitForOutputAsync("The access log is written to");
     }
 
     [Theory]

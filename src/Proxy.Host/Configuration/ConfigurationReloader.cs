@@ -195,7 +195,7 @@ public sealed partial class ConfigurationReloader(
             ProxySettings next;
             try
             {
-                next = ProxySettingsFactory.Create(configuration, classifierTypes);
+                next = ProxySettingsFactory.Create(configuration, classifierTypes, checkAccessLogFile: false);
                 _ = Hosting.SerilogSinkAssemblies.Reader(configuration);
             }
             catch (ProxyConfigurationException ex)

@@ -24,7 +24,12 @@ public static class ProxySettingsFactory
     /// <summary>The ports of the demo nodes when <c>Proxy:Demo</c> is on and <c>Demo:Ports</c> does not say.</summary>
     public static readonly IReadOnlyList<int> DefaultDemoPorts = [9001, 9002];
 
-    public static ProxySettings Create(IConfiguration configuration, ClassifierTypes? classifierTypes = null)
+    /// <param name="checkAccessLogFile">
+    /// Whether <c>Proxy:AccessLog:Path</c> is opened to prove it can be written: at start-up. A
+    /// reload does not (the running log keeps its file; a new path needs a restart, which checks
+    /// it), so a directory logrotate moved away does not refuse a node change.
+    /// </param>
+    public static ProxySettings Create(IConfiguration configuration, ClassifierTypes? classifierTypes = null, bool checkAccessLogFile = true)
     {
         var options = Bind(configuration);
         var demo = options.Demo;
@@ -112,7 +117,7 @@ public static class ProxySettingsFactory
                 ? network
                 : throw new ProxyConfigurationException($"Proxy:Forwarding:TrustedProxies:{i}", $"'{text}' is not an IP address or CIDR range")).ToArray();
 
-        var accessLog = CreateAccessLog(options.AccessLog);
+        var accessLog = CreateAccessLog(options.AccessLog, checkAccessLogFile);
         var tracing = CreateTracing(options.Tracing);
         var cluster = CreateCluster(options.Cluster, restoreInterval * options.Overload.RestoreSteps + options.Circuit.BreakDuration, warnings);
 
@@ -228,7 +233,7 @@ public static class ProxySettingsFactory
         }
     }
 
-    private static AccessLogSettings CreateAccessLog(AccessLogOptions options)
+    private static AccessLogSettings CreateAccessLog(AccessLogOptions options, bool checkFile)
     {
         if (!Enum.TryParse<AccessLogFormat>(options.Format, ignoreCase: true, out var format) || int.TryParse(options.Format, out _))
         {
@@ -239,6 +244,11 @@ public static class ProxySettingsFactory
         if (options.Enabled && !string.IsNullOrWhiteSpace(options.Path))
         {
             path = Path.GetFullPath(options.Path);
+            if (!checkFile)
+            {
+                return new AccessLogSettings(options.Enabled, format, path);
+            }
+
             if (Path.GetDirectoryName(path) is { } directory && !Directory.Exists(directory))
             {
                 throw new ProxyConfigurationException("Proxy:AccessLog:Path", $"'{options.Path}': the directory {directory} does not exist");

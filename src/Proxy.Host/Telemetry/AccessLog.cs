@@ -173,7 +173,11 @@ public sealed partial class AccessLog : BackgroundService
             var output = Output();
             output.Write(_batch.WrittenSpan);
             output.Flush();
-            _failure = null;
+            if (_failure is not null)
+            {
+                _failure = null;
+                LogWritingAgain(_logger, _settings.Path ?? "standard output");
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -182,7 +186,7 @@ public sealed partial class AccessLog : BackgroundService
             if (ex.Message != _failure)
             {
                 _failure = ex.Message;
-                LogWriteFailed(_logger, _settings.Path ?? "standard output", ex.Message);
+                LogWriteFailed(_logger, _settings.Path ?? "standard output", ex.Message.TrimEnd('.'));
             }
 
             _output?.Dispose();
@@ -405,6 +409,9 @@ public sealed partial class AccessLog : BackgroundService
         at += length;
         return true;
     }
+
+    [LoggerMessage(EventId = 51, Level = LogLevel.Information, Message = "The access log is written to {Destination} again")]
+    private static partial void LogWritingAgain(ILogger logger, string destination);
 
     [LoggerMessage(EventId = 50, Level = LogLevel.Warning, Message = "The access log cannot be written to {Destination}: {Reason}; its lines are dropped until it can")]
     private static partial void LogWriteFailed(ILogger logger, string destination, string reason);
