@@ -50,7 +50,7 @@ internal sealed class StandardOutputStream : Stream
 
         try
         {
-            return Seek(Descriptor, 0, SeekCurrent) >= 0 ? Console.OpenStandardOutput() : new StandardOutputStream();
+            return SeekDescriptor(Descriptor, 0, SeekCurrent) >= 0 ? Console.OpenStandardOutput() : new StandardOutputStream();
         }
         catch (DllNotFoundException)
         {
@@ -122,7 +122,7 @@ internal sealed class StandardOutputStream : Stream
     private static extern nint WriteDescriptor(int descriptor, ref byte buffer, nuint count);
 
     [DllImport(Glibc.Library, EntryPoint = "lseek", SetLastError = true)]
-    private static extern long Seek(int descriptor, long offset, int whence);
+    private static extern long SeekDescriptor(int descriptor, long offset, int whence);
 
     [DllImport(Glibc.Library, EntryPoint = "poll", SetLastError = true)]
     private static extern int Poll(ref PollDescriptor descriptors, nuint count, int timeout);
