@@ -244,28 +244,31 @@ public static class ProxySettingsFactory
         if (options.Enabled && !string.IsNullOrWhiteSpace(options.Path))
         {
             path = Path.GetFullPath(options.Path);
-            if (!checkFile)
+            if (checkFile)
             {
-                return new AccessLogSettings(options.Enabled, format, path);
-            }
-
-            if (Path.GetDirectoryName(path) is { } directory && !Directory.Exists(directory))
-            {
-                throw new ProxyConfigurationException("Proxy:AccessLog:Path", $"'{options.Path}': the directory {directory} does not exist");
-            }
-
-            try
-            {
-                // Opened once here, so a file the proxy may not write stops start-up, not the log.
-                using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                throw new ProxyConfigurationException("Proxy:AccessLog:Path", $"'{options.Path}' cannot be written: {ex.Message}");
+                EnsureWritable(options.Path, path);
             }
         }
 
         return new AccessLogSettings(options.Enabled, format, path);
+    }
+
+    // Opened once here, so a file the proxy may not write stops start-up, not the log.
+    private static void EnsureWritable(string configured, string path)
+    {
+        if (Path.GetDirectoryName(path) is { } directory && !Directory.Exists(directory))
+        {
+            throw new ProxyConfigurationException("Proxy:AccessLog:Path", $"'{configured}': the directory {directory} does not exist");
+        }
+
+        try
+        {
+            using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ProxyConfigurationException("Proxy:AccessLog:Path", $"'{configured}' cannot be written: {ex.Message}");
+        }
     }
 
     private static TracingSettings CreateTracing(TracingOptions options)
