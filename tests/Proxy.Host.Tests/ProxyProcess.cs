@@ -207,20 +207,39 @@ public sealed class ProxyProcess : IAsyncDisposable
     public void CloseStandardOutput() => _process.StandardOutput.Close();
 
     /// <summary>Reads standard output (started with it unread) until <paramref name="done"/> holds for what was read, or <paramref name="within"/> passes.</summary>
+    /// <remarks>
+    /// Reads the pipe itself, each read returning what the pipe holds. <see cref="StreamReader"/>'s
+    /// ReadAsync, asked for more than it has, reads on while each read fills its 4 KiB buffer: when
+    /// the proxy's last write ended on a page boundary it waited for bytes that never came, and the
+    /// deadline threw away everything that call had read (one CI run in about 15 lost 57,344 bytes
+    /// so, the proxy's last write, seen with strace).
+    /// </remarks>
     public async Task<string> ReadStandardOutputAsync(Func<string, bool> done, TimeSpan within)
     {
-        var text = new System.Text.StringBuilder();
-        var buffer = new char[64 * 1024];
+        var text = new StringBuilder();
+        var decoder = Encoding.UTF8.GetDecoder();
+        var bytes = new byte[64 * 1024];
+        var chars = new char[Encoding.UTF8.GetMaxCharCount(bytes.Length)];
+        var pipe = _process.StandardOutput.BaseStream;
         using var deadline = new CancellationTokenSource(within);
         while (!done(text.ToString()))
         {
-            var read = await _process.StandardOutput.ReadAsync(buffer, deadline.Token);
+            int read;
+            try
+            {
+                read = await pipe.ReadAsync(bytes, deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"standard output did not have what was waited for within {within}; it had {text.Length} characters, ending:\n{text.ToString()[Math.Max(0, text.Length - 500)..]}");
+            }
+
             if (read == 0)
             {
                 break;
             }
 
-            text.Append(buffer, 0, read);
+            text.Append(chars, 0, decoder.GetChars(bytes, 0, read, chars, 0));
         }
 
         return text.ToString();
