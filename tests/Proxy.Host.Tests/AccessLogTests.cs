@@ -204,6 +204,7 @@ public sealed class AccessLogTests : NodesTest, IDisposable
         });
         Assert.DoesNotContain("/before", File.ReadAllText(file), StringComparison.Ordinal);
         Assert.Contains("POST /before -> 200", File.ReadAllText(file + ".1"), StringComparison.Ordinal);
+        await proxy.WaitForOutputAsync($"The access log reopened {file} (SIGHUP)");
 
         // One signal, one reload told in the log (each configuration source raised its own event).
         await proxy.WaitForOutputAsync("Configuration change applied");

@@ -202,9 +202,11 @@ public sealed partial class AccessLog : BackgroundService
     {
         if (_reopen && _output is not null)
         {
+            // logrotate's postrotate: an operator checks the log to see the rotation was taken.
             _reopen = false;
             _output.Dispose();
             _output = null;
+            LogReopened(_logger, _settings.Path ?? "standard output");
         }
 
         return _output ??= _settings.Path is { } path
@@ -409,6 +411,9 @@ public sealed partial class AccessLog : BackgroundService
         at += length;
         return true;
     }
+
+    [LoggerMessage(EventId = 52, Level = LogLevel.Information, Message = "The access log reopened {Destination} (SIGHUP)")]
+    private static partial void LogReopened(ILogger logger, string destination);
 
     [LoggerMessage(EventId = 51, Level = LogLevel.Information, Message = "The access log is written to {Destination} again")]
     private static partial void LogWritingAgain(ILogger logger, string destination);
