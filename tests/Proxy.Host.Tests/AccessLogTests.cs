@@ -211,6 +211,37 @@ public sealed class AccessLogTests : NodesTest, IDisposable
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(proxy.Output, "Configuration change applied"));
     }
 
+    // logrotate ran before the proxy wrote its first line: the file is opened once, by name, and
+    // the log says the SIGHUP was taken then — not again on a later batch.
+    [Fact]
+    public async Task A_SIGHUP_before_the_first_line_is_taken_by_the_first_batch_once()
+    {
+        var file = Path.Combine(_directory, "early.log");
+        await using var proxy = ProxyProcess.Start("--Proxy:Nodes:0:Name=n1", $"--Proxy:Nodes:0:Address={N1.Address}", $"--Proxy:AccessLog:Path={file}");
+        await proxy.WaitUntilServingAsync();
+        proxy.Signal("HUP");
+        await proxy.WaitForOutputAsync("SIGHUP");
+        using var client = new HttpClient { BaseAddress = proxy.Client };
+
+        using (await client.PostAsync("/first", new StringContent(Call)))
+        {
+        }
+
+        await proxy.WaitForOutputAsync($"The access log reopened {file} (SIGHUP)");
+        using (await client.PostAsync("/second", new StringContent(Call)))
+        {
+        }
+
+        await Eventually.AssertAsync(() => Assert.Contains("POST /second -> 200", File.ReadAllText(file), StringComparison.Ordinal));
+        using (await client.PostAsync("/third", new StringContent(Call)))
+        {
+        }
+
+        await Eventually.AssertAsync(() => Assert.Contains("POST /third -> 200", File.ReadAllText(file), StringComparison.Ordinal));
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(proxy.Output, "The access log reopened"));
+        Assert.Contains("POST /first -> 200", File.ReadAllText(file), StringComparison.Ordinal);
+    }
+
     // logrotate's olddir, or an operator, moved the log's directory away: the access log drops and
     // counts its lines until the directory is back, and a node change in the same reload applies.
     [Fact]

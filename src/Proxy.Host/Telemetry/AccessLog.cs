@@ -200,18 +200,29 @@ public sealed partial class AccessLog : BackgroundService
 
     private Stream Output()
     {
-        if (_reopen && _output is not null)
+        // A SIGHUP (only registered with a Path): the file is opened again by name. Taken once,
+        // whether or not a file was open (none before the first line, or after a failed write).
+        var reopen = _reopen;
+        if (reopen)
         {
-            // logrotate's postrotate: an operator checks the log to see the rotation was taken.
             _reopen = false;
-            _output.Dispose();
+            _output?.Dispose();
             _output = null;
-            LogReopened(_logger, _settings.Path ?? "standard output");
         }
 
-        return _output ??= _settings.Path is { } path
-            ? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0)
-            : StandardOutputStream.Open();
+        if (_output is null)
+        {
+            _output = _settings.Path is { } path
+                ? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0)
+                : StandardOutputStream.Open();
+            if (reopen)
+            {
+                // logrotate's postrotate: an operator checks the log to see the rotation was taken.
+                LogReopened(_logger, _settings.Path ?? "standard output");
+            }
+        }
+
+        return _output;
     }
 
     // 2026-12-02T03:15:00.123Z 10.0.0.7 POST /RPC2 -> 200 in 1.2 ms via [demo-1:overloaded demo-2:answered]
