@@ -211,6 +211,36 @@ public sealed class AccessLogTests : NodesTest, IDisposable
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(proxy.Output, "Configuration change applied"));
     }
 
+    // logrotate's copytruncate copies the file and truncates it in place, with no signal: the next
+    // lines start the file again, as they do with nginx's and HAProxy's logs (opened O_APPEND), not
+    // at the old end behind a run of NUL bytes.
+    [Fact]
+    public async Task After_copytruncate_the_next_lines_start_the_file_again()
+    {
+        var file = Path.Combine(_directory, "truncated.log");
+        await using var proxy = await ProxyHarness.StartAsync(Nodes, $"--Proxy:AccessLog:Path={file}");
+        for (var i = 0; i < 20; i++)
+        {
+            using var answer = await proxy.Client.PostAsync($"/before/{i}", new StringContent(Call));
+        }
+
+        await Eventually.AssertAsync(() => Assert.Contains("POST /before/19 -> 200", File.ReadAllText(file), StringComparison.Ordinal));
+        using (var truncate = new FileStream(file, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+        {
+            truncate.SetLength(0);
+        }
+
+        using (await proxy.Client.PostAsync("/after", new StringContent(Call)))
+        {
+        }
+
+        await Eventually.AssertAsync(() => Assert.Contains("POST /after -> 200", File.ReadAllText(file), StringComparison.Ordinal));
+        var text = File.ReadAllText(file);
+        Assert.DoesNotContain('\0', text);
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT", text);
+        Assert.Single(text.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
     // logrotate ran before the proxy wrote its first line: the file is opened once, by name, and
     // the log says the SIGHUP was taken then — not again on a later batch.
     [Fact]

@@ -212,9 +212,7 @@ public sealed partial class AccessLog : BackgroundService
 
         if (_output is null)
         {
-            _output = _settings.Path is { } path
-                ? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0)
-                : StandardOutputStream.Open();
+            _output = _settings.Path is { } path ? DescriptorStream.OpenAppending(path) : DescriptorStream.OpenStandardOutput();
             if (reopen)
             {
                 // logrotate's postrotate: an operator checks the log to see the rotation was taken.
