@@ -253,7 +253,7 @@ public static class ProxySettingsFactory
         return new AccessLogSettings(options.Enabled, format, path);
     }
 
-    // Opened once here, so a file the proxy may not write stops start-up, not the log.
+    // Opened once here, as the log opens it, so a file the proxy may not write stops start-up, not the log.
     private static void EnsureWritable(string configured, string path)
     {
         if (Path.GetDirectoryName(path) is { } directory && !Directory.Exists(directory))
@@ -263,7 +263,7 @@ public static class ProxySettingsFactory
 
         try
         {
-            using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            using var file = Telemetry.DescriptorStream.OpenAppending(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

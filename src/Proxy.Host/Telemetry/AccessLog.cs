@@ -176,7 +176,7 @@ public sealed partial class AccessLog : BackgroundService
             if (_failure is not null)
             {
                 _failure = null;
-                LogWritingAgain(_logger, _settings.Path ?? "standard output");
+                LogWritingAgain(_logger, Destination);
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -186,7 +186,7 @@ public sealed partial class AccessLog : BackgroundService
             if (ex.Message != _failure)
             {
                 _failure = ex.Message;
-                LogWriteFailed(_logger, _settings.Path ?? "standard output", ex.Message.TrimEnd('.'));
+                LogWriteFailed(_logger, Destination, ex.Message.TrimEnd('.'));
             }
 
             _output?.Dispose();
@@ -197,6 +197,8 @@ public sealed partial class AccessLog : BackgroundService
             _batch.ResetWrittenCount();
         }
     }
+
+    private string Destination => _settings.Path ?? "standard output";
 
     private Stream Output()
     {
@@ -216,7 +218,7 @@ public sealed partial class AccessLog : BackgroundService
             if (reopen)
             {
                 // logrotate's postrotate: an operator checks the log to see the rotation was taken.
-                LogReopened(_logger, _settings.Path ?? "standard output");
+                LogReopened(_logger, Destination);
             }
         }
 

@@ -21,7 +21,7 @@ internal sealed class DescriptorStream : Stream
 
     // open(2) flags on Linux: O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC.
     private const int AppendFlags = 0x1 | 0x40 | 0x400 | 0x80000;
-    private const int FileMode = 0x1A4; // 0644, as nginx creates its logs
+    private const int CreatedPermissions = 0x1A4; // 0644, as nginx creates its logs
 
     private readonly int _descriptor;
     private bool _closed;
@@ -70,7 +70,7 @@ internal sealed class DescriptorStream : Stream
     /// The file at <paramref name="path"/>, created if missing, every write appended at its end as
     /// it is then (<c>O_APPEND</c>, as nginx and HAProxy open their logs): a file truncated in place
     /// (logrotate's <c>copytruncate</c>) is written from its start again. Off glibc Linux, a
-    /// <see cref="FileStream"/> in <see cref="System.IO.FileMode.Append"/>.
+    /// <see cref="FileStream"/> in <see cref="FileMode.Append"/>.
     /// </summary>
     public static Stream OpenAppending(string path)
     {
@@ -78,7 +78,7 @@ internal sealed class DescriptorStream : Stream
         {
             try
             {
-                var descriptor = OpenDescriptor(path, AppendFlags, FileMode);
+                var descriptor = OpenDescriptor(path, AppendFlags, CreatedPermissions);
                 if (descriptor < 0)
                 {
                     throw Failure(Marshal.GetLastPInvokeError());
@@ -92,7 +92,7 @@ internal sealed class DescriptorStream : Stream
             }
         }
 
-        return new FileStream(path, System.IO.FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        return new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
     }
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
